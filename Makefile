@@ -1,0 +1,135 @@
+# Hardened inter-agency fund gateway: build, tests, benchmarks, install.
+# Outputs go under build/ (release) and build/san/ (ASan+UBSan); nothing else is written.
+
+PREFIX    ?= /usr
+SBINDIR   ?= $(PREFIX)/sbin
+BINDIR    ?= $(PREFIX)/bin
+SYSCONFDIR?= /etc
+STATEDIR  ?= /var/lib/gateway
+UNITDIR   ?= /lib/systemd/system
+DESTDIR   ?=
+
+CC        ?= gcc
+FUZZ_CC   ?= clang
+PYTHON    ?= python3
+
+PKGS      := openssl libevent libevent_openssl jansson inih libseccomp libsystemd sqlite3 libxml-2.0
+# Recursively expanded on purpose: pkg-config must run after scripts/deps.sh.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -lpthread
+
+LLHTTP_INC := /usr/share/include/llhttp
+LLHTTP_SRC := /usr/share/llhttp
+
+# The warnings relayd builds with, plus -Wextra; unused parameters are the norm in
+# libevent callbacks, so that one warning is off.
+WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wpointer-arith \
+	-Wcast-qual -Wstrict-prototypes -Wmissing-prototypes -Wmissing-declarations \
+	-Wsign-compare -Wformat=2 -Wformat-security -Wwrite-strings -Wvla \
+	-Wimplicit-fallthrough
+HARDEN   := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
+BASE_CFLAGS = -std=c17 -D_GNU_SOURCE -I. -Igateway -I$(LLHTTP_INC) $(PKG_CFLAGS)
+REL_CFLAGS  = -O2 -g $(HARDEN) $(WARN) $(BASE_CFLAGS)
+REL_LDFLAGS = -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack
+SAN_CFLAGS  = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=undefined $(WARN) $(BASE_CFLAGS)
+SAN_LDFLAGS = -fsanitize=address,undefined
+# llhttp is third-party generated code: built apart, with its own (quiet) flags.
+LLHTTP_CFLAGS = -std=c17 -O2 -g -fPIE -fstack-protector-strong -I$(LLHTTP_INC) -w
+
+LIB_SRCS  = $(filter-out gateway/main.c,$(wildcard gateway/*.c gateway/net/*.c \
+	gateway/relay/*.c gateway/keeper/*.c gateway/courier/*.c adapters/*.c))
+CTL_SRCS  = $(wildcard gateway/ctl/*.c)
+TEST_SRCS = $(wildcard tests/unit/test_*.c)
+STUB_SRCS = $(wildcard tests/stubs/*.c)
+BENCH_SRCS= $(wildcard tests/bench/*.c)
+FUZZ_SRCS = $(wildcard tests/fuzz/fuzz_*.c)
+HDRS      = $(wildcard gateway/*.h gateway/*/*.h adapters/*.h tests/unit/*.h)
+
+# $(call variant,DIR,CFLAGS,LDFLAGS,LLHTTP_EXTRA): the same programs built into DIR.
+define variant
+$(1)/obj/%.o: %.c $$(HDRS)
+	@mkdir -p $$(@D)
+	$$(CC) $(2) -c $$< -o $$@
+$(1)/llhttp/%.o: $$(LLHTTP_SRC)/%.c
+	@mkdir -p $$(@D)
+	$$(CC) $$(LLHTTP_CFLAGS) $(4) -c $$< -o $$@
+$(1)/libllhttp.a: $(1)/llhttp/llhttp.o $(1)/llhttp/api.o $(1)/llhttp/http.o
+	ar rcs $$@ $$^
+$(1)/libgw.a: $$(patsubst %.c,$(1)/obj/%.o,$$(LIB_SRCS))
+	@mkdir -p $$(@D)
+	ar rcs $$@ $$^
+$(1)/gatewayd: $(1)/obj/gateway/main.o $(1)/libgw.a $(1)/libllhttp.a
+	$$(CC) $(3) -o $$@ $$^ $$(PKG_LIBS)
+$(1)/gatewayctl: $$(patsubst %.c,$(1)/obj/%.o,$$(CTL_SRCS)) $(1)/libgw.a $(1)/libllhttp.a
+	$$(CC) $(3) -o $$@ $$^ $$(PKG_LIBS)
+$(1)/stubd: $$(patsubst %.c,$(1)/obj/%.o,$$(STUB_SRCS)) $(1)/libgw.a $(1)/libllhttp.a
+	$$(CC) $(3) -o $$@ $$^ $$(PKG_LIBS)
+$(1)/loadgen: $$(patsubst %.c,$(1)/obj/%.o,$$(BENCH_SRCS)) $(1)/libgw.a $(1)/libllhttp.a
+	$$(CC) $(3) -o $$@ $$^ $$(PKG_LIBS)
+$(1)/tests/%: $(1)/obj/tests/unit/%.o $(1)/libgw.a $(1)/libllhttp.a
+	@mkdir -p $$(@D)
+	$$(CC) $(3) -o $$@ $$^ $$(PKG_LIBS) -lcmocka
+endef
+
+$(eval $(call variant,build,$(REL_CFLAGS),$(REL_LDFLAGS),))
+$(eval $(call variant,build/san,$(SAN_CFLAGS),$(SAN_LDFLAGS),$(SAN_LDFLAGS)))
+
+PROGS      = gatewayd $(if $(CTL_SRCS),gatewayctl) $(if $(STUB_SRCS),stubd) $(if $(BENCH_SRCS),loadgen)
+UNIT_TESTS = $(patsubst tests/unit/%.c,%,$(TEST_SRCS))
+
+.PHONY: all deps build build-san pki check unit unit-san integration run bench fuzz \
+	install clean _build _check
+
+all: deps
+	@$(MAKE) --no-print-directory _build
+
+deps:
+	@sh scripts/deps.sh
+
+_build: $(addprefix build/,$(PROGS)) $(addprefix build/tests/,$(UNIT_TESTS))
+
+build-san: $(addprefix build/san/,$(PROGS)) $(addprefix build/san/tests/,$(UNIT_TESTS))
+
+pki:
+	@sh certs/gen.sh certs/dev
+
+# The README's test command: every unit test, plain and under ASan+UBSan, then the
+# integration suite against the real daemon (sanitized build).
+check: deps
+	@$(MAKE) --no-print-directory _check
+
+_check: _build build-san pki
+	@sh scripts/run-tests.sh
+
+unit: _build
+	@sh scripts/run-tests.sh unit
+
+integration: _build build-san pki
+	@sh scripts/run-tests.sh integration
+
+# The README's main command: gateway plus stub agencies on loopback.
+run: deps
+	@$(MAKE) --no-print-directory _build pki
+	@sh scripts/run-dev.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory _build pki
+	@sh tests/bench/run.sh
+
+FUZZ_TIME ?= 60
+fuzz: deps
+	@sh tests/fuzz/run.sh $(FUZZ_TIME)
+
+install: _build
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/gateway \
+		$(DESTDIR)$(STATEDIR)
+	install -m 0755 build/gatewayd $(DESTDIR)$(SBINDIR)/gatewayd
+	install -m 0755 build/gatewayctl $(DESTDIR)$(BINDIR)/gatewayctl
+	install -m 0644 config/gateway.conf $(DESTDIR)$(SYSCONFDIR)/gateway/gateway.conf.example
+	if [ -d config/schemas ]; then cp -r config/schemas $(DESTDIR)$(SYSCONFDIR)/gateway/; fi
+	if [ -f systemd/gatewayd.service ]; then install -D -m 0644 systemd/gatewayd.service \
+		$(DESTDIR)$(UNITDIR)/gatewayd.service; fi
+
+clean:
+	rm -rf build

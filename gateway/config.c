@@ -1,0 +1,724 @@
+/* Reads the INI configuration with libinih into one validated struct config;
+ * every error names file:line so `gatewayd -t` output can be acted on. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "config.h"
+#include "log.h"
+#include "net/tls.h"
+#include "util.h"
+
+/* The 14 pooling areas of DESIGN §1: a finance-city agency is bound to one. */
+static const char *const config_cities[] = {
+	"620100", "620200", "620300", "620400", "620500", "620600", "620700",
+	"620800", "620900", "621000", "621100", "621200", "622900", "623000",
+};
+
+static const char *const config_roles[ROLE_COUNT] = {
+	[ROLE_TAX] = "tax", [ROLE_FINANCE] = "finance",
+	[ROLE_FINANCE_CITY] = "finance-city", [ROLE_HRSS] = "hrss",
+	[ROLE_BANK] = "bank", [ROLE_ADMIN] = "admin",
+};
+
+static const struct { const char *name; unsigned bit; } config_methods[] = {
+	{ "GET", METHOD_GET }, { "HEAD", METHOD_HEAD }, { "POST", METHOD_POST },
+	{ "PUT", METHOD_PUT }, { "DELETE", METHOD_DELETE },
+	{ "PATCH", METHOD_PATCH }, { "OPTIONS", METHOD_OPTIONS },
+};
+
+/* Parser state: inih gives no line numbers to the handler, so the reader
+ * counts the lines it hands over. */
+struct config_parse {
+	struct config	*cf;
+	FILE		*fp;
+	int		 line;
+	char		 section[CFG_NAME_MAX * 2];
+	void		*cur;		/* the agency/upstream/route being filled */
+};
+
+void
+config_error(struct config *cf, int line, const char *fmt, ...)
+{
+	char	msg[512];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s:%d: %s\n", cf->path, line, msg);
+	cf->nerrors++;
+}
+
+const char *
+config_role_name(enum role r)
+{
+	return (r >= 0 && r < ROLE_COUNT) ? config_roles[r] : "?";
+}
+
+int
+config_role_parse(const char *name, enum role *out)
+{
+	int	i;
+
+	for (i = 0; i < ROLE_COUNT; i++)
+		if (strcmp(name, config_roles[i]) == 0) {
+			*out = (enum role)i;
+			return 0;
+		}
+	return -1;
+}
+
+unsigned
+config_method_bit(const char *name, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < nitems(config_methods); i++)
+		if (strlen(config_methods[i].name) == len &&
+		    memcmp(config_methods[i].name, name, len) == 0)
+			return config_methods[i].bit;
+	return 0;
+}
+
+int
+config_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char			 host[128];
+	const char		*colon, *hs = s;
+	size_t			 hl;
+	uint64_t		 port;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if ((colon = strrchr(s, ':')) == NULL)
+		return -1;
+	hl = (size_t)(colon - s);
+	if (s[0] == '[') {
+		if (hl < 2 || s[hl - 1] != ']')
+			return -1;
+		hs = s + 1;
+		hl -= 2;
+	}
+	if (hl == 0 || hl >= sizeof(host))
+		return -1;
+	memcpy(host, hs, hl);
+	host[hl] = '\0';
+	if (parse_u64(colon + 1, 1, 65535, &port) == -1)
+		return -1;
+	if (strcmp(host, "localhost") == 0)
+		str_copy(host, sizeof(host), "127.0.0.1");
+	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		*len = sizeof(*sin);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*sin6);
+		return 0;
+	}
+	return -1;
+}
+
+/* Resolves a path relative to the config file's folder. */
+static int
+config_path(struct config_parse *p, char *dst, size_t dsz, const char *v)
+{
+	if (v[0] == '/' || p->cf->dir[0] == '\0')
+		return str_copy(dst, dsz, v);
+	return str_printf(dst, dsz, "%s/%s", p->cf->dir, v);
+}
+
+static int
+config_duration(struct config_parse *p, const char *v, uint64_t *out)
+{
+	/* A day is far beyond any sensible timeout here. */
+	if (parse_duration_ms(v, 86400000ULL, out) == -1) {
+		config_error(p->cf, p->line, "bad duration \"%s\" (e.g. 10s, 250ms)",
+		    v);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+config_number(struct config_parse *p, const char *v, uint64_t min,
+    uint64_t max, uint64_t *out)
+{
+	if (parse_u64(v, min, max, out) == -1) {
+		config_error(p->cf, p->line, "\"%s\" is not a number in [%llu, %llu]",
+		    v, (unsigned long long)min, (unsigned long long)max);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+config_set_path(struct config_parse *p, char *dst, size_t dsz, const char *v)
+{
+	if (config_path(p, dst, dsz, v) == -1) {
+		config_error(p->cf, p->line, "path too long");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+config_gateway_kv(struct config_parse *p, const char *k, const char *v)
+{
+	struct config	*cf = p->cf;
+	uint64_t	 n;
+
+	if (strcmp(k, "workers") == 0) {
+		if (strcmp(v, "auto") == 0) {
+			long c = sysconf(_SC_NPROCESSORS_ONLN);
+			cf->workers = c < 1 ? 1 : (c > CFG_MAX_WORKERS ?
+			    CFG_MAX_WORKERS : (unsigned)c);
+		} else if (config_number(p, v, 1, CFG_MAX_WORKERS, &n) == 0)
+			cf->workers = (unsigned)n;
+	} else if (strcmp(k, "shutdown_timeout") == 0)
+		config_duration(p, v, &cf->shutdown_timeout_ms);
+	else if (strcmp(k, "access_log") == 0) {
+		if (strcmp(v, "-") == 0)
+			str_copy(cf->access_log, sizeof(cf->access_log), "-");
+		else
+			config_set_path(p, cf->access_log,
+			    sizeof(cf->access_log), v);
+	} else
+		config_error(cf, p->line, "unknown key \"%s\" in [gateway]", k);
+}
+
+static void
+config_listener_kv(struct config_parse *p, struct cfg_listener *l,
+    const char *k, const char *v)
+{
+	if (strcmp(k, "listen") == 0) {
+		str_copy(l->listen, sizeof(l->listen), v);
+		if (config_parse_addr(v, &l->addr, &l->addrlen) == -1)
+			config_error(p->cf, p->line,
+			    "bad listen address \"%s\" (want ip:port)", v);
+	} else if (strcmp(k, "cert") == 0)
+		config_set_path(p, l->cert, sizeof(l->cert), v);
+	else if (strcmp(k, "key") == 0)
+		config_set_path(p, l->key, sizeof(l->key), v);
+	else if (strcmp(k, "ca") == 0)
+		config_set_path(p, l->ca, sizeof(l->ca), v);
+	else if (strcmp(k, "crl") == 0)
+		config_set_path(p, l->crl, sizeof(l->crl), v);
+	else if (strcmp(k, "min_protocol") == 0) {
+		if (strcmp(v, "TLSv1.2") == 0)
+			l->min_proto = TLS_PROTO_1_2;
+		else if (strcmp(v, "TLSv1.3") == 0)
+			l->min_proto = TLS_PROTO_1_3;
+		else
+			config_error(p->cf, p->line,
+			    "min_protocol must be TLSv1.2 or TLSv1.3");
+	} else
+		config_error(p->cf, p->line, "unknown key \"%s\" in a listener", k);
+}
+
+static void
+config_agency_kv(struct config_parse *p, struct cfg_agency *a, const char *k,
+    const char *v)
+{
+	char	path[CFG_PATH_MAX];
+	int	i;
+
+	if (strcmp(k, "role") == 0) {
+		if (config_role_parse(v, &a->role) == -1)
+			config_error(p->cf, p->line, "unknown role \"%s\"", v);
+		else
+			a->has_role = 1;
+	} else if (strcmp(k, "city") == 0) {
+		for (i = 0; i < (int)nitems(config_cities); i++)
+			if (strcmp(v, config_cities[i]) == 0)
+				break;
+		if (i == (int)nitems(config_cities))
+			config_error(p->cf, p->line,
+			    "\"%s\" is not one of the 14 pooling-area city codes", v);
+		else
+			str_copy(a->city, sizeof(a->city), v);
+	} else if (strcmp(k, "pin") == 0 || strcmp(k, "pin_cert") == 0) {
+		if (a->npins == CFG_MAX_PINS) {
+			config_error(p->cf, p->line, "more than %d pins", CFG_MAX_PINS);
+			return;
+		}
+		if (strcmp(k, "pin") == 0) {
+			if (hex_decode(a->pins[a->npins], 32, v) == -1) {
+				config_error(p->cf, p->line,
+				    "pin must be 64 hex digits (SPKI SHA-256)");
+				return;
+			}
+		} else {
+			if (config_set_path(p, path, sizeof(path), v) == -1)
+				return;
+			if (tls_spki_sha256_file(path, a->pins[a->npins]) == -1) {
+				config_error(p->cf, p->line,
+				    "cannot read a certificate from %s", path);
+				return;
+			}
+		}
+		a->npins++;
+	} else
+		config_error(p->cf, p->line, "unknown key \"%s\" in an agency", k);
+}
+
+/* "https://host:port" only: upstreams are always mutual TLS. */
+static void
+config_upstream_url(struct config_parse *p, struct cfg_upstream *u,
+    const char *v)
+{
+	const char	*h, *colon, *slash;
+	char		 hostport[300];
+	size_t		 hl;
+	uint64_t	 port = 443;
+
+	str_copy(u->url, sizeof(u->url), v);
+	if (strncmp(v, "https://", 8) != 0) {
+		config_error(p->cf, p->line, "upstream url must start with https://");
+		return;
+	}
+	h = v + 8;
+	slash = strchr(h, '/');
+	hl = slash ? (size_t)(slash - h) : strlen(h);
+	if (slash != NULL && strcmp(slash, "/") != 0) {
+		config_error(p->cf, p->line,
+		    "upstream url takes no path (routes keep the request path)");
+		return;
+	}
+	if (hl == 0 || hl >= sizeof(u->host)) {
+		config_error(p->cf, p->line, "bad upstream host");
+		return;
+	}
+	memcpy(u->host, h, hl);
+	u->host[hl] = '\0';
+	if ((colon = strrchr(u->host, ':')) != NULL && u->host[0] != '[') {
+		if (parse_u64(colon + 1, 1, 65535, &port) == -1) {
+			config_error(p->cf, p->line, "bad upstream port");
+			return;
+		}
+		u->host[colon - u->host] = '\0';
+	}
+	u->port = (uint16_t)port;
+	/* Addresses are resolved here, once: workers do no DNS at run time. */
+	if (str_printf(hostport, sizeof(hostport), "%s:%u", u->host,
+	    (unsigned)u->port) == -1 ||
+	    config_parse_addr(hostport, &u->addr, &u->addrlen) == -1)
+		config_error(p->cf, p->line,
+		    "upstream host must be an IP address or localhost");
+}
+
+static void
+config_upstream_kv(struct config_parse *p, struct cfg_upstream *u,
+    const char *k, const char *v)
+{
+	uint64_t	n;
+
+	if (strcmp(k, "url") == 0)
+		config_upstream_url(p, u, v);
+	else if (strcmp(k, "ca") == 0)
+		config_set_path(p, u->ca, sizeof(u->ca), v);
+	else if (strcmp(k, "cert") == 0)
+		config_set_path(p, u->cert, sizeof(u->cert), v);
+	else if (strcmp(k, "key") == 0)
+		config_set_path(p, u->key, sizeof(u->key), v);
+	else if (strcmp(k, "connect_timeout") == 0)
+		config_duration(p, v, &u->connect_timeout_ms);
+	else if (strcmp(k, "timeout") == 0)
+		config_duration(p, v, &u->timeout_ms);
+	else if (strcmp(k, "pool") == 0) {
+		if (config_number(p, v, 0, 4096, &n) == 0)
+			u->pool = (unsigned)n;
+	} else
+		config_error(p->cf, p->line, "unknown key \"%s\" in an upstream", k);
+}
+
+/* Splits a comma-separated list and calls fn on each trimmed item. */
+static void
+config_list(struct config_parse *p, const char *v,
+    void (*fn)(struct config_parse *, struct cfg_route *, const char *),
+    struct cfg_route *r)
+{
+	char	 buf[512], *s, *item, *save = NULL;
+
+	if (str_copy(buf, sizeof(buf), v) == -1) {
+		config_error(p->cf, p->line, "list too long");
+		return;
+	}
+	for (s = buf; (item = strtok_r(s, ",", &save)) != NULL; s = NULL) {
+		item = str_trim(item);
+		if (*item != '\0')
+			fn(p, r, item);
+	}
+}
+
+static void
+config_route_method(struct config_parse *p, struct cfg_route *r, const char *m)
+{
+	unsigned	bit = config_method_bit(m, strlen(m));
+
+	if (bit == 0)
+		config_error(p->cf, p->line, "unknown method \"%s\"", m);
+	r->methods |= bit;
+}
+
+static void
+config_route_role(struct config_parse *p, struct cfg_route *r, const char *m)
+{
+	enum role	role;
+
+	if (config_role_parse(m, &role) == -1)
+		config_error(p->cf, p->line, "unknown role \"%s\"", m);
+	else
+		r->roles |= 1u << role;
+}
+
+static void
+config_route_kv(struct config_parse *p, struct cfg_route *r, const char *k,
+    const char *v)
+{
+	if (strcmp(k, "prefix") == 0) {
+		if (v[0] != '/' || str_copy(r->prefix, sizeof(r->prefix), v) == -1)
+			config_error(p->cf, p->line,
+			    "prefix must start with / and be shorter than %d",
+			    CFG_PREFIX_MAX);
+		r->prefix_len = strlen(r->prefix);
+	} else if (strcmp(k, "methods") == 0)
+		config_list(p, v, config_route_method, r);
+	else if (strcmp(k, "roles") == 0)
+		config_list(p, v, config_route_role, r);
+	else if (strcmp(k, "upstream") == 0)
+		str_copy(r->upstream_name, sizeof(r->upstream_name), v);
+	else
+		config_error(p->cf, p->line, "unknown key \"%s\" in a route", k);
+}
+
+static void
+config_limits_kv(struct config_parse *p, const char *k, const char *v)
+{
+	struct cfg_limits	*l = &p->cf->limits;
+
+	if (strcmp(k, "max_header_bytes") == 0)
+		config_number(p, v, 1024, 1048576, &l->max_header_bytes);
+	else if (strcmp(k, "max_headers") == 0)
+		config_number(p, v, 4, 1024, &l->max_headers);
+	else if (strcmp(k, "max_body") == 0)
+		config_number(p, v, 0, 1ULL << 40, &l->max_body);
+	else if (strcmp(k, "request_timeout") == 0)
+		config_duration(p, v, &l->request_timeout_ms);
+	else if (strcmp(k, "idle_timeout") == 0)
+		config_duration(p, v, &l->idle_timeout_ms);
+	else if (strcmp(k, "max_connections") == 0)
+		config_number(p, v, 1, 1000000, &l->max_connections);
+	else if (strcmp(k, "max_connections_per_agency") == 0)
+		config_number(p, v, 1, 1000000, &l->max_connections_per_agency);
+	else
+		config_error(p->cf, p->line, "unknown key \"%s\" in [limits]", k);
+}
+
+static int
+config_name_ok(const char *n)
+{
+	size_t	i, len = strlen(n);
+
+	if (len == 0 || len >= CFG_NAME_MAX)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!isalnum((unsigned char)n[i]) && n[i] != '-' && n[i] != '_' &&
+		    n[i] != '.')
+			return 0;
+	return 1;
+}
+
+/* Starts a new [kind name] section: returns the object to fill, or NULL. */
+static void *
+config_section_begin(struct config_parse *p, const char *kind, const char *name)
+{
+	struct config	*cf = p->cf;
+	size_t		 i;
+
+	if (strcmp(kind, "listener") == 0) {
+		struct cfg_listener *l;
+
+		if (strcmp(name, "agency") == 0)
+			l = &cf->listeners[LISTENER_AGENCY];
+		else if (strcmp(name, "admin") == 0)
+			l = &cf->listeners[LISTENER_ADMIN];
+		else {
+			config_error(cf, p->line,
+			    "listener must be \"agency\" or \"admin\"");
+			return NULL;
+		}
+		if (l->configured)
+			config_error(cf, p->line, "listener %s defined twice", name);
+		l->configured = 1;
+		l->line = p->line;
+		return l;
+	}
+	if (!config_name_ok(name)) {
+		config_error(cf, p->line, "bad %s name \"%s\"", kind, name);
+		return NULL;
+	}
+	if (strcmp(kind, "agency") == 0) {
+		for (i = 0; i < cf->nagencies; i++)
+			if (strcmp(cf->agencies[i].name, name) == 0)
+				config_error(cf, p->line, "agency %s defined twice",
+				    name);
+		if (cf->nagencies == CFG_MAX_AGENCIES) {
+			config_error(cf, p->line, "too many agencies");
+			return NULL;
+		}
+		struct cfg_agency *a = &cf->agencies[cf->nagencies++];
+		a->line = p->line;
+		str_copy(a->name, sizeof(a->name), name);
+		return a;
+	}
+	if (strcmp(kind, "upstream") == 0) {
+		for (i = 0; i < cf->nupstreams; i++)
+			if (strcmp(cf->upstreams[i].name, name) == 0)
+				config_error(cf, p->line,
+				    "upstream %s defined twice", name);
+		if (cf->nupstreams == CFG_MAX_UPSTREAMS) {
+			config_error(cf, p->line, "too many upstreams");
+			return NULL;
+		}
+		struct cfg_upstream *u = &cf->upstreams[cf->nupstreams++];
+		u->line = p->line;
+		str_copy(u->name, sizeof(u->name), name);
+		u->connect_timeout_ms = 2000;
+		u->timeout_ms = 30000;
+		u->pool = 16;
+		return u;
+	}
+	if (strcmp(kind, "route") == 0) {
+		if (cf->nroutes == CFG_MAX_ROUTES) {
+			config_error(cf, p->line, "too many routes");
+			return NULL;
+		}
+		struct cfg_route *r = &cf->routes[cf->nroutes++];
+		r->line = p->line;
+		r->upstream = -1;
+		str_copy(r->name, sizeof(r->name), name);
+		return r;
+	}
+	config_error(cf, p->line, "unknown section [%s %s]", kind, name);
+	return NULL;
+}
+
+static int
+config_handler(void *arg, const char *section, const char *k, const char *v)
+{
+	struct config_parse	*p = arg;
+	char			 kind[CFG_NAME_MAX], *sp;
+	const char		*name = "";
+
+	if (str_copy(kind, sizeof(kind), section) == -1) {
+		config_error(p->cf, p->line, "section name too long");
+		return 1;
+	}
+	if ((sp = strchr(kind, ' ')) != NULL) {
+		*sp = '\0';
+		name = section + (sp - kind) + 1;
+	}
+	if (strcmp(section, p->section) != 0) {
+		str_copy(p->section, sizeof(p->section), section);
+		p->cur = NULL;
+		if (strcmp(kind, "gateway") != 0 && strcmp(kind, "limits") != 0)
+			p->cur = config_section_begin(p, kind, name);
+		else if (sp != NULL)
+			config_error(p->cf, p->line, "[%s] takes no name", kind);
+	}
+	if (k == NULL)		/* section header alone (INI_CALL_HANDLER_ON_NEW_SECTION) */
+		return 1;
+	if (strcmp(kind, "gateway") == 0)
+		config_gateway_kv(p, k, v);
+	else if (strcmp(kind, "limits") == 0)
+		config_limits_kv(p, k, v);
+	else if (p->cur == NULL)
+		;	/* the section itself was already reported */
+	else if (strcmp(kind, "listener") == 0)
+		config_listener_kv(p, p->cur, k, v);
+	else if (strcmp(kind, "agency") == 0)
+		config_agency_kv(p, p->cur, k, v);
+	else if (strcmp(kind, "upstream") == 0)
+		config_upstream_kv(p, p->cur, k, v);
+	else if (strcmp(kind, "route") == 0)
+		config_route_kv(p, p->cur, k, v);
+	return 1;	/* keep going: report every error, not just the first */
+}
+
+static char *
+config_reader(char *buf, int num, void *arg)
+{
+	struct config_parse	*p = arg;
+	char			*r;
+
+	if ((r = fgets(buf, num, p->fp)) != NULL)
+		p->line++;
+	return r;
+}
+
+static void
+config_check_listener(struct config *cf, struct cfg_listener *l,
+    const char *name)
+{
+	if (!l->configured) {
+		config_error(cf, 1, "no [listener %s] section", name);
+		return;
+	}
+	if (l->listen[0] == '\0')
+		config_error(cf, l->line, "listener %s: listen is required", name);
+	if (l->cert[0] == '\0' || l->key[0] == '\0' || l->ca[0] == '\0')
+		config_error(cf, l->line,
+		    "listener %s: cert, key and ca are required", name);
+}
+
+/* Cross-section checks once the whole file is read. */
+static void
+config_validate(struct config *cf)
+{
+	size_t	i, j;
+	int	k, m;
+
+	config_check_listener(cf, &cf->listeners[LISTENER_AGENCY], "agency");
+	config_check_listener(cf, &cf->listeners[LISTENER_ADMIN], "admin");
+	for (i = 0; i < cf->nagencies; i++) {
+		struct cfg_agency *a = &cf->agencies[i];
+
+		if (!a->has_role)
+			config_error(cf, a->line, "agency %s: role is required",
+			    a->name);
+		if (a->npins == 0)
+			config_error(cf, a->line,
+			    "agency %s: at least one pin or pin_cert is required",
+			    a->name);
+		if (a->has_role && a->role == ROLE_FINANCE_CITY && a->city[0] == '\0')
+			config_error(cf, a->line,
+			    "agency %s: a finance-city agency needs its city", a->name);
+		if (a->has_role && a->role != ROLE_FINANCE_CITY && a->city[0] != '\0')
+			config_error(cf, a->line,
+			    "agency %s: only finance-city agencies have a city",
+			    a->name);
+		/* A pin must name exactly one agency. */
+		for (j = 0; j < i; j++)
+			for (k = 0; k < a->npins; k++)
+				for (m = 0; m < cf->agencies[j].npins; m++)
+					if (memcmp(a->pins[k],
+					    cf->agencies[j].pins[m], 32) == 0)
+						config_error(cf, a->line,
+						    "agency %s: pin already used by "
+						    "agency %s", a->name,
+						    cf->agencies[j].name);
+	}
+	for (i = 0; i < cf->nupstreams; i++) {
+		struct cfg_upstream *u = &cf->upstreams[i];
+
+		if (u->url[0] == '\0' || u->ca[0] == '\0' || u->cert[0] == '\0' ||
+		    u->key[0] == '\0')
+			config_error(cf, u->line,
+			    "upstream %s: url, ca, cert and key are required",
+			    u->name);
+	}
+	for (i = 0; i < cf->nroutes; i++) {
+		struct cfg_route *r = &cf->routes[i];
+
+		if (r->prefix[0] == '\0')
+			config_error(cf, r->line, "route %s: prefix is required",
+			    r->name);
+		if (r->roles == 0)
+			config_error(cf, r->line, "route %s: roles is required",
+			    r->name);
+		if (r->methods == 0)
+			r->methods = METHOD_GET | METHOD_HEAD | METHOD_POST |
+			    METHOD_PUT | METHOD_DELETE | METHOD_PATCH;
+		for (j = 0; j < cf->nupstreams; j++)
+			if (strcmp(cf->upstreams[j].name, r->upstream_name) == 0)
+				r->upstream = (int)j;
+		if (r->upstream == -1)
+			config_error(cf, r->line, "route %s: unknown upstream \"%s\"",
+			    r->name, r->upstream_name);
+		for (j = 0; j < i; j++)
+			if (strcmp(cf->routes[j].prefix, r->prefix) == 0)
+				config_error(cf, r->line,
+				    "route %s: prefix %s already used by route %s",
+				    r->name, r->prefix, cf->routes[j].name);
+	}
+	if (cf->limits.max_connections_per_agency > cf->limits.max_connections)
+		config_error(cf, 1,
+		    "max_connections_per_agency exceeds max_connections");
+}
+
+struct config *
+config_load(const char *file)
+{
+	struct config		*cf;
+	struct config_parse	 p;
+	char			*slash;
+	int			 rc;
+
+	if ((cf = calloc(1, sizeof(*cf))) == NULL) {
+		log_warn("%s: calloc", __func__);
+		return NULL;
+	}
+	str_copy(cf->path, sizeof(cf->path), file);
+	str_copy(cf->dir, sizeof(cf->dir), file);
+	if ((slash = strrchr(cf->dir, '/')) != NULL)
+		*slash = '\0';
+	else
+		str_copy(cf->dir, sizeof(cf->dir), ".");
+	cf->workers = 1;
+	cf->shutdown_timeout_ms = 10000;
+	str_copy(cf->access_log, sizeof(cf->access_log), "-");
+	cf->listeners[LISTENER_AGENCY].min_proto = TLS_PROTO_1_2;
+	cf->listeners[LISTENER_ADMIN].min_proto = TLS_PROTO_1_2;
+	cf->limits = (struct cfg_limits){
+		.max_header_bytes = 16384, .max_headers = 64,
+		.max_body = 1048576, .request_timeout_ms = 10000,
+		.idle_timeout_ms = 60000, .max_connections = 4096,
+		.max_connections_per_agency = 512,
+	};
+
+	memset(&p, 0, sizeof(p));
+	p.cf = cf;
+	if ((p.fp = fopen(file, "r")) == NULL) {
+		fprintf(stderr, "%s: %s\n", file, strerror(errno));
+		free(cf);
+		return NULL;
+	}
+	rc = ini_parse_stream(config_reader, &p, config_handler, &p);
+	fclose(p.fp);
+	if (rc > 0)
+		config_error(cf, rc, "syntax error");
+	else if (rc < 0)
+		config_error(cf, 0, "cannot read the file");
+	config_validate(cf);
+	if (cf->nerrors > 0) {
+		config_free(cf);
+		return NULL;
+	}
+	return cf;
+}
+
+void
+config_free(struct config *cf)
+{
+	if (cf == NULL)
+		return;
+	/* Pins are public, paths too: nothing secret to zero here. */
+	free(cf);
+}

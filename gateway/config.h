@@ -1,0 +1,131 @@
+/* The gateway's configuration: one validated structure built from the INI file. */
+#ifndef GW_CONFIG_H
+#define GW_CONFIG_H
+
+#include <sys/socket.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CFG_NAME_MAX		64
+#define CFG_PATH_MAX		512
+#define CFG_MAX_AGENCIES	256
+#define CFG_MAX_PINS		4
+#define CFG_MAX_UPSTREAMS	32
+#define CFG_MAX_ROUTES		128
+#define CFG_PREFIX_MAX		256
+#define CFG_MAX_WORKERS		64
+
+enum role {
+	ROLE_TAX,
+	ROLE_FINANCE,
+	ROLE_FINANCE_CITY,
+	ROLE_HRSS,
+	ROLE_BANK,
+	ROLE_ADMIN,
+	ROLE_COUNT
+};
+
+enum listener_kind { LISTENER_AGENCY, LISTENER_ADMIN, LISTENER_COUNT };
+
+/* HTTP methods a route may allow, as bits. */
+enum {
+	METHOD_GET = 1 << 0, METHOD_HEAD = 1 << 1, METHOD_POST = 1 << 2,
+	METHOD_PUT = 1 << 3, METHOD_DELETE = 1 << 4, METHOD_PATCH = 1 << 5,
+	METHOD_OPTIONS = 1 << 6
+};
+
+struct cfg_listener {
+	int			 configured;
+	int			 line;
+	char			 listen[CFG_NAME_MAX];
+	struct sockaddr_storage	 addr;
+	socklen_t		 addrlen;
+	char			 cert[CFG_PATH_MAX];
+	char			 key[CFG_PATH_MAX];
+	char			 ca[CFG_PATH_MAX];
+	char			 crl[CFG_PATH_MAX];
+	int			 min_proto;	/* TLS1_2_VERSION or TLS1_3_VERSION */
+};
+
+struct cfg_agency {
+	int		 line;
+	char		 name[CFG_NAME_MAX];
+	enum role	 role;
+	int		 has_role;
+	char		 city[7];
+	unsigned char	 pins[CFG_MAX_PINS][32];
+	int		 npins;
+};
+
+struct cfg_upstream {
+	int			 line;
+	char			 name[CFG_NAME_MAX];
+	char			 url[CFG_PATH_MAX];
+	char			 host[256];
+	uint16_t		 port;
+	struct sockaddr_storage	 addr;
+	socklen_t		 addrlen;
+	char			 ca[CFG_PATH_MAX];
+	char			 cert[CFG_PATH_MAX];
+	char			 key[CFG_PATH_MAX];
+	uint64_t		 connect_timeout_ms;
+	uint64_t		 timeout_ms;
+	unsigned		 pool;
+};
+
+struct cfg_route {
+	int		 line;
+	char		 name[CFG_NAME_MAX];
+	char		 prefix[CFG_PREFIX_MAX];
+	size_t		 prefix_len;
+	unsigned	 methods;	/* METHOD_* bits */
+	unsigned	 roles;		/* 1 << enum role */
+	char		 upstream_name[CFG_NAME_MAX];
+	int		 upstream;	/* index into config.upstreams */
+};
+
+struct cfg_limits {
+	uint64_t	max_header_bytes;
+	uint64_t	max_headers;
+	uint64_t	max_body;
+	uint64_t	request_timeout_ms;
+	uint64_t	idle_timeout_ms;
+	uint64_t	max_connections;
+	uint64_t	max_connections_per_agency;
+};
+
+struct config {
+	char			 path[CFG_PATH_MAX];
+	char			 dir[CFG_PATH_MAX];
+	unsigned		 workers;
+	uint64_t		 shutdown_timeout_ms;
+	char			 access_log[CFG_PATH_MAX];
+	struct cfg_listener	 listeners[LISTENER_COUNT];
+	struct cfg_agency	 agencies[CFG_MAX_AGENCIES];
+	size_t			 nagencies;
+	struct cfg_upstream	 upstreams[CFG_MAX_UPSTREAMS];
+	size_t			 nupstreams;
+	struct cfg_route	 routes[CFG_MAX_ROUTES];
+	size_t			 nroutes;
+	struct cfg_limits	 limits;
+	unsigned		 nerrors;
+};
+
+/* Reads and validates FILE. Every problem is printed to stderr as
+ * "FILE:LINE: message". Returns a new config (free with config_free) or NULL
+ * if anything was wrong. Certificates and keys are checked by tls_* later. */
+struct config	*config_load(const char *file);
+void		 config_free(struct config *);
+/* Reports one error at a line of the config file (used by later checks). */
+void		 config_error(struct config *, int line, const char *fmt, ...)
+		    __attribute__((format(printf, 3, 4)));
+
+const char	*config_role_name(enum role);
+int		 config_role_parse(const char *name, enum role *out);
+/* Method name (counted) to its METHOD_* bit, 0 if unknown. */
+unsigned	 config_method_bit(const char *name, size_t len);
+/* Parses "host:port" or "[v6]:port" into a socket address. */
+int		 config_parse_addr(const char *s, struct sockaddr_storage *ss,
+		    socklen_t *len);
+
+#endif

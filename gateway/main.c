@@ -1,0 +1,72 @@
+/* gatewayd: the hardened inter-agency fund gateway's daemon. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "proc.h"
+#include "runtime.h"
+
+#define GATEWAYD_CONF	"/etc/gateway/gateway.conf"
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: gatewayd [-dt] [-c file]\n"
+	    "  -c file  configuration (default " GATEWAYD_CONF ")\n"
+	    "  -d       debug logging\n"
+	    "  -t       test the configuration, certificates and keys; exit\n");
+	exit(2);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct runtime	 rt;
+	const char	*file = GATEWAYD_CONF;
+	int		 ch, test = 0, debug = 0, rc;
+
+	while ((ch = getopt(argc, argv, "c:dnt")) != -1) {
+		switch (ch) {
+		case 'c':
+			file = optarg;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		case 'n':	/* relayd's spelling */
+		case 't':
+			test = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_init("parent", debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+
+	memset(&rt, 0, sizeof(rt));
+	if ((rt.cf = config_load(file)) == NULL) {
+		fprintf(stderr, "%s: configuration has errors\n", file);
+		return 1;
+	}
+	if (runtime_tls_load(&rt) == -1) {
+		fprintf(stderr, "%s: configuration has errors\n", file);
+		runtime_tls_free(&rt);
+		config_free(rt.cf);
+		return 1;
+	}
+	if (test) {
+		printf("configuration OK\n");
+		runtime_tls_free(&rt);
+		config_free(rt.cf);
+		return 0;
+	}
+	rc = proc_run(&rt);
+	runtime_tls_free(&rt);
+	config_free(rt.cf);
+	return rc;
+}

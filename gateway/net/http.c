@@ -1,0 +1,625 @@
+/* Strict HTTP/1.1 parsing on top of llhttp: we scan the raw head first for the
+ * shapes llhttp lets through (obs-fold, tab in the request line, NUL, bare CR
+ * or LF), enforce limits, and refuse every framing ambiguity. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+
+#include "net/http.h"
+#include "util.h"
+
+static int	http_cb_begin(llhttp_t *);
+static int	http_cb_url(llhttp_t *, const char *, size_t);
+static int	http_cb_field(llhttp_t *, const char *, size_t);
+static int	http_cb_value(llhttp_t *, const char *, size_t);
+static int	http_cb_headers(llhttp_t *);
+static int	http_cb_body(llhttp_t *, const char *, size_t);
+static int	http_cb_done(llhttp_t *);
+
+static llhttp_settings_t	http_settings = {
+	.on_message_begin = http_cb_begin,
+	.on_url = http_cb_url,
+	.on_header_field = http_cb_field,
+	.on_header_value = http_cb_value,
+	.on_headers_complete = http_cb_headers,
+	.on_body = http_cb_body,
+	.on_message_complete = http_cb_done,
+};
+
+/* RFC 9110 §7.6.1 connection-specific fields, those we re-frame, and Host
+ * (the upstream gets its own name). */
+static const char *const http_hop_by_hop[] = {
+	"connection", "keep-alive", "proxy-connection", "te", "trailer",
+	"transfer-encoding", "upgrade", "proxy-authorization",
+	"proxy-authenticate", "content-length", "expect", "host",
+};
+
+#define HTTP_IDENTITY_PREFIX	"x-gateway-"
+
+void
+http_msg_fail(struct http_msg *m, int status, const char *code,
+    const char *detail)
+{
+	if (m->err.status != 0)
+		return;		/* keep the first reason */
+	m->err.status = status;
+	m->err.code = code;
+	m->err.detail = detail;
+}
+
+int
+http_msg_init(struct http_msg *m, int is_request, size_t max_head,
+    size_t max_headers, uint64_t max_body, const struct http_cbs *cbs,
+    void *arg)
+{
+	memset(m, 0, sizeof(*m));
+	if ((m->buf = malloc(max_head)) == NULL)
+		return -1;
+	if ((m->hdrs = calloc(max_headers, sizeof(*m->hdrs))) == NULL) {
+		free(m->buf);
+		m->buf = NULL;
+		return -1;
+	}
+	m->is_request = is_request;
+	m->max_head = max_head;
+	m->max_headers = max_headers;
+	m->max_body = max_body;
+	m->cbs = cbs;
+	m->arg = arg;
+	llhttp_init(&m->parser, is_request ? HTTP_REQUEST : HTTP_RESPONSE,
+	    &http_settings);
+	m->parser.data = m;
+	return 0;
+}
+
+void
+http_msg_free(struct http_msg *m)
+{
+	free(m->buf);
+	free(m->hdrs);
+	m->buf = NULL;
+	m->hdrs = NULL;
+}
+
+/* Clears per-message state; llhttp's own state machine carries on. */
+static void
+http_msg_clear(struct http_msg *m)
+{
+	m->buflen = 0;
+	m->nhdrs = 0;
+	m->url_off = m->url_len = 0;
+	m->in_value = 0;
+	m->scan = SCAN_LINE_START;
+	m->scan_seen_line = 0;
+	m->head_bytes = 0;
+	m->started = m->head_done = m->done = m->paused = 0;
+	m->method = m->status = m->major = m->minor = 0;
+	m->chunked = m->has_length = m->keep_alive = m->expect_continue = 0;
+	m->head_request = 0;
+	m->content_length = m->body_bytes = 0;
+	memset(&m->err, 0, sizeof(m->err));
+}
+
+/*
+ * Scans head bytes before llhttp sees them, for what llhttp tolerates: obs-fold
+ * (a line starting with SP or HT), a tab in the request line, NUL, and bare CR
+ * or LF. Returns how many bytes of data belong to the head, or -1 with m->err
+ * set. Empty lines before the start line are tolerated (RFC 9112 §2.2).
+ */
+static ssize_t
+http_scan(struct http_msg *m, const char *data, size_t len)
+{
+	size_t		i;
+	unsigned char	c;
+
+	for (i = 0; i < len && m->scan != SCAN_DONE; i++) {
+		c = (unsigned char)data[i];
+		if (c == '\0')
+			goto nul;
+		switch (m->scan) {
+		case SCAN_LINE_START:
+			if (c == '\r')
+				m->scan = SCAN_CR_EMPTY;
+			else if (c == '\n')
+				goto bare_lf;
+			else if (c == ' ' || c == '\t') {
+				http_msg_fail(m, 400, "bad-request", m->scan_seen_line ?
+				    "obsolete line folding" :
+				    "whitespace before the start line");
+				return -1;
+			} else
+				m->scan = SCAN_IN_LINE;
+			break;
+		case SCAN_IN_LINE:
+			if (c == '\r')
+				m->scan = SCAN_CR;
+			else if (c == '\n')
+				goto bare_lf;
+			else if (c == '\t' && !m->scan_seen_line && m->is_request) {
+				http_msg_fail(m, 400, "bad-request",
+				    "tab in the request line");
+				return -1;
+			}
+			break;
+		case SCAN_CR:
+			if (c != '\n')
+				goto bare_cr;
+			m->scan_seen_line = 1;
+			m->scan = SCAN_LINE_START;
+			break;
+		case SCAN_CR_EMPTY:
+			if (c != '\n')
+				goto bare_cr;
+			m->scan = m->scan_seen_line ? SCAN_DONE : SCAN_LINE_START;
+			break;
+		case SCAN_DONE:
+			break;
+		}
+	}
+	return (ssize_t)i;
+nul:
+	http_msg_fail(m, 400, "bad-request", "NUL byte in the head");
+	return -1;
+bare_lf:
+	http_msg_fail(m, 400, "bad-request", "bare LF in the head");
+	return -1;
+bare_cr:
+	http_msg_fail(m, 400, "bad-request", "bare CR in the head");
+	return -1;
+}
+
+enum http_feed
+http_msg_feed(struct http_msg *m, const char *data, size_t len, size_t *used)
+{
+	size_t		off = 0, n;
+	ssize_t		head;
+	llhttp_errno_t	e;
+
+	*used = 0;
+	if (m->paused || m->err.status != 0)
+		return m->err.status ? HTTP_FEED_ERROR : HTTP_FEED_PAUSED;
+	while (off < len) {
+		n = len - off;
+		if (m->scan != SCAN_DONE) {
+			if ((head = http_scan(m, data + off, n)) == -1)
+				return HTTP_FEED_ERROR;
+			n = (size_t)head;
+			m->head_bytes += n;
+			if (m->head_bytes > m->max_head) {
+				http_msg_fail(m, 431, "headers-too-large",
+				    "request head exceeds the limit");
+				return HTTP_FEED_ERROR;
+			}
+		}
+		m->started = 1;
+		e = llhttp_execute(&m->parser, data + off, n);
+		if (e == HPE_OK) {
+			off += n;
+			continue;
+		}
+		if (e == HPE_PAUSED) {
+			off = (size_t)(llhttp_get_error_pos(&m->parser) - data);
+			*used = off;
+			m->paused = 1;
+			return HTTP_FEED_PAUSED;
+		}
+		http_msg_fail(m, 400, "bad-request", llhttp_get_error_reason(
+		    &m->parser));
+		return HTTP_FEED_ERROR;
+	}
+	*used = off;
+	return HTTP_FEED_OK;
+}
+
+int
+http_msg_eof(struct http_msg *m)
+{
+	llhttp_errno_t	e;
+
+	if (!m->started || m->done)
+		return 0;
+	e = llhttp_finish(&m->parser);
+	if (e == HPE_OK || e == HPE_PAUSED)
+		return m->done ? 0 : -1;
+	http_msg_fail(m, 400, "bad-request", "message cut short");
+	return -1;
+}
+
+void
+http_msg_resume(struct http_msg *m)
+{
+	if (!m->paused)
+		return;
+	llhttp_resume(&m->parser);
+	http_msg_clear(m);
+}
+
+/* Appends to the head buffer; the raw-size check makes overflow impossible,
+ * but the bound is enforced here too. */
+static int
+http_store(struct http_msg *m, const char *p, size_t len)
+{
+	if (len > m->max_head - m->buflen) {
+		http_msg_fail(m, 431, "headers-too-large",
+		    "request head exceeds the limit");
+		return -1;
+	}
+	memcpy(m->buf + m->buflen, p, len);
+	m->buflen += len;
+	return 0;
+}
+
+static int
+http_cb_begin(llhttp_t *p)
+{
+	struct http_msg	*m = p->data;
+
+	m->started = 1;
+	return 0;
+}
+
+static int
+http_cb_url(llhttp_t *p, const char *at, size_t len)
+{
+	struct http_msg	*m = p->data;
+
+	if (m->url_len == 0)
+		m->url_off = (uint32_t)m->buflen;
+	if (http_store(m, at, len) == -1)
+		return -1;
+	m->url_len += (uint32_t)len;
+	return 0;
+}
+
+static int
+http_cb_field(llhttp_t *p, const char *at, size_t len)
+{
+	struct http_msg		*m = p->data;
+	struct http_header	*h;
+
+	if (m->head_done)
+		return 0;	/* trailers are read but never forwarded */
+	if (m->nhdrs == 0 || m->in_value) {
+		if (m->nhdrs == m->max_headers) {
+			http_msg_fail(m, 431, "too-many-headers",
+			    "too many header fields");
+			return -1;
+		}
+		h = &m->hdrs[m->nhdrs++];
+		memset(h, 0, sizeof(*h));
+		h->name_off = (uint32_t)m->buflen;
+		m->in_value = 0;
+	}
+	h = &m->hdrs[m->nhdrs - 1];
+	if (http_store(m, at, len) == -1)
+		return -1;
+	h->name_len += (uint32_t)len;
+	return 0;
+}
+
+static int
+http_cb_value(llhttp_t *p, const char *at, size_t len)
+{
+	struct http_msg		*m = p->data;
+	struct http_header	*h;
+
+	if (m->head_done || m->nhdrs == 0)
+		return 0;
+	h = &m->hdrs[m->nhdrs - 1];
+	if (!m->in_value) {
+		m->in_value = 1;
+		h->value_off = (uint32_t)m->buflen;
+		h->value_len = 0;
+	}
+	if (http_store(m, at, len) == -1)
+		return -1;
+	h->value_len += (uint32_t)len;
+	return 0;
+}
+
+static void
+http_value_trim(const char **v, size_t *len)
+{
+	while (*len > 0 && ((*v)[0] == ' ' || (*v)[0] == '\t')) {
+		(*v)++;
+		(*len)--;
+	}
+	while (*len > 0 && ((*v)[*len - 1] == ' ' || (*v)[*len - 1] == '\t'))
+		(*len)--;
+}
+
+/* Framing and version checks a proxy needs beyond llhttp's (RFC 9112 §6). */
+static int
+http_check_request(struct http_msg *m)
+{
+	const char	*v;
+	size_t		 vlen;
+
+	if (m->major != 1 || m->minor > 1) {
+		http_msg_fail(m, 400, "bad-version", "unsupported HTTP version");
+		return -1;
+	}
+	if (http_msg_header_count(m, "content-length") > 1) {
+		http_msg_fail(m, 400, "bad-framing", "duplicate Content-Length");
+		return -1;
+	}
+	if ((v = http_msg_header(m, "transfer-encoding", &vlen)) != NULL) {
+		if (http_msg_header_count(m, "transfer-encoding") > 1 ||
+		    !str_ieq(v, vlen, "chunked")) {
+			http_msg_fail(m, 400, "bad-framing",
+			    "Transfer-Encoding other than chunked");
+			return -1;
+		}
+		if (http_msg_header(m, "content-length", &vlen) != NULL) {
+			http_msg_fail(m, 400, "bad-framing",
+			    "both Content-Length and Transfer-Encoding");
+			return -1;
+		}
+	}
+	if (m->method == HTTP_CONNECT || llhttp_get_upgrade(&m->parser)) {
+		http_msg_fail(m, 400, "bad-request", "CONNECT and Upgrade refused");
+		return -1;
+	}
+	if (m->minor == 1 && http_msg_header_count(m, "host") != 1) {
+		http_msg_fail(m, 400, "bad-request", "exactly one Host required");
+		return -1;
+	}
+	if ((v = http_msg_header(m, "expect", &vlen)) != NULL) {
+		if (!str_ieq(v, vlen, "100-continue")) {
+			http_msg_fail(m, 417, "expectation-failed",
+			    "only Expect: 100-continue is supported");
+			return -1;
+		}
+		m->expect_continue = 1;
+	}
+	if (m->has_length && m->content_length > m->max_body) {
+		http_msg_fail(m, 413, "body-too-large",
+		    "body exceeds the limit");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+http_cb_headers(llhttp_t *p)
+{
+	struct http_msg	*m = p->data;
+
+	m->head_done = 1;
+	m->in_value = 0;
+	m->method = llhttp_get_method(p);
+	m->status = llhttp_get_status_code(p);
+	m->major = llhttp_get_http_major(p);
+	m->minor = llhttp_get_http_minor(p);
+	m->chunked = (p->flags & F_CHUNKED) != 0;
+	m->has_length = (p->flags & F_CONTENT_LENGTH) != 0;
+	m->content_length = m->has_length ? p->content_length : 0;
+	m->keep_alive = llhttp_should_keep_alive(p);
+	if (m->is_request && http_check_request(m) == -1)
+		return -1;
+	if (m->cbs->on_head != NULL && m->cbs->on_head(m, m->arg) == -1) {
+		http_msg_fail(m, 500, "internal", "head refused");
+		return -1;
+	}
+	/* A response to HEAD has no body whatever its headers say. */
+	return m->head_request ? 1 : 0;
+}
+
+static int
+http_cb_body(llhttp_t *p, const char *at, size_t len)
+{
+	struct http_msg	*m = p->data;
+
+	m->body_bytes += len;
+	if (m->body_bytes > m->max_body) {
+		http_msg_fail(m, 413, "body-too-large", "body exceeds the limit");
+		return -1;
+	}
+	if (m->cbs->on_body != NULL && m->cbs->on_body(m, at, len, m->arg) == -1) {
+		http_msg_fail(m, 502, "internal", "body refused");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+http_cb_done(llhttp_t *p)
+{
+	struct http_msg	*m = p->data;
+
+	m->done = 1;
+	m->keep_alive = llhttp_should_keep_alive(p);
+	if (m->cbs->on_done != NULL && m->cbs->on_done(m, m->arg) == -1) {
+		http_msg_fail(m, 500, "internal", "message refused");
+		return -1;
+	}
+	return HPE_PAUSED;
+}
+
+const char *
+http_msg_url(const struct http_msg *m, size_t *len)
+{
+	*len = m->url_len;
+	return m->buf + m->url_off;
+}
+
+const char *
+http_msg_method_name(const struct http_msg *m)
+{
+	return llhttp_method_name((llhttp_method_t)m->method);
+}
+
+void
+http_msg_header_at(const struct http_msg *m, size_t i, const char **name,
+    size_t *nlen, const char **val, size_t *vlen)
+{
+	const struct http_header	*h = &m->hdrs[i];
+
+	*name = m->buf + h->name_off;
+	*nlen = h->name_len;
+	*val = m->buf + h->value_off;
+	*vlen = h->value_len;
+	http_value_trim(val, vlen);
+}
+
+const char *
+http_msg_header(const struct http_msg *m, const char *name, size_t *len)
+{
+	const char	*n, *v;
+	size_t		 i, nl, vl;
+
+	for (i = 0; i < m->nhdrs; i++) {
+		http_msg_header_at(m, i, &n, &nl, &v, &vl);
+		if (str_ieq(n, nl, name)) {
+			*len = vl;
+			return v;
+		}
+	}
+	return NULL;
+}
+
+size_t
+http_msg_header_count(const struct http_msg *m, const char *name)
+{
+	const char	*n, *v;
+	size_t		 i, nl, vl, count = 0;
+
+	for (i = 0; i < m->nhdrs; i++) {
+		http_msg_header_at(m, i, &n, &nl, &v, &vl);
+		if (str_ieq(n, nl, name))
+			count++;
+	}
+	return count;
+}
+
+/* Whether the header name appears as a token of any Connection header. */
+static int
+http_in_connection(const struct http_msg *m, const char *name, size_t nlen)
+{
+	const char	*n, *v, *t, *end;
+	size_t		 i, nl, vl, tl;
+
+	for (i = 0; i < m->nhdrs; i++) {
+		http_msg_header_at(m, i, &n, &nl, &v, &vl);
+		if (!str_ieq(n, nl, "connection"))
+			continue;
+		end = v + vl;
+		for (t = v; t < end; t += tl + 1) {
+			const char *tok = t;
+
+			tl = 0;
+			while (t + tl < end && t[tl] != ',')
+				tl++;
+			size_t toklen = tl;
+			while (toklen > 0 && (*tok == ' ' || *tok == '\t')) {
+				tok++;
+				toklen--;
+			}
+			while (toklen > 0 && (tok[toklen - 1] == ' ' ||
+			    tok[toklen - 1] == '\t'))
+				toklen--;
+			if (toklen == nlen && strncasecmp(tok, name, nlen) == 0)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+int
+http_msg_header_dropped(const struct http_msg *m, size_t i)
+{
+	const char	*n, *v;
+	size_t		 k, nl, vl, pl = strlen(HTTP_IDENTITY_PREFIX);
+
+	http_msg_header_at(m, i, &n, &nl, &v, &vl);
+	for (k = 0; k < nitems(http_hop_by_hop); k++)
+		if (str_ieq(n, nl, http_hop_by_hop[k]))
+			return 1;
+	if (nl >= pl && strncasecmp(n, HTTP_IDENTITY_PREFIX, pl) == 0)
+		return 1;
+	return http_in_connection(m, n, nl);
+}
+
+int
+http_msg_write_headers(const struct http_msg *m, struct evbuffer *out)
+{
+	const char	*n, *v;
+	size_t		 i, nl, vl;
+
+	for (i = 0; i < m->nhdrs; i++) {
+		if (http_msg_header_dropped(m, i))
+			continue;
+		http_msg_header_at(m, i, &n, &nl, &v, &vl);
+		if (evbuffer_add(out, n, nl) == -1 ||
+		    evbuffer_add(out, ": ", 2) == -1 ||
+		    evbuffer_add(out, v, vl) == -1 ||
+		    evbuffer_add(out, "\r\n", 2) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+const char *
+http_reason(int status)
+{
+	static const struct { int code; const char *text; } reasons[] = {
+		{ 100, "Continue" }, { 200, "OK" }, { 201, "Created" },
+		{ 202, "Accepted" }, { 204, "No Content" },
+		{ 301, "Moved Permanently" }, { 302, "Found" },
+		{ 304, "Not Modified" }, { 400, "Bad Request" },
+		{ 401, "Unauthorized" }, { 403, "Forbidden" },
+		{ 404, "Not Found" }, { 405, "Method Not Allowed" },
+		{ 408, "Request Timeout" }, { 409, "Conflict" },
+		{ 411, "Length Required" }, { 413, "Content Too Large" },
+		{ 414, "URI Too Long" }, { 415, "Unsupported Media Type" },
+		{ 417, "Expectation Failed" }, { 422, "Unprocessable Content" },
+		{ 429, "Too Many Requests" },
+		{ 431, "Request Header Fields Too Large" },
+		{ 500, "Internal Server Error" }, { 501, "Not Implemented" },
+		{ 502, "Bad Gateway" }, { 503, "Service Unavailable" },
+		{ 504, "Gateway Timeout" },
+	};
+	size_t	i;
+
+	for (i = 0; i < nitems(reasons); i++)
+		if (reasons[i].code == status)
+			return reasons[i].text;
+	return "Status";
+}
+
+int
+http_write_simple(struct evbuffer *out, int status, const char *ctype,
+    const char *body, size_t len, const char *rid, int close)
+{
+	return evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: %s\r\nContent-Length: %zu\r\n"
+	    "X-Gateway-Request-Id: %s\r\n%s\r\n", status, http_reason(status),
+	    ctype, len, rid, close ? "Connection: close\r\n" : "") < 0 ||
+	    evbuffer_add(out, body, len) == -1 ? -1 : 0;
+}
+
+int
+http_write_error(struct evbuffer *out, int status, const char *code,
+    const char *detail, const char *rid, int close, int retry)
+{
+	char	body[768], d[512], retry_hdr[64] = "";
+	int	n;
+
+	json_escape(d, sizeof(d), detail);
+	n = snprintf(body, sizeof(body),
+	    "{\"error\":\"%s\",\"code\":\"%s\",\"request_id\":\"%s\"}\n",
+	    d, code, rid);
+	if (n < 0 || (size_t)n >= sizeof(body))
+		return -1;
+	if (retry > 0)
+		str_printf(retry_hdr, sizeof(retry_hdr), "Retry-After: %d\r\n",
+		    retry);
+	return evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: application/json\r\nContent-Length: %d\r\n"
+	    "X-Gateway-Request-Id: %s\r\n%s%s\r\n", status, http_reason(status),
+	    n, rid, retry_hdr, close ? "Connection: close\r\n" : "") < 0 ||
+	    evbuffer_add(out, body, (size_t)n) == -1 ? -1 : 0;
+}

@@ -1,0 +1,235 @@
+/* TLS contexts: TLS 1.3 preferred, TLS 1.2 only with ECDHE and AEAD, mutual
+ * authentication everywhere, CRLs checked for the whole chain. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+
+#include "config.h"
+#include "log.h"
+#include "net/tls.h"
+#include "util.h"
+
+#define TLS12_CIPHERS \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+
+/* Copies the most recent OpenSSL error after a prefix into err. */
+static void
+tls_err(char *err, size_t esz, const char *what, const char *file)
+{
+	unsigned long	e = ERR_peek_last_error();
+	char		buf[256] = "";
+
+	if (e != 0)
+		ERR_error_string_n(e, buf, sizeof(buf));
+	str_printf(err, esz, "%s %s: %s", what, file, e ? buf : "failed");
+	ERR_clear_error();
+}
+
+static int
+tls_common(SSL_CTX *ctx, int min_proto)
+{
+	SSL_CTX_set_min_proto_version(ctx, min_proto == TLS_PROTO_1_3 ?
+	    TLS1_3_VERSION : TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
+	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	return SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) == 1 ? 0 : -1;
+}
+
+static int
+tls_load_crl(SSL_CTX *ctx, const char *file, char *err, size_t esz)
+{
+	X509_STORE	*st = SSL_CTX_get_cert_store(ctx);
+	X509_LOOKUP	*lu;
+
+	if ((lu = X509_STORE_add_lookup(st, X509_LOOKUP_file())) == NULL ||
+	    X509_load_crl_file(lu, file, X509_FILETYPE_PEM) <= 0) {
+		tls_err(err, esz, "cannot load CRL", file);
+		return -1;
+	}
+	X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK |
+	    X509_V_FLAG_CRL_CHECK_ALL);
+	return 0;
+}
+
+static int
+tls_load_pair(SSL_CTX *ctx, const char *cert, const char *key, char *err,
+    size_t esz)
+{
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+		tls_err(err, esz, "cannot load certificate", cert);
+		return -1;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+		tls_err(err, esz, "cannot load key", key);
+		return -1;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		tls_err(err, esz, "key does not match certificate", cert);
+		return -1;
+	}
+	return 0;
+}
+
+SSL_CTX *
+tls_server_ctx(const struct cfg_listener *l, const char *sid_ctx, char *err,
+    size_t esz)
+{
+	SSL_CTX	*ctx;
+
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
+		tls_err(err, esz, "SSL_CTX_new", "");
+		return NULL;
+	}
+	if (tls_common(ctx, l->min_proto) == -1) {
+		tls_err(err, esz, "cipher list", "");
+		goto fail;
+	}
+	if (tls_load_pair(ctx, l->cert, l->key, err, esz) == -1)
+		goto fail;
+	if (SSL_CTX_load_verify_locations(ctx, l->ca, NULL) != 1) {
+		tls_err(err, esz, "cannot load CA", l->ca);
+		goto fail;
+	}
+	if (l->crl[0] != '\0' && tls_load_crl(ctx, l->crl, err, esz) == -1)
+		goto fail;
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
+	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	SSL_CTX_set_verify_depth(ctx, 4);
+	/* Each listener its own session context, so a session made on one can
+	 * never be resumed on the other. */
+	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)sid_ctx,
+	    (unsigned)strlen(sid_ctx));
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+SSL_CTX *
+tls_client_ctx(const struct cfg_upstream *u, char *err, size_t esz)
+{
+	SSL_CTX	*ctx;
+
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
+		tls_err(err, esz, "SSL_CTX_new", "");
+		return NULL;
+	}
+	if (tls_common(ctx, TLS_PROTO_1_2) == -1) {
+		tls_err(err, esz, "cipher list", "");
+		goto fail;
+	}
+	if (tls_load_pair(ctx, u->cert, u->key, err, esz) == -1)
+		goto fail;
+	if (SSL_CTX_load_verify_locations(ctx, u->ca, NULL) != 1) {
+		tls_err(err, esz, "cannot load CA", u->ca);
+		goto fail;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+int
+tls_spki_sha256(X509 *x, unsigned char out[32])
+{
+	unsigned char	*der = NULL;
+	int		 len;
+	unsigned int	 olen = 0;
+
+	if ((len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der)) <= 0)
+		return -1;
+	if (EVP_Digest(der, (size_t)len, out, &olen, EVP_sha256(), NULL) != 1) {
+		OPENSSL_free(der);
+		return -1;
+	}
+	OPENSSL_free(der);
+	return 0;
+}
+
+static X509 *
+tls_read_cert(const char *file)
+{
+	FILE	*fp;
+	X509	*x;
+
+	if ((fp = fopen(file, "r")) == NULL)
+		return NULL;
+	x = PEM_read_X509(fp, NULL, NULL, NULL);
+	fclose(fp);
+	return x;
+}
+
+int
+tls_spki_sha256_file(const char *file, unsigned char out[32])
+{
+	X509	*x;
+	int	 rc;
+
+	if ((x = tls_read_cert(file)) == NULL) {
+		ERR_clear_error();
+		return -1;
+	}
+	rc = tls_spki_sha256(x, out);
+	X509_free(x);
+	return rc;
+}
+
+int
+tls_reverify_peer(SSL *ssl)
+{
+	X509_STORE_CTX	*vctx;
+	X509		*peer;
+	STACK_OF(X509)	*chain;
+	int		 ok = 0;
+
+	if ((peer = SSL_get0_peer_certificate(ssl)) == NULL)
+		return -1;
+	chain = SSL_get_peer_cert_chain(ssl);
+	if ((vctx = X509_STORE_CTX_new()) == NULL)
+		return -1;
+	if (X509_STORE_CTX_init(vctx,
+	    SSL_CTX_get_cert_store(SSL_get_SSL_CTX(ssl)), peer, chain) == 1) {
+		X509_STORE_CTX_set_purpose(vctx, X509_PURPOSE_SSL_CLIENT);
+		ok = X509_verify_cert(vctx) == 1;
+		if (!ok)
+			log_info("%s: resumed session refused: %s", __func__,
+			    X509_verify_cert_error_string(
+			    X509_STORE_CTX_get_error(vctx)));
+	}
+	X509_STORE_CTX_free(vctx);
+	ERR_clear_error();
+	return ok ? 0 : -1;
+}
+
+int
+tls_cert_days_left(const char *file, long *days)
+{
+	X509	*x;
+	int	 d, s;
+
+	if ((x = tls_read_cert(file)) == NULL) {
+		ERR_clear_error();
+		return -1;
+	}
+	if (ASN1_TIME_diff(&d, &s, NULL, X509_get0_notAfter(x)) != 1) {
+		X509_free(x);
+		return -1;
+	}
+	*days = d;
+	X509_free(x);
+	return 0;
+}

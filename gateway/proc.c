@@ -1,0 +1,238 @@
+/* The parent: it alone opens listening sockets and files, then forks one
+ * relay worker per slot, restarts any that die (with a delay if they die
+ * young), and on SIGTERM closes the sockets and lets the workers drain. */
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "config.h"
+#include "log.h"
+#include "proc.h"
+#include "relay/relay.h"
+#include "runtime.h"
+#include "util.h"
+
+/* A worker that dies sooner than this after its start waits before restart,
+ * so a crash loop cannot spin the CPU. */
+#define PROC_YOUNG_MS		1000
+#define PROC_RESTART_DELAY_MS	1000
+
+struct proc_worker {
+	pid_t		pid;
+	uint64_t	started_ms;
+	uint64_t	restart_at;	/* 0: none scheduled */
+};
+
+static struct proc_worker	proc_workers[CFG_MAX_WORKERS];
+
+static int
+proc_listen(const struct cfg_listener *l)
+{
+	int	fd, one = 1;
+
+	if ((fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == -1 ||
+	    bind(fd, (const struct sockaddr *)&l->addr, l->addrlen) == -1 ||
+	    listen(fd, 1024) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void
+proc_open(struct runtime *rt)
+{
+	struct config	*cf = rt->cf;
+	unsigned	 s;
+	int		 k;
+
+	for (s = 0; s < cf->workers; s++)
+		for (k = 0; k < LISTENER_COUNT; k++)
+			if ((rt->listen_fd[s][k] = proc_listen(
+			    &cf->listeners[k])) == -1)
+				fatal("cannot listen on %s", cf->listeners[k].listen);
+	if (strcmp(cf->access_log, "-") == 0)
+		rt->access_fd = STDERR_FILENO;
+	else if ((rt->access_fd = open(cf->access_log, O_WRONLY | O_APPEND |
+	    O_CREAT | O_CLOEXEC, 0640)) == -1)
+		fatal("cannot open access log %s", cf->access_log);
+	rt->shm = mmap(NULL, sizeof(*rt->shm), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (rt->shm == MAP_FAILED)
+		fatal("mmap");
+}
+
+static void
+proc_close_listeners(struct runtime *rt)
+{
+	unsigned	s;
+	int		k;
+
+	for (s = 0; s < rt->cf->workers; s++)
+		for (k = 0; k < LISTENER_COUNT; k++)
+			if (rt->listen_fd[s][k] != -1) {
+				close(rt->listen_fd[s][k]);
+				rt->listen_fd[s][k] = -1;
+			}
+}
+
+static void
+proc_spawn(struct runtime *rt, unsigned slot)
+{
+	sigset_t	empty;
+	pid_t		pid;
+	unsigned	s;
+	int		k;
+
+	fflush(NULL);
+	if ((pid = fork()) == -1) {
+		log_warn("%s: fork", __func__);
+		proc_workers[slot].restart_at = now_ms() + PROC_RESTART_DELAY_MS;
+		return;
+	}
+	if (pid == 0) {
+		/* The worker keeps only its own slot's sockets. */
+		for (s = 0; s < rt->cf->workers; s++)
+			for (k = 0; k < LISTENER_COUNT; k++)
+				if (s != slot)
+					close(rt->listen_fd[s][k]);
+		signal(SIGCHLD, SIG_DFL);
+		signal(SIGHUP, SIG_IGN);
+		sigemptyset(&empty);
+		sigprocmask(SIG_SETMASK, &empty, NULL);
+		exit(relay_main(rt, slot) == 0 ? 0 : 1);
+	}
+	proc_workers[slot].pid = pid;
+	proc_workers[slot].started_ms = now_ms();
+	proc_workers[slot].restart_at = 0;
+	log_info("relay worker %u started (pid %ld)", slot, (long)pid);
+}
+
+/* Reaps exited workers; schedules restarts unless stopping. */
+static unsigned
+proc_reap(struct runtime *rt, int stopping)
+{
+	unsigned	s, alive = 0;
+	pid_t		pid;
+	int		st;
+	uint64_t	now = now_ms();
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		for (s = 0; s < rt->cf->workers; s++) {
+			if (proc_workers[s].pid != pid)
+				continue;
+			proc_workers[s].pid = 0;
+			if (WIFSIGNALED(st))
+				log_warnx("relay worker %u (pid %ld) killed by "
+				    "signal %d", s, (long)pid, WTERMSIG(st));
+			else if (!stopping || WEXITSTATUS(st) != 0)
+				log_warnx("relay worker %u (pid %ld) exited "
+				    "with status %d", s, (long)pid,
+				    WEXITSTATUS(st));
+			if (!stopping)
+				proc_workers[s].restart_at = now +
+				    (now - proc_workers[s].started_ms <
+				    PROC_YOUNG_MS ? PROC_RESTART_DELAY_MS : 0);
+		}
+	}
+	for (s = 0; s < rt->cf->workers; s++)
+		if (proc_workers[s].pid != 0)
+			alive++;
+	return alive;
+}
+
+static void
+proc_signal_all(struct runtime *rt, int sig)
+{
+	unsigned	s;
+
+	for (s = 0; s < rt->cf->workers; s++)
+		if (proc_workers[s].pid > 0)
+			kill(proc_workers[s].pid, sig);
+}
+
+int
+proc_run(struct runtime *rt)
+{
+	struct config	*cf = rt->cf;
+	sigset_t	 set;
+	siginfo_t	 si;
+	struct timespec	 ts = { 0, 200 * 1000000 };
+	uint64_t	 deadline = 0;
+	unsigned	 s, alive;
+	int		 sig, stopping = 0;
+
+	memset(rt->listen_fd, -1, sizeof(rt->listen_fd));
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+
+	proc_open(rt);
+	for (s = 0; s < cf->workers; s++)
+		proc_spawn(rt, s);
+	log_info("gatewayd ready: agency %s, admin %s, %u workers",
+	    cf->listeners[LISTENER_AGENCY].listen,
+	    cf->listeners[LISTENER_ADMIN].listen, cf->workers);
+	sd_notify(0, "READY=1\nSTATUS=serving");
+
+	for (;;) {
+		sig = sigtimedwait(&set, &si, &ts);
+		if (sig == SIGTERM || sig == SIGINT) {
+			if (!stopping) {
+				stopping = 1;
+				log_info("stopping: draining workers (up to %llu ms)",
+				    (unsigned long long)cf->shutdown_timeout_ms);
+				sd_notify(0, "STOPPING=1");
+				/* Closed here and in the workers: new
+				 * connections are refused from now on. */
+				proc_close_listeners(rt);
+				proc_signal_all(rt, SIGTERM);
+				deadline = now_ms() + cf->shutdown_timeout_ms +
+				    2000;
+			}
+		} else if (sig == SIGHUP)
+			log_warnx("SIGHUP: live reload is not supported yet; "
+			    "restart the service to apply a new configuration");
+		alive = proc_reap(rt, stopping);
+		if (stopping) {
+			if (alive == 0)
+				break;
+			if (now_ms() > deadline) {
+				log_warnx("workers did not stop in time; killing");
+				proc_signal_all(rt, SIGKILL);
+				deadline = UINT64_MAX;
+			}
+			continue;
+		}
+		for (s = 0; s < cf->workers; s++)
+			if (proc_workers[s].pid == 0 &&
+			    proc_workers[s].restart_at != 0 &&
+			    now_ms() >= proc_workers[s].restart_at)
+				proc_spawn(rt, s);
+	}
+	log_info("stopped");
+	munmap(rt->shm, sizeof(*rt->shm));
+	if (rt->access_fd != STDERR_FILENO)
+		close(rt->access_fd);
+	return 0;
+}

@@ -1,0 +1,522 @@
+/* A client connection on a relay worker: TLS handshake, agency identity,
+ * strict request parsing with limits, one exchange at a time (pipelined
+ * requests wait their turn), keep-alive, timeouts and drain. */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "config.h"
+#include "log.h"
+#include "relay/identity.h"
+#include "relay/relay.h"
+#include "relay/route.h"
+#include "runtime.h"
+#include "util.h"
+
+/* A finished response the client does not read is dropped after this. */
+#define CONN_LINGER_MS		5000
+/* Above this much output we stop reading the other side. */
+#define CONN_HIGH_WATER		(256 * 1024)
+
+static void	conn_read_cb(struct bufferevent *, void *);
+static void	conn_write_cb(struct bufferevent *, void *);
+static void	conn_event_cb(struct bufferevent *, short, void *);
+static void	conn_timer_cb(evutil_socket_t, short, void *);
+static void	conn_process(struct relay_conn *);
+static int	conn_on_head(struct http_msg *, void *);
+static int	conn_on_body(struct http_msg *, const char *, size_t, void *);
+static int	conn_on_done(struct http_msg *, void *);
+
+static const struct http_cbs	conn_http_cbs = {
+	.on_head = conn_on_head,
+	.on_body = conn_on_body,
+	.on_done = conn_on_done,
+};
+
+static void
+conn_arm(struct relay_conn *c, uint64_t ms)
+{
+	struct timeval	tv = { (time_t)(ms / 1000),
+	    (suseconds_t)(ms % 1000) * 1000 };
+
+	evtimer_add(c->timer, &tv);
+}
+
+/* The one place a connection changes state; each state owns its timer. */
+static void
+conn_set_state(struct relay_conn *c, enum conn_state s)
+{
+	const struct cfg_limits	*lim = &c->r->cf->limits;
+
+	c->state = s;
+	switch (s) {
+	case CONN_HANDSHAKE:
+	case CONN_READING:
+		conn_arm(c, lim->request_timeout_ms);
+		break;
+	case CONN_IDLE:
+		conn_arm(c, lim->idle_timeout_ms);
+		break;
+	case CONN_WAITING:
+		/* The upstream's own timeouts govern the wait. */
+		evtimer_del(c->timer);
+		break;
+	case CONN_CLOSING:
+		/* Flush what is queued, then close: nothing more is read. */
+		bufferevent_disable(c->bev, EV_READ);
+		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+		conn_arm(c, CONN_LINGER_MS);
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+			bufferevent_trigger(c->bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
+		break;
+	}
+}
+
+void
+conn_accept(struct relay *r, enum listener_kind kind, int fd,
+    const struct sockaddr *sa, int salen)
+{
+	struct runtime_shared	*shm = r->rt->shm;
+	struct relay_conn	*c;
+	SSL			*ssl;
+	unsigned		 total;
+	int			 one = 1;
+
+	total = atomic_fetch_add(&shm->conns_total, 1) + 1;
+	/* Past twice the cap we cannot afford even a handshake for a 503. */
+	if (r->draining || total > 2 * r->cf->limits.max_connections) {
+		atomic_fetch_sub(&shm->conns_total, 1);
+		close(fd);
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warn("%s: calloc", __func__);
+		goto fail;
+	}
+	c->r = r;
+	c->kind = kind;
+	c->agency = -1;
+	c->serial = ++r->serial;
+	c->over_capacity = total > r->cf->limits.max_connections;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+		    c->peer, sizeof(c->peer));
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
+		    c->peer, sizeof(c->peer));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (http_msg_init(&c->req, 1, r->cf->limits.max_header_bytes,
+	    r->cf->limits.max_headers, r->cf->limits.max_body, &conn_http_cbs,
+	    c) == -1) {
+		log_warnx("%s: out of memory", __func__);
+		free(c);
+		goto fail;
+	}
+	if ((ssl = SSL_new(r->rt->server_ctx[kind])) == NULL ||
+	    (c->bev = bufferevent_openssl_socket_new(r->base, fd, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE |
+	    BEV_OPT_DEFER_CALLBACKS)) == NULL ||
+	    (c->timer = evtimer_new(r->base, conn_timer_cb, c)) == NULL) {
+		log_warnx("%s: cannot set up the connection", __func__);
+		if (c->bev != NULL)
+			bufferevent_free(c->bev);
+		else {
+			SSL_free(ssl);
+			close(fd);
+		}
+		http_msg_free(&c->req);
+		free(c);
+		atomic_fetch_sub(&shm->conns_total, 1);
+		return;
+	}
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	TAILQ_INSERT_TAIL(&r->conns, c, entry);
+	r->nconns++;
+	conn_set_state(c, CONN_HANDSHAKE);
+	return;
+fail:
+	atomic_fetch_sub(&shm->conns_total, 1);
+	close(fd);
+}
+
+void
+conn_free(struct relay_conn *c)
+{
+	struct relay	*r = c->r;
+	SSL		*ssl;
+
+	if (c->px != NULL)
+		proxy_free(c->px);
+	if (c->probe != NULL)
+		admin_probe_detach(c->probe);
+	if (c->counted_agency)
+		atomic_fetch_sub(&r->rt->shm->conns_agency[c->agency], 1);
+	atomic_fetch_sub(&r->rt->shm->conns_total, 1);
+	TAILQ_REMOVE(&r->conns, c, entry);
+	r->nconns--;
+	if (c->state != CONN_HANDSHAKE &&
+	    (ssl = bufferevent_openssl_get_ssl(c->bev)) != NULL) {
+		/* A close_notify tells the client the response is complete. */
+		SSL_shutdown(ssl);
+		ERR_clear_error();
+	}
+	bufferevent_free(c->bev);
+	event_free(c->timer);
+	http_msg_free(&c->req);
+	free(c);
+	relay_conn_gone(r);
+}
+
+void
+conn_abort(struct relay_conn *c, const char *why)
+{
+	log_info("%s: request %s from %s dropped: %s", __func__, c->rid,
+	    c->peer, why);
+	if (c->status == 0)
+		c->status = 502;
+	access_log(c);
+	conn_free(c);
+}
+
+int
+conn_wants_close(const struct relay_conn *c)
+{
+	return c->close_after || c->r->draining || c->over_capacity ||
+	    (c->req.head_done && !c->req.keep_alive);
+}
+
+void
+conn_drain(struct relay_conn *c)
+{
+	if (c->state == CONN_HANDSHAKE || c->state == CONN_IDLE)
+		conn_free(c);
+	else
+		c->close_after = 1;
+}
+
+void
+conn_pause_read(struct relay_conn *c, int pause)
+{
+	if (pause && !c->read_paused) {
+		c->read_paused = 1;
+		bufferevent_disable(c->bev, EV_READ);
+	} else if (!pause && c->read_paused) {
+		c->read_paused = 0;
+		if (c->state == CONN_READING || c->state == CONN_IDLE) {
+			bufferevent_enable(c->bev, EV_READ);
+			conn_process(c);
+		}
+	}
+}
+
+/* The response is fully queued: log, then either close or take the next
+ * request. Never resumes the parser from inside its own callbacks. */
+void
+conn_exchange_done(struct relay_conn *c)
+{
+	access_log(c);
+	if (conn_wants_close(c) || !c->req.done) {
+		/* A response that overtook its request body ends the connection:
+		 * the rest of that body cannot be told from a next request. */
+		conn_set_state(c, CONN_CLOSING);
+		return;
+	}
+	conn_set_state(c, CONN_IDLE);
+	if (c->in_feed) {
+		c->resume_pending = 1;
+		return;
+	}
+	http_msg_resume(&c->req);
+	conn_process(c);
+}
+
+static int
+conn_has_body(const struct relay_conn *c)
+{
+	return c->req.chunked || c->req.content_length > 0;
+}
+
+void
+conn_reply(struct relay_conn *c, int status, const char *ctype,
+    const char *body, size_t len)
+{
+	c->status = status;
+	c->bytes_out += len;
+	c->local_reply = 1;
+	http_write_simple(bufferevent_get_output(c->bev), status, ctype, body,
+	    len, c->rid, conn_wants_close(c));
+	if (c->req.done || c->close_after)
+		conn_exchange_done(c);
+	/* else conn_on_done finishes the exchange once the body is read */
+}
+
+void
+conn_reply_error(struct relay_conn *c, int status, const char *code,
+    const char *detail)
+{
+	/* After these the byte stream cannot be trusted or is not wanted. */
+	if (status == 400 || status == 408 || status == 413 || status == 431 ||
+	    status == 417 || status == 503 || (!c->req.done && conn_has_body(c)))
+		c->close_after = 1;
+	c->status = status;
+	c->local_reply = 1;
+	if (status >= 500)
+		log_info("request %s from %s: %d %s: %s", c->rid, c->peer, status,
+		    code, detail);
+	http_write_error(bufferevent_get_output(c->bev), status, code, detail,
+	    c->rid, conn_wants_close(c), status == 503 ? 1 : 0);
+	if (c->req.done || c->close_after)
+		conn_exchange_done(c);
+}
+
+static void
+conn_handshake_done(struct relay_conn *c)
+{
+	struct relay	*r = c->r;
+	SSL		*ssl = bufferevent_openssl_get_ssl(c->bev);
+	unsigned	 n;
+
+	c->agency = identity_of_ssl(r->cf, ssl);
+	if (c->agency >= 0) {
+		n = atomic_fetch_add(&r->rt->shm->conns_agency[c->agency], 1) + 1;
+		c->counted_agency = 1;
+		if (n > r->cf->limits.max_connections_per_agency)
+			c->over_capacity = 1;
+	} else
+		log_info("%s: %s presented a certificate pinned to no agency",
+		    __func__, c->peer);
+	conn_set_state(c, CONN_IDLE);
+}
+
+static void
+conn_begin_exchange(struct relay_conn *c)
+{
+	relay_request_id(c->r, c->rid, sizeof(c->rid));
+	c->start_ms = now_ms();
+	c->status = 0;
+	c->bytes_out = 0;
+	c->route = NULL;
+	c->local_reply = 0;
+	conn_set_state(c, CONN_READING);
+}
+
+static void
+conn_process(struct relay_conn *c)
+{
+	struct evbuffer	*in = bufferevent_get_input(c->bev);
+	enum http_feed	 rc;
+	size_t		 len, used;
+	unsigned char	*data;
+
+	while ((c->state == CONN_IDLE || c->state == CONN_READING) &&
+	    !c->read_paused && (len = evbuffer_get_contiguous_space(in)) > 0) {
+		if (c->state == CONN_IDLE)
+			conn_begin_exchange(c);
+		data = evbuffer_pullup(in, (ssize_t)len);
+		c->in_feed = 1;
+		rc = http_msg_feed(&c->req, (const char *)data, len, &used);
+		c->in_feed = 0;
+		evbuffer_drain(in, used);
+		if (rc == HTTP_FEED_ERROR) {
+			if (c->state != CONN_CLOSING) {
+				if (c->px != NULL) {
+					/* The upstream saw part of this request. */
+					proxy_free(c->px);
+					c->px = NULL;
+				}
+				c->close_after = 1;
+				conn_reply_error(c, c->req.err.status,
+				    c->req.err.code, c->req.err.detail);
+			}
+			return;
+		}
+		if (rc == HTTP_FEED_PAUSED) {
+			if (!c->resume_pending)
+				return;	/* the response is on its way */
+			c->resume_pending = 0;
+			http_msg_resume(&c->req);
+		}
+	}
+}
+
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	conn_process(arg);
+}
+
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct relay_conn	*c = arg;
+
+	if (c->state == CONN_CLOSING) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			conn_free(c);
+		return;
+	}
+	if (c->px != NULL)
+		proxy_client_drained(c->px);
+}
+
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct relay_conn	*c = arg;
+	unsigned long		 e;
+	char			 buf[160] = "connection closed";
+
+	if (what & BEV_EVENT_CONNECTED) {
+		conn_handshake_done(c);
+		return;
+	}
+	if (c->state == CONN_HANDSHAKE) {
+		while ((e = bufferevent_get_openssl_error(bev)) != 0)
+			ERR_error_string_n(e, buf, sizeof(buf));
+		log_info("%s: TLS handshake with %s failed: %s", __func__,
+		    c->peer, buf);
+	} else if (c->state == CONN_READING || c->state == CONN_WAITING) {
+		if (c->status == 0)
+			c->status = 499;	/* client went away (nginx's code) */
+		access_log(c);
+	}
+	conn_free(c);
+}
+
+static void
+conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relay_conn	*c = arg;
+
+	switch (c->state) {
+	case CONN_READING:
+		if (c->px != NULL) {
+			proxy_free(c->px);
+			c->px = NULL;
+		}
+		if (c->status == 0) {
+			c->close_after = 1;
+			conn_reply_error(c, 408, "request-timeout",
+			    "request not received in time");
+			return;
+		}
+		conn_free(c);
+		return;
+	case CONN_HANDSHAKE:
+		log_info("%s: TLS handshake with %s timed out", __func__, c->peer);
+		conn_free(c);
+		return;
+	case CONN_IDLE:
+	case CONN_CLOSING:
+	case CONN_WAITING:
+		conn_free(c);
+		return;
+	}
+}
+
+/* Refuses a request at its head. Without a body we can keep the connection
+ * (the parser finishes the empty message); with one we close. */
+static int
+conn_refuse(struct relay_conn *c, int status, const char *code,
+    const char *detail)
+{
+	conn_reply_error(c, status, code, detail);
+	return c->close_after ? -1 : 0;
+}
+
+static int
+conn_on_head(struct http_msg *m, void *arg)
+{
+	struct relay_conn	*c = arg;
+	const struct cfg_agency	*ag;
+	const char		*url;
+	size_t			 ulen;
+	unsigned		 method;
+
+	if (c->over_capacity) {
+		c->close_after = 1;
+		return conn_refuse(c, 503, "over-capacity",
+		    "too many connections, retry later");
+	}
+	if (c->agency < 0)
+		return conn_refuse(c, 403, "unknown-agency",
+		    "client certificate is pinned to no agency");
+	ag = &c->r->cf->agencies[c->agency];
+	url = http_msg_url(m, &ulen);
+	if (route_path_ok(url, ulen) == -1)
+		return conn_refuse(c, 400, "bad-path",
+		    "request target must be a plain absolute path");
+	if (c->kind == LISTENER_ADMIN) {
+		if (ag->role != ROLE_ADMIN)
+			return conn_refuse(c, 403, "role-not-allowed",
+			    "the admin listener is for the admin role");
+		return 0;	/* answered in conn_on_done */
+	}
+	method = config_method_bit(http_msg_method_name(m),
+	    strlen(http_msg_method_name(m)));
+	c->route = route_match(c->r->cf, url, ulen);
+	switch (route_check(c->route, method, ag->role)) {
+	case ROUTE_NONE:
+		return conn_refuse(c, 404, "no-route", "no route for this path");
+	case ROUTE_ROLE:
+		return conn_refuse(c, 403, "role-not-allowed",
+		    "this route is not open to the caller's role");
+	case ROUTE_METHOD:
+		return conn_refuse(c, 405, "method-not-allowed",
+		    "method not allowed on this route");
+	case ROUTE_OK:
+		break;
+	}
+	if (proxy_start(c) == -1)
+		return conn_refuse(c, 502, "upstream-unavailable",
+		    "cannot reach the upstream");
+	if (m->expect_continue)
+		evbuffer_add(bufferevent_get_output(c->bev),
+		    "HTTP/1.1 100 Continue\r\n\r\n", 25);
+	return 0;
+}
+
+static int
+conn_on_body(struct http_msg *m, const char *p, size_t len, void *arg)
+{
+	struct relay_conn	*c = arg;
+
+	if (c->px == NULL)
+		return 0;	/* answered already; the body is discarded */
+	return proxy_body(c->px, p, len);
+}
+
+static int
+conn_on_done(struct http_msg *m, void *arg)
+{
+	struct relay_conn	*c = arg;
+
+	if (c->local_reply) {
+		conn_exchange_done(c);
+		return 0;
+	}
+	if (c->kind == LISTENER_ADMIN) {
+		conn_set_state(c, CONN_WAITING);
+		admin_request(c);
+		return 0;
+	}
+	if (c->px != NULL) {
+		conn_set_state(c, CONN_WAITING);
+		return proxy_body_done(c->px);
+	}
+	return 0;
+}

@@ -1,0 +1,16 @@
+/* Agency identity: the verified client certificate's SPKI SHA-256, pinned to
+ * exactly one configured agency. */
+#ifndef GW_IDENTITY_H
+#define GW_IDENTITY_H
+
+struct config;
+typedef struct ssl_st SSL;
+
+/* Index of the agency whose pin equals spki, or -1. Constant-time compares. */
+int	identity_lookup(const struct config *, const unsigned char spki[32]);
+/* Index of the agency behind a completed handshake, or -1 if the peer
+ * certificate is missing or pinned to no agency. Resumed sessions are
+ * re-verified against the current CA and CRL first. */
+int	identity_of_ssl(const struct config *, SSL *);
+
+#endif

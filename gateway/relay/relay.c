@@ -1,0 +1,169 @@
+/* A relay worker: one event loop on its own SO_REUSEPORT sockets, holding
+ * TLS server keys and upstream client keys but never a signing key. */
+#include <sys/random.h>
+#include <sys/socket.h>
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "config.h"
+#include "log.h"
+#include "net/upstream.h"
+#include "relay/relay.h"
+#include "runtime.h"
+#include "util.h"
+
+static void
+relay_accept_agency(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int len, void *arg)
+{
+	conn_accept(arg, LISTENER_AGENCY, fd, sa, len);
+}
+
+static void
+relay_accept_admin(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int len, void *arg)
+{
+	conn_accept(arg, LISTENER_ADMIN, fd, sa, len);
+}
+
+static void
+relay_accept_error(struct evconnlistener *l, void *arg)
+{
+	/* EMFILE and friends: keep serving the connections we have. */
+	log_warn("%s: accept", __func__);
+}
+
+void
+relay_request_id(struct relay *r, char *dst, size_t dsz)
+{
+	str_printf(dst, dsz, "%s%08llx", r->id_prefix,
+	    (unsigned long long)(++r->serial & 0xffffffffULL));
+}
+
+void
+relay_conn_gone(struct relay *r)
+{
+	if (r->draining && r->nconns == 0)
+		event_base_loopexit(r->base, NULL);
+}
+
+static void
+relay_drain_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct relay	*r = arg;
+
+	log_warnx("%s: %u connections still open at the drain deadline",
+	    __func__, r->nconns);
+	event_base_loopexit(r->base, NULL);
+}
+
+/* SIGTERM: stop accepting, let in-flight exchanges finish, then exit. */
+static void
+relay_sigterm(evutil_socket_t sig, short what, void *arg)
+{
+	struct relay		*r = arg;
+	struct relay_conn	*c, *next;
+	struct timeval		 tv;
+	int			 k;
+
+	if (r->draining)
+		return;
+	r->draining = 1;
+	for (k = 0; k < LISTENER_COUNT; k++)
+		if (r->lis[k] != NULL) {
+			evconnlistener_free(r->lis[k]);
+			r->lis[k] = NULL;
+		}
+	log_info("draining %u connections", r->nconns);
+	for (c = TAILQ_FIRST(&r->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		conn_drain(c);
+	}
+	if (r->nconns == 0) {
+		event_base_loopexit(r->base, NULL);
+		return;
+	}
+	tv.tv_sec = (time_t)(r->cf->shutdown_timeout_ms / 1000);
+	tv.tv_usec = (suseconds_t)(r->cf->shutdown_timeout_ms % 1000) * 1000;
+	r->ev_drain = evtimer_new(r->base, relay_drain_deadline, r);
+	if (r->ev_drain != NULL)
+		evtimer_add(r->ev_drain, &tv);
+}
+
+static void
+relay_free(struct relay *r)
+{
+	struct relay_conn	*c;
+	size_t			 i;
+	int			 k;
+
+	while ((c = TAILQ_FIRST(&r->conns)) != NULL)
+		conn_free(c);
+	for (k = 0; k < LISTENER_COUNT; k++)
+		if (r->lis[k] != NULL)
+			evconnlistener_free(r->lis[k]);
+	for (i = 0; i < r->cf->nupstreams; i++)
+		upstream_pool_free(r->pools[i]);
+	if (r->ev_term != NULL)
+		event_free(r->ev_term);
+	if (r->ev_int != NULL)
+		event_free(r->ev_int);
+	if (r->ev_drain != NULL)
+		event_free(r->ev_drain);
+	event_base_free(r->base);
+}
+
+int
+relay_main(struct runtime *rt, unsigned slot)
+{
+	struct relay		 r;
+	unsigned char		 rnd[4];
+	size_t			 i;
+	int			 k;
+	evconnlistener_cb	 cbs[LISTENER_COUNT] = {
+		[LISTENER_AGENCY] = relay_accept_agency,
+		[LISTENER_ADMIN] = relay_accept_admin,
+	};
+
+	log_set_role("relay");
+	memset(&r, 0, sizeof(r));
+	r.rt = rt;
+	r.cf = rt->cf;
+	r.slot = slot;
+	TAILQ_INIT(&r.conns);
+	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+		fatal("%s: getrandom", __func__);
+	hex_encode(r.id_prefix, rnd, sizeof(rnd));
+	if ((r.base = event_base_new()) == NULL)
+		fatalx("%s: event_base_new failed", __func__);
+	for (k = 0; k < LISTENER_COUNT; k++) {
+		r.lis[k] = evconnlistener_new(r.base, cbs[k], &r,
+		    LEV_OPT_CLOSE_ON_FREE, -1, rt->listen_fd[slot][k]);
+		if (r.lis[k] == NULL)
+			fatalx("%s: evconnlistener_new failed", __func__);
+		evconnlistener_set_error_cb(r.lis[k], relay_accept_error);
+	}
+	for (i = 0; i < r.cf->nupstreams; i++)
+		if ((r.pools[i] = upstream_pool_new(r.base, &r.cf->upstreams[i],
+		    rt->upstream_ctx[i])) == NULL)
+			fatalx("%s: cannot make upstream pools", __func__);
+	r.ev_term = evsignal_new(r.base, SIGTERM, relay_sigterm, &r);
+	r.ev_int = evsignal_new(r.base, SIGINT, relay_sigterm, &r);
+	if (r.ev_term == NULL || r.ev_int == NULL ||
+	    evsignal_add(r.ev_term, NULL) == -1 ||
+	    evsignal_add(r.ev_int, NULL) == -1)
+		fatalx("%s: cannot watch signals", __func__);
+	atomic_fetch_add(&rt->shm->workers_alive, 1);
+	log_debug("worker %u ready", slot);
+	event_base_dispatch(r.base);
+	atomic_fetch_sub(&rt->shm->workers_alive, 1);
+	relay_free(&r);
+	return 0;
+}

@@ -1,0 +1,121 @@
+/* Relay workers: one event loop per process, terminating agency mutual TLS,
+ * parsing strict HTTP/1.1, authorizing and proxying passthrough routes. */
+#ifndef GW_RELAY_H
+#define GW_RELAY_H
+
+#include <sys/queue.h>
+
+#include <stdint.h>
+
+#include "config.h"
+#include "net/http.h"
+
+struct bufferevent;
+struct event;
+struct event_base;
+struct evconnlistener;
+struct runtime;
+struct upstream_pool;
+struct proxy;
+struct admin_probe;
+
+/* A client connection's life; every change goes through conn_set_state. */
+enum conn_state {
+	CONN_HANDSHAKE,		/* TLS handshake in progress */
+	CONN_IDLE,		/* between requests (keep-alive) */
+	CONN_READING,		/* reading a request (and streaming its body) */
+	CONN_WAITING,		/* request read, response in progress */
+	CONN_CLOSING,		/* flushing the last response, then close */
+};
+
+struct relay;
+
+struct relay_conn {
+	TAILQ_ENTRY(relay_conn)	 entry;
+	struct relay		*r;
+	enum listener_kind	 kind;
+	enum conn_state		 state;
+	struct bufferevent	*bev;
+	struct event		*timer;
+	struct http_msg		 req;
+	uint64_t		 serial;
+	char			 peer[64];
+
+	int			 agency;	/* index, or -1 if unpinned */
+	int			 counted_agency;
+	int			 over_capacity;
+
+	/* The current exchange. */
+	char			 rid[24];
+	uint64_t		 start_ms;
+	const struct cfg_route	*route;
+	struct proxy		*px;
+	int			 status;	/* answered status, for the log */
+	uint64_t		 bytes_out;
+	int			 local_reply;	/* answered by us, body ignored */
+	int			 close_after;
+	int			 read_paused;	/* backpressure from the upstream */
+	int			 in_feed;	/* inside the parser's callbacks */
+	int			 resume_pending;
+	struct admin_probe	*probe;		/* a /readyz check in flight */
+};
+
+TAILQ_HEAD(relay_conns, relay_conn);
+
+struct relay {
+	struct event_base	*base;
+	struct runtime		*rt;
+	struct config		*cf;
+	unsigned		 slot;
+	struct evconnlistener	*lis[LISTENER_COUNT];
+	struct relay_conns	 conns;
+	unsigned		 nconns;
+	int			 draining;
+	struct event		*ev_term, *ev_int, *ev_drain;
+	struct upstream_pool	*pools[CFG_MAX_UPSTREAMS];
+	uint64_t		 serial;
+	char			 id_prefix[9];
+};
+
+/* Runs a relay worker for listener slot `slot` until SIGTERM drains it. */
+int	relay_main(struct runtime *, unsigned slot);
+/* Makes a new request id into dst (24 bytes). */
+void	relay_request_id(struct relay *, char *dst, size_t dsz);
+void	relay_conn_gone(struct relay *);
+
+/* conn.c */
+void	conn_accept(struct relay *, enum listener_kind, int fd,
+	    const struct sockaddr *, int socklen);
+void	conn_free(struct relay_conn *);
+/* Queues a complete local response and ends the exchange. */
+void	conn_reply_error(struct relay_conn *, int status, const char *code,
+	    const char *detail);
+void	conn_reply(struct relay_conn *, int status, const char *ctype,
+	    const char *body, size_t len);
+/* The exchange's response is fully queued: log it and go on. */
+void	conn_exchange_done(struct relay_conn *);
+/* Drops the connection now (after a response could not be completed). */
+void	conn_abort(struct relay_conn *, const char *why);
+/* Backpressure: stop or resume reading the client. */
+void	conn_pause_read(struct relay_conn *, int pause);
+void	conn_drain(struct relay_conn *);
+/* Whether the response should close the connection. */
+int	conn_wants_close(const struct relay_conn *);
+
+/* proxy.c: a passthrough exchange between a client and an upstream. */
+int	proxy_start(struct relay_conn *);
+int	proxy_body(struct proxy *, const char *, size_t);
+int	proxy_body_done(struct proxy *);
+void	proxy_free(struct proxy *);
+/* The client drained its output: resume reading the upstream. */
+void	proxy_client_drained(struct proxy *);
+
+/* admin.c: the admin listener's own endpoints. */
+void	admin_request(struct relay_conn *);
+/* The connection is going away: its probe must not answer it. */
+void	admin_probe_detach(struct admin_probe *);
+
+/* access.c */
+void	access_log(struct relay_conn *);
+
+#endif

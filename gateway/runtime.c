@@ -1,0 +1,57 @@
+/* TLS material named by the config, loaded once by the parent (and by
+ * `gatewayd -t`, so a config test proves certificates and keys load). */
+#include <string.h>
+
+#include <openssl/ssl.h>
+
+#include "config.h"
+#include "log.h"
+#include "net/tls.h"
+#include "runtime.h"
+
+static const char *const runtime_sid[LISTENER_COUNT] = {
+	[LISTENER_AGENCY] = "gateway-agency", [LISTENER_ADMIN] = "gateway-admin",
+};
+
+int
+runtime_tls_load(struct runtime *rt)
+{
+	struct config	*cf = rt->cf;
+	char		 err[512];
+	size_t		 i;
+	int		 k, rc = 0;
+
+	for (k = 0; k < LISTENER_COUNT; k++) {
+		rt->server_ctx[k] = tls_server_ctx(&cf->listeners[k],
+		    runtime_sid[k], err, sizeof(err));
+		if (rt->server_ctx[k] == NULL) {
+			config_error(cf, cf->listeners[k].line, "%s", err);
+			rc = -1;
+		}
+	}
+	for (i = 0; i < cf->nupstreams; i++) {
+		rt->upstream_ctx[i] = tls_client_ctx(&cf->upstreams[i], err,
+		    sizeof(err));
+		if (rt->upstream_ctx[i] == NULL) {
+			config_error(cf, cf->upstreams[i].line, "upstream %s: %s",
+			    cf->upstreams[i].name, err);
+			rc = -1;
+		}
+	}
+	return rc;
+}
+
+void
+runtime_tls_free(struct runtime *rt)
+{
+	size_t	i;
+
+	for (i = 0; i < LISTENER_COUNT; i++) {
+		SSL_CTX_free(rt->server_ctx[i]);
+		rt->server_ctx[i] = NULL;
+	}
+	for (i = 0; i < CFG_MAX_UPSTREAMS; i++) {
+		SSL_CTX_free(rt->upstream_ctx[i]);
+		rt->upstream_ctx[i] = NULL;
+	}
+}

@@ -1,0 +1,36 @@
+/* What the parent prepares before it starts the roles: the validated config,
+ * TLS contexts, listening sockets and the counters shared across workers. */
+#ifndef GW_RUNTIME_H
+#define GW_RUNTIME_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "config.h"
+
+typedef struct ssl_ctx_st SSL_CTX;
+
+/* Lives in MAP_SHARED memory so caps hold across all relay workers. */
+struct runtime_shared {
+	atomic_uint	conns_total;
+	atomic_uint	conns_agency[CFG_MAX_AGENCIES];
+	atomic_uint	workers_alive;
+};
+
+struct runtime {
+	struct config		*cf;
+	SSL_CTX			*server_ctx[LISTENER_COUNT];
+	SSL_CTX			*upstream_ctx[CFG_MAX_UPSTREAMS];
+	/* One SO_REUSEPORT socket per worker slot and listener: the kernel
+	 * spreads connections, and a restarted worker takes over its slot. */
+	int			 listen_fd[CFG_MAX_WORKERS][LISTENER_COUNT];
+	int			 access_fd;
+	struct runtime_shared	*shm;
+};
+
+/* Builds every TLS context the config names. Problems are reported with
+ * the config's file:line; returns 0 or -1. */
+int	runtime_tls_load(struct runtime *);
+void	runtime_tls_free(struct runtime *);
+
+#endif
