@@ -44,39 +44,48 @@ TEST_SRCS = $(wildcard tests/unit/test_*.c)
 STUB_SRCS = $(wildcard tests/stubs/*.c)
 BENCH_SRCS= $(wildcard tests/bench/*.c)
 FUZZ_SRCS = $(wildcard tests/fuzz/fuzz_*.c)
-HDRS      = $(wildcard gateway/*.h gateway/*/*.h adapters/*.h tests/unit/*.h)
 
 # $(call variant,DIR,CFLAGS,LDFLAGS,LLHTTP_EXTRA): the same programs built into DIR.
 define variant
-$(1)/obj/%.o: %.c $$(HDRS)
+$(1)/obj/%.o: %.c
 	@mkdir -p $$(@D)
-	$$(CC) $(2) -c $$< -o $$@
+	@echo "  CC      $$@"
+	@$$(CC) $(2) -MMD -MP -c $$< -o $$@
 $(1)/llhttp/%.o: $$(LLHTTP_SRC)/%.c
 	@mkdir -p $$(@D)
-	$$(CC) $$(LLHTTP_CFLAGS) $(4) -c $$< -o $$@
+	@$$(CC) $$(LLHTTP_CFLAGS) $(4) -c $$< -o $$@
 $(1)/libllhttp.a: $(1)/llhttp/llhttp.o $(1)/llhttp/api.o $(1)/llhttp/http.o
-	ar rcs $$@ $$^
+	@ar rcs $$@ $$^
 $(1)/libgw.a: $$(patsubst %.c,$(1)/obj/%.o,$$(LIB_SRCS))
 	@mkdir -p $$(@D)
-	ar rcs $$@ $$^
+	@rm -f $$@
+	@ar rcs $$@ $$^
 $(1)/gatewayd: $(1)/obj/gateway/main.o $(1)/libgw.a $(1)/libllhttp.a
-	$$(CC) $(3) -o $$@ $$^ $$(PKG_LIBS)
+	@echo "  LD      $$@"
+	@$$(CC) $(3) -o $$@ $$^ $$(PKG_LIBS)
 $(1)/gatewayctl: $$(patsubst %.c,$(1)/obj/%.o,$$(CTL_SRCS)) $(1)/libgw.a $(1)/libllhttp.a
-	$$(CC) $(3) -o $$@ $$^ $$(PKG_LIBS)
+	@echo "  LD      $$@"
+	@$$(CC) $(3) -o $$@ $$^ $$(PKG_LIBS)
 $(1)/stubd: $$(patsubst %.c,$(1)/obj/%.o,$$(STUB_SRCS)) $(1)/libgw.a $(1)/libllhttp.a
-	$$(CC) $(3) -o $$@ $$^ $$(PKG_LIBS)
+	@echo "  LD      $$@"
+	@$$(CC) $(3) -o $$@ $$^ $$(PKG_LIBS)
 $(1)/loadgen: $$(patsubst %.c,$(1)/obj/%.o,$$(BENCH_SRCS)) $(1)/libgw.a $(1)/libllhttp.a
-	$$(CC) $(3) -o $$@ $$^ $$(PKG_LIBS)
+	@echo "  LD      $$@"
+	@$$(CC) $(3) -o $$@ $$^ $$(PKG_LIBS)
 $(1)/tests/%: $(1)/obj/tests/unit/%.o $(1)/libgw.a $(1)/libllhttp.a
 	@mkdir -p $$(@D)
-	$$(CC) $(3) -o $$@ $$^ $$(PKG_LIBS) -lcmocka
+	@echo "  LD      $$@"
+	@$$(CC) $(3) -o $$@ $$^ $$(PKG_LIBS) -lcmocka
 endef
 
 $(eval $(call variant,build,$(REL_CFLAGS),$(REL_LDFLAGS),))
+-include $(shell find build -name '*.d' 2>/dev/null)
 $(eval $(call variant,build/san,$(SAN_CFLAGS),$(SAN_LDFLAGS),$(SAN_LDFLAGS)))
 
 PROGS      = gatewayd $(if $(CTL_SRCS),gatewayctl) $(if $(STUB_SRCS),stubd) $(if $(BENCH_SRCS),loadgen)
 UNIT_TESTS = $(patsubst tests/unit/%.c,%,$(TEST_SRCS))
+
+.SECONDARY:
 
 .PHONY: all deps build build-san pki check unit unit-san integration run bench fuzz \
 	install clean _build _check

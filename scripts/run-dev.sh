@@ -1,0 +1,56 @@
+#!/bin/sh
+# `make run`: the gateway with the development config on loopback, plus stub
+# finance, HRSS and bank agencies behind it. Ctrl-C stops everything.
+set -eu
+cd "$(dirname "$0")/.."
+top=$(pwd)
+pki="$top/certs/dev"
+state="$top/var"
+mkdir -p "$state"
+
+pids=""
+stop() {
+	trap - INT TERM EXIT
+	for p in $pids; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+}
+trap stop INT TERM EXIT
+
+port=9441
+for name in finance hrss bank; do
+	build/stubd --listen "127.0.0.1:$port" --cert "$pki/stub-$name.crt" \
+	    --key "$pki/stub-$name.key" --ca "$pki/ca.crt" --name "$name" \
+	    --record "$state/stub-$name.jsonl" --quiet 2>>"$state/stubs.log" &
+	pids="$pids $!"
+	port=$((port + 1))
+done
+
+build/gatewayd -t -c config/gateway.conf
+build/gatewayd -c config/gateway.conf &
+pids="$pids $!"
+
+# Wait until the agency listener answers.
+i=0
+until curl -s -o /dev/null --cacert "$pki/ca.crt" --cert "$pki/finance.crt" \
+    --key "$pki/finance.key" https://127.0.0.1:8443/ 2>/dev/null; do
+	i=$((i + 1))
+	[ "$i" -lt 50 ] || { echo "gatewayd did not come up" >&2; exit 1; }
+	sleep 0.1
+done
+
+cat <<MSG
+
+gateway agency listener: https://127.0.0.1:8443/  (mutual TLS, agency certificates)
+gateway admin listener:  https://127.0.0.1:8444/  (mutual TLS, admin certificate)
+stub agencies: finance 127.0.0.1:9441, hrss 127.0.0.1:9442, bank 127.0.0.1:9443
+stub records:  $state/stub-*.jsonl
+
+A passthrough request as the finance agency, through the gateway to the finance stub:
+curl --cacert $pki/ca.crt --cert $pki/finance.crt --key $pki/finance.key https://127.0.0.1:8443/pass/finance/hello
+
+Readiness, as admin:
+curl --cacert $pki/ca.crt --cert $pki/admin.crt --key $pki/admin.key https://127.0.0.1:8444/readyz
+
+Ctrl-C stops the gateway and the stubs.
+MSG
+wait
