@@ -51,7 +51,8 @@ STUBS="stub-finance stub-hrss stub-bank"
 FILES="root-ca.crt root-ca.key issuing-ca.crt issuing-ca.key ca.crt
 gateway.crt gateway.key gateway-fullchain.crt gateway-client.crt gateway-client.key
 expired.crt expired.key revoked.crt revoked.key crl.pem
-rogue-ca.crt rogue-ca.key rogue.crt rogue.key unpinned.crt unpinned.key pins.txt"
+rogue-ca.crt rogue-ca.key rogue.crt rogue.key unpinned.crt unpinned.key pins.txt
+log.key log.pub"
 for n in $AGENCIES; do FILES="$FILES $n.crt $n.key $n.pem"; done
 for n in $STUBS; do FILES="$FILES $n.crt $n.key"; done
 
@@ -186,12 +187,16 @@ for n in $AGENCIES gateway-client; do
 done
 mv "$work/pins.txt" "$out/pins.txt"
 
+# The keeper's Ed25519 key that signs audit-log checkpoints (development only).
+run openssl genpkey -algorithm ed25519 -out "$out/log.key"
+run openssl pkey -in "$out/log.key" -pubout -out "$out/log.pub"
+
 # Keys and .pem stay 0600 (umask); public material may be read by others.
 cd "$out"
 pub=
 for f in $FILES; do
 	case $f in
-	*.crt | crl.pem | pins.txt) pub="$pub $f" ;;
+	*.crt | crl.pem | pins.txt | *.pub) pub="$pub $f" ;;
 	esac
 done
 # shellcheck disable=SC2086

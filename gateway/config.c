@@ -431,6 +431,30 @@ config_limits_kv(struct config_parse *p, const char *k, const char *v)
 		config_error(p->cf, p->line, "unknown key \"%s\" in [limits]", k);
 }
 
+static void
+config_keeper_kv(struct config_parse *p, const char *k, const char *v)
+{
+	struct cfg_keeper	*kp = &p->cf->keeper;
+
+	if (kp->line == 0)
+		kp->line = p->line;
+	if (strcmp(k, "database") == 0)
+		config_set_path(p, kp->database, sizeof(kp->database), v);
+	else if (strcmp(k, "checkpoint_file") == 0)
+		config_set_path(p, kp->checkpoint_file,
+		    sizeof(kp->checkpoint_file), v);
+	else if (strcmp(k, "log_key") == 0)
+		config_set_path(p, kp->log_key, sizeof(kp->log_key), v);
+	else if (strcmp(k, "origin") == 0) {
+		/* A signed-note key name: no spaces, no plus signs. */
+		if (str_copy(kp->origin, sizeof(kp->origin), v) == -1 ||
+		    strpbrk(v, " +\t") != NULL || v[0] == '\0')
+			config_error(p->cf, p->line,
+			    "origin must be a short name without spaces or '+'");
+	} else
+		config_error(p->cf, p->line, "unknown key \"%s\" in [keeper]", k);
+}
+
 static int
 config_name_ok(const char *n)
 {
@@ -538,7 +562,8 @@ config_handler(void *arg, const char *section, const char *k, const char *v)
 	if (strcmp(section, p->section) != 0) {
 		str_copy(p->section, sizeof(p->section), section);
 		p->cur = NULL;
-		if (strcmp(kind, "gateway") != 0 && strcmp(kind, "limits") != 0)
+		if (strcmp(kind, "gateway") != 0 && strcmp(kind, "limits") != 0 &&
+		    strcmp(kind, "keeper") != 0)
 			p->cur = config_section_begin(p, kind, name);
 		else if (sp != NULL)
 			config_error(p->cf, p->line, "[%s] takes no name", kind);
@@ -549,6 +574,8 @@ config_handler(void *arg, const char *section, const char *k, const char *v)
 		config_gateway_kv(p, k, v);
 	else if (strcmp(kind, "limits") == 0)
 		config_limits_kv(p, k, v);
+	else if (strcmp(kind, "keeper") == 0)
+		config_keeper_kv(p, k, v);
 	else if (p->cur == NULL)
 		;	/* the section itself was already reported */
 	else if (strcmp(kind, "listener") == 0)
@@ -658,6 +685,13 @@ config_validate(struct config *cf)
 				    "route %s: prefix %s already used by route %s",
 				    r->name, r->prefix, cf->routes[j].name);
 	}
+	if (cf->keeper.line == 0)
+		config_error(cf, 1, "no [keeper] section");
+	else if (cf->keeper.database[0] == '\0' ||
+	    cf->keeper.checkpoint_file[0] == '\0' ||
+	    cf->keeper.origin[0] == '\0' || cf->keeper.log_key[0] == '\0')
+		config_error(cf, cf->keeper.line,
+		    "keeper: database, checkpoint_file, origin and log_key are required");
 	if (cf->limits.max_connections_per_agency > cf->limits.max_connections)
 		config_error(cf, 1,
 		    "max_connections_per_agency exceeds max_connections");

@@ -94,6 +94,15 @@ struct cfg_limits {
 	uint64_t	max_connections_per_agency;
 };
 
+/* The keeper: the audit database and the keys that sign what it holds. */
+struct cfg_keeper {
+	int		 line;
+	char		 database[CFG_PATH_MAX];
+	char		 checkpoint_file[CFG_PATH_MAX];
+	char		 origin[256];		/* checkpoint origin and key name */
+	char		 log_key[CFG_PATH_MAX];	/* Ed25519 PEM private key */
+};
+
 struct config {
 	char			 path[CFG_PATH_MAX];
 	char			 dir[CFG_PATH_MAX];
@@ -108,6 +117,7 @@ struct config {
 	struct cfg_route	 routes[CFG_MAX_ROUTES];
 	size_t			 nroutes;
 	struct cfg_limits	 limits;
+	struct cfg_keeper	 keeper;
 	unsigned		 nerrors;
 };
 

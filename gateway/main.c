@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "keeper/checkpoint.h"
 #include "log.h"
 #include "proc.h"
 #include "runtime.h"
@@ -19,6 +20,21 @@ usage(void)
 	    "  -d       debug logging\n"
 	    "  -t       test the configuration, certificates and keys; exit\n");
 	exit(2);
+}
+
+/* The keeper's keys load here too, so `-t` proves them before a restart. */
+static int
+main_check_keys(struct config *cf)
+{
+	struct checkpoint	cp;
+
+	if (checkpoint_init(&cp, &cf->keeper) == -1) {
+		config_error(cf, cf->keeper.line, "keeper: cannot use log_key %s",
+		    cf->keeper.log_key);
+		return -1;
+	}
+	checkpoint_free(&cp);
+	return 0;
 }
 
 int
@@ -53,7 +69,8 @@ main(int argc, char *argv[])
 		fprintf(stderr, "%s: configuration has errors\n", file);
 		return 1;
 	}
-	if (runtime_tls_load(&rt) == -1) {
+	if (runtime_tls_load(&rt) == -1 ||
+	    (test && main_check_keys(rt.cf) == -1)) {
 		fprintf(stderr, "%s: configuration has errors\n", file);
 		runtime_tls_free(&rt);
 		config_free(rt.cf);

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +19,8 @@
 #include <systemd/sd-daemon.h>
 
 #include "config.h"
+#include "ipc.h"
+#include "keeper/keeper.h"
 #include "log.h"
 #include "proc.h"
 #include "relay/relay.h"
@@ -36,6 +39,10 @@ struct proc_worker {
 };
 
 static struct proc_worker	proc_workers[CFG_MAX_WORKERS];
+static struct proc_worker	proc_keeper;
+static int			proc_keeper_ctl = -1;
+/* How long the keeper may take to open and check the audit log. */
+#define PROC_KEEPER_START_MS	60000
 
 static int
 proc_listen(const struct cfg_listener *l)
@@ -93,16 +100,36 @@ proc_close_listeners(struct runtime *rt)
 }
 
 static void
-proc_spawn(struct runtime *rt, unsigned slot)
+proc_child_signals(void)
 {
 	sigset_t	empty;
+
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGHUP, SIG_IGN);
+	sigemptyset(&empty);
+	sigprocmask(SIG_SETMASK, &empty, NULL);
+}
+
+static void
+proc_spawn(struct runtime *rt, unsigned slot)
+{
 	pid_t		pid;
 	unsigned	s;
-	int		k;
+	int		k, sv[2];
 
+	/* Each worker gets a fresh channel to the keeper: nothing a dead
+	 * worker half-wrote can be read as its successor's. */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1 ||
+	    ipc_send_fd(proc_keeper_ctl, slot, sv[1]) == -1) {
+		log_warn("%s: keeper channel", __func__);
+		proc_workers[slot].restart_at = now_ms() + PROC_RESTART_DELAY_MS;
+		return;
+	}
+	close(sv[1]);
 	fflush(NULL);
 	if ((pid = fork()) == -1) {
 		log_warn("%s: fork", __func__);
+		close(sv[0]);
 		proc_workers[slot].restart_at = now_ms() + PROC_RESTART_DELAY_MS;
 		return;
 	}
@@ -112,16 +139,66 @@ proc_spawn(struct runtime *rt, unsigned slot)
 			for (k = 0; k < LISTENER_COUNT; k++)
 				if (s != slot)
 					close(rt->listen_fd[s][k]);
-		signal(SIGCHLD, SIG_DFL);
-		signal(SIGHUP, SIG_IGN);
-		sigemptyset(&empty);
-		sigprocmask(SIG_SETMASK, &empty, NULL);
-		exit(relay_main(rt, slot) == 0 ? 0 : 1);
+		close(proc_keeper_ctl);
+		proc_child_signals();
+		exit(relay_main(rt, slot, sv[0]) == 0 ? 0 : 1);
 	}
+	close(sv[0]);
 	proc_workers[slot].pid = pid;
 	proc_workers[slot].started_ms = now_ms();
 	proc_workers[slot].restart_at = 0;
 	log_info("relay worker %u started (pid %ld)", slot, (long)pid);
+}
+
+/* Starts the keeper and waits until it has opened and checked the audit
+ * log: a keeper that refuses the log stops the whole start. 0 or -1. */
+static int
+proc_spawn_keeper(struct runtime *rt)
+{
+	struct pollfd	pfd;
+	pid_t		pid;
+	unsigned	s;
+	int		k, sv[2];
+	char		ready;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("%s: socketpair", __func__);
+		return -1;
+	}
+	fflush(NULL);
+	if ((pid = fork()) == -1) {
+		log_warn("%s: fork", __func__);
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		for (s = 0; s < CFG_MAX_WORKERS; s++)
+			for (k = 0; k < LISTENER_COUNT; k++)
+				if (rt->listen_fd[s][k] != -1)
+					close(rt->listen_fd[s][k]);
+		close(sv[0]);
+		if (proc_keeper_ctl != -1)
+			close(proc_keeper_ctl);
+		proc_child_signals();
+		exit(keeper_main(rt->cf, sv[1]));
+	}
+	close(sv[1]);
+	if (proc_keeper_ctl != -1)
+		close(proc_keeper_ctl);
+	proc_keeper_ctl = sv[0];
+	proc_keeper.pid = pid;
+	proc_keeper.started_ms = now_ms();
+	proc_keeper.restart_at = 0;
+	pfd.fd = sv[0];
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, PROC_KEEPER_START_MS) != 1 ||
+	    read(sv[0], &ready, 1) != 1 || ready != 'R') {
+		log_warnx("the keeper did not start (see its messages above)");
+		return -1;
+	}
+	log_info("keeper started (pid %ld)", (long)pid);
+	return 0;
 }
 
 /* Reaps exited workers; schedules restarts unless stopping. */
@@ -134,6 +211,20 @@ proc_reap(struct runtime *rt, int stopping)
 	uint64_t	now = now_ms();
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		if (pid == proc_keeper.pid) {
+			proc_keeper.pid = 0;
+			if (WIFSIGNALED(st))
+				log_warnx("keeper (pid %ld) killed by signal %d",
+				    (long)pid, WTERMSIG(st));
+			else if (!stopping || WEXITSTATUS(st) != 0)
+				log_warnx("keeper (pid %ld) exited with status %d",
+				    (long)pid, WEXITSTATUS(st));
+			if (!stopping)
+				proc_keeper.restart_at = now +
+				    (now - proc_keeper.started_ms < PROC_YOUNG_MS ?
+				    PROC_RESTART_DELAY_MS : 0);
+			continue;
+		}
 		for (s = 0; s < rt->cf->workers; s++) {
 			if (proc_workers[s].pid != pid)
 				continue;
@@ -154,7 +245,7 @@ proc_reap(struct runtime *rt, int stopping)
 	for (s = 0; s < rt->cf->workers; s++)
 		if (proc_workers[s].pid != 0)
 			alive++;
-	return alive;
+	return alive + (proc_keeper.pid != 0);
 }
 
 static void
@@ -176,7 +267,7 @@ proc_run(struct runtime *rt)
 	struct timespec	 ts = { 0, 200 * 1000000 };
 	uint64_t	 deadline = 0;
 	unsigned	 s, alive;
-	int		 sig, stopping = 0;
+	int		 sig, stopping = 0, keeper_signalled = 0;
 
 	memset(rt->listen_fd, -1, sizeof(rt->listen_fd));
 	signal(SIGPIPE, SIG_IGN);
@@ -187,6 +278,13 @@ proc_run(struct runtime *rt)
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 
+	if (proc_spawn_keeper(rt) == -1) {
+		if (proc_keeper.pid > 0) {
+			kill(proc_keeper.pid, SIGKILL);
+			waitpid(proc_keeper.pid, NULL, 0);
+		}
+		return 1;
+	}
 	proc_open(rt);
 	for (s = 0; s < cf->workers; s++)
 		proc_spawn(rt, s);
@@ -215,19 +313,41 @@ proc_run(struct runtime *rt)
 			    "restart the service to apply a new configuration");
 		alive = proc_reap(rt, stopping);
 		if (stopping) {
+			/* The keeper goes last, once no worker can append. */
+			if (alive == (proc_keeper.pid != 0) && proc_keeper.pid != 0 &&
+			    !keeper_signalled) {
+				kill(proc_keeper.pid, SIGTERM);
+				keeper_signalled = 1;
+			}
 			if (alive == 0)
 				break;
 			if (now_ms() > deadline) {
 				log_warnx("workers did not stop in time; killing");
 				proc_signal_all(rt, SIGKILL);
+				if (proc_keeper.pid > 0 && !keeper_signalled) {
+					kill(proc_keeper.pid, SIGTERM);
+					keeper_signalled = 1;
+				}
 				deadline = UINT64_MAX;
 			}
 			continue;
 		}
+		if (proc_keeper.pid == 0 && proc_keeper.restart_at != 0 &&
+		    now_ms() >= proc_keeper.restart_at) {
+			/* Workers hold channels to the dead keeper: they drain
+			 * and come back with channels to the new one. */
+			if (proc_spawn_keeper(rt) == -1) {
+				log_warnx("cannot restart the keeper; stopping");
+				kill(getpid(), SIGTERM);
+				proc_keeper.restart_at = 0;
+			} else
+				proc_signal_all(rt, SIGTERM);
+		}
 		for (s = 0; s < cf->workers; s++)
 			if (proc_workers[s].pid == 0 &&
 			    proc_workers[s].restart_at != 0 &&
-			    now_ms() >= proc_workers[s].restart_at)
+			    now_ms() >= proc_workers[s].restart_at &&
+			    proc_keeper.pid != 0)
 				proc_spawn(rt, s);
 	}
 	log_info("stopped");

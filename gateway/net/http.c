@@ -592,34 +592,43 @@ http_reason(int status)
 
 int
 http_write_simple(struct evbuffer *out, int status, const char *ctype,
-    const char *body, size_t len, const char *rid, int close)
+    const char *body, size_t len, const char *rid, int close, int retry)
 {
+	char	retry_hdr[64] = "";
+
+	if (retry > 0)
+		str_printf(retry_hdr, sizeof(retry_hdr), "Retry-After: %d\r\n",
+		    retry);
 	return evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
 	    "Content-Type: %s\r\nContent-Length: %zu\r\n"
-	    "X-Gateway-Request-Id: %s\r\n%s\r\n", status, http_reason(status),
-	    ctype, len, rid, close ? "Connection: close\r\n" : "") < 0 ||
+	    "X-Gateway-Request-Id: %s\r\n%s%s\r\n", status, http_reason(status),
+	    ctype, len, rid, retry_hdr, close ? "Connection: close\r\n" : "") < 0 ||
 	    evbuffer_add(out, body, len) == -1 ? -1 : 0;
+}
+
+int
+http_error_body(char *dst, size_t dsz, const char *code, const char *detail,
+    const char *rid)
+{
+	char	d[512];
+	int	n;
+
+	json_escape(d, sizeof(d), detail);
+	n = snprintf(dst, dsz,
+	    "{\"error\":\"%s\",\"code\":\"%s\",\"request_id\":\"%s\"}\n",
+	    d, code, rid);
+	return (n < 0 || (size_t)n >= dsz) ? -1 : n;
 }
 
 int
 http_write_error(struct evbuffer *out, int status, const char *code,
     const char *detail, const char *rid, int close, int retry)
 {
-	char	body[768], d[512], retry_hdr[64] = "";
+	char	body[768];
 	int	n;
 
-	json_escape(d, sizeof(d), detail);
-	n = snprintf(body, sizeof(body),
-	    "{\"error\":\"%s\",\"code\":\"%s\",\"request_id\":\"%s\"}\n",
-	    d, code, rid);
-	if (n < 0 || (size_t)n >= sizeof(body))
+	if ((n = http_error_body(body, sizeof(body), code, detail, rid)) == -1)
 		return -1;
-	if (retry > 0)
-		str_printf(retry_hdr, sizeof(retry_hdr), "Retry-After: %d\r\n",
-		    retry);
-	return evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
-	    "Content-Type: application/json\r\nContent-Length: %d\r\n"
-	    "X-Gateway-Request-Id: %s\r\n%s%s\r\n", status, http_reason(status),
-	    n, rid, retry_hdr, close ? "Connection: close\r\n" : "") < 0 ||
-	    evbuffer_add(out, body, (size_t)n) == -1 ? -1 : 0;
+	return http_write_simple(out, status, "application/json", body,
+	    (size_t)n, rid, close, retry);
 }

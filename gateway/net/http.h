@@ -129,9 +129,13 @@ const char	*http_reason(int status);
  * Connection: close when close is set and Retry-After when retry > 0. */
 int		 http_write_error(struct evbuffer *, int status, const char *code,
 		    const char *detail, const char *rid, int close, int retry);
-/* Appends a complete response with the given type and body. */
+/* Appends a complete response with the given type and body, with
+ * Connection: close when close is set and Retry-After when retry > 0. */
 int		 http_write_simple(struct evbuffer *, int status,
 		    const char *ctype, const char *body, size_t len,
-		    const char *rid, int close);
+		    const char *rid, int close, int retry);
+/* The JSON error body into dst; its length, or -1 if it did not fit. */
+int		 http_error_body(char *dst, size_t dsz, const char *code,
+		    const char *detail, const char *rid);
 
 #endif

@@ -16,6 +16,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 
 #include "config.h"
@@ -129,7 +130,9 @@ conn_accept(struct relay *r, enum listener_kind kind, int fd,
 	    (c->bev = bufferevent_openssl_socket_new(r->base, fd, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE |
 	    BEV_OPT_DEFER_CALLBACKS)) == NULL ||
-	    (c->timer = evtimer_new(r->base, conn_timer_cb, c)) == NULL) {
+	    (c->timer = evtimer_new(r->base, conn_timer_cb, c)) == NULL ||
+	    (c->md_req = EVP_MD_CTX_new()) == NULL ||
+	    (c->md_resp = EVP_MD_CTX_new()) == NULL) {
 		log_warnx("%s: cannot set up the connection", __func__);
 		if (c->bev != NULL)
 			bufferevent_free(c->bev);
@@ -137,6 +140,10 @@ conn_accept(struct relay *r, enum listener_kind kind, int fd,
 			SSL_free(ssl);
 			close(fd);
 		}
+		if (c->timer != NULL)
+			event_free(c->timer);
+		EVP_MD_CTX_free(c->md_req);
+		EVP_MD_CTX_free(c->md_resp);
 		http_msg_free(&c->req);
 		free(c);
 		atomic_fetch_sub(&shm->conns_total, 1);
@@ -163,6 +170,8 @@ conn_free(struct relay_conn *c)
 		proxy_free(c->px);
 	if (c->probe != NULL)
 		admin_probe_detach(c->probe);
+	if (c->audit != NULL)
+		audit_wait_detach(c->audit);
 	if (c->counted_agency)
 		atomic_fetch_sub(&r->rt->shm->conns_agency[c->agency], 1);
 	atomic_fetch_sub(&r->rt->shm->conns_total, 1);
@@ -176,6 +185,8 @@ conn_free(struct relay_conn *c)
 	}
 	bufferevent_free(c->bev);
 	event_free(c->timer);
+	EVP_MD_CTX_free(c->md_req);
+	EVP_MD_CTX_free(c->md_resp);
 	http_msg_free(&c->req);
 	free(c);
 	relay_conn_gone(r);
@@ -188,7 +199,7 @@ conn_abort(struct relay_conn *c, const char *why)
 	    c->peer, why);
 	if (c->status == 0)
 		c->status = 502;
-	access_log(c);
+	audit_exchange(c);
 	conn_free(c);
 }
 
@@ -228,7 +239,7 @@ conn_pause_read(struct relay_conn *c, int pause)
 void
 conn_exchange_done(struct relay_conn *c)
 {
-	access_log(c);
+	audit_exchange(c);
 	if (conn_wants_close(c) || !c->req.done) {
 		/* A response that overtook its request body ends the connection:
 		 * the rest of that body cannot be told from a next request. */
@@ -257,8 +268,9 @@ conn_reply(struct relay_conn *c, int status, const char *ctype,
 	c->status = status;
 	c->bytes_out += len;
 	c->local_reply = 1;
+	EVP_DigestUpdate(c->md_resp, body, len);
 	http_write_simple(bufferevent_get_output(c->bev), status, ctype, body,
-	    len, c->rid, conn_wants_close(c));
+	    len, c->rid, conn_wants_close(c), 0);
 	if (c->req.done || c->close_after)
 		conn_exchange_done(c);
 	/* else conn_on_done finishes the exchange once the body is read */
@@ -268,17 +280,26 @@ void
 conn_reply_error(struct relay_conn *c, int status, const char *code,
     const char *detail)
 {
+	char	body[768];
+	int	n;
+
 	/* After these the byte stream cannot be trusted or is not wanted. */
 	if (status == 400 || status == 408 || status == 413 || status == 431 ||
 	    status == 417 || status == 503 || (!c->req.done && conn_has_body(c)))
 		c->close_after = 1;
 	c->status = status;
+	c->code = code;
 	c->local_reply = 1;
 	if (status >= 500)
 		log_info("request %s from %s: %d %s: %s", c->rid, c->peer, status,
 		    code, detail);
-	http_write_error(bufferevent_get_output(c->bev), status, code, detail,
-	    c->rid, conn_wants_close(c), status == 503 ? 1 : 0);
+	if ((n = http_error_body(body, sizeof(body), code, detail, c->rid)) < 0)
+		n = 0;
+	c->bytes_out += (uint64_t)n;
+	EVP_DigestUpdate(c->md_resp, body, (size_t)n);
+	http_write_simple(bufferevent_get_output(c->bev), status,
+	    "application/json", body, (size_t)n, c->rid, conn_wants_close(c),
+	    status == 503 ? 1 : 0);
 	if (c->req.done || c->close_after)
 		conn_exchange_done(c);
 }
@@ -311,6 +332,11 @@ conn_begin_exchange(struct relay_conn *c)
 	c->bytes_out = 0;
 	c->route = NULL;
 	c->local_reply = 0;
+	c->proxied = 0;
+	c->code = NULL;
+	c->audit_req = 0;
+	EVP_DigestInit_ex(c->md_req, EVP_sha256(), NULL);
+	EVP_DigestInit_ex(c->md_resp, EVP_sha256(), NULL);
 	conn_set_state(c, CONN_READING);
 }
 
@@ -392,7 +418,7 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	} else if (c->state == CONN_READING || c->state == CONN_WAITING) {
 		if (c->status == 0)
 			c->status = 499;	/* client went away (nginx's code) */
-		access_log(c);
+		audit_exchange(c);
 	}
 	conn_free(c);
 }
@@ -460,11 +486,21 @@ conn_on_head(struct http_msg *m, void *arg)
 	if (route_path_ok(url, ulen) == -1)
 		return conn_refuse(c, 400, "bad-path",
 		    "request target must be a plain absolute path");
-	if (c->kind == LISTENER_ADMIN) {
-		if (ag->role != ROLE_ADMIN)
-			return conn_refuse(c, 403, "role-not-allowed",
-			    "the admin listener is for the admin role");
+	if (c->kind == LISTENER_ADMIN && ag->role != ROLE_ADMIN)
+		return conn_refuse(c, 403, "role-not-allowed",
+		    "the admin listener is for the admin role");
+	/* The audit API is open to every agency and to admin. */
+	if (ulen >= 7 && memcmp(url, "/audit/", 7) == 0) {
+		c->audit_req = 1;
 		return 0;	/* answered in conn_on_done */
+	}
+	if (c->kind == LISTENER_ADMIN)
+		return 0;	/* answered in conn_on_done */
+	/* Every exchange here is audited: no room in the queue, no exchange. */
+	if (audit_backlogged(c->r)) {
+		c->close_after = 1;
+		return conn_refuse(c, 503, "audit-unavailable",
+		    "the audit log cannot take more entries now");
 	}
 	method = config_method_bit(http_msg_method_name(m),
 	    strlen(http_msg_method_name(m)));
@@ -495,6 +531,7 @@ conn_on_body(struct http_msg *m, const char *p, size_t len, void *arg)
 {
 	struct relay_conn	*c = arg;
 
+	EVP_DigestUpdate(c->md_req, p, len);
 	if (c->px == NULL)
 		return 0;	/* answered already; the body is discarded */
 	return proxy_body(c->px, p, len);
@@ -509,9 +546,14 @@ conn_on_done(struct http_msg *m, void *arg)
 		conn_exchange_done(c);
 		return 0;
 	}
-	if (c->kind == LISTENER_ADMIN) {
+	if (c->audit_req || c->kind == LISTENER_ADMIN) {
+		const char	*url;
+		size_t		 ulen;
+
 		conn_set_state(c, CONN_WAITING);
-		admin_request(c);
+		url = http_msg_url(m, &ulen);
+		if (!c->audit_req || audit_request(c, url, ulen) == -1)
+			admin_request(c);
 		return 0;
 	}
 	if (c->px != NULL) {

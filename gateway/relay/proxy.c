@@ -9,6 +9,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 
 #include "config.h"
@@ -112,6 +113,7 @@ proxy_start(struct relay_conn *c)
 	else
 		rc |= evbuffer_add(out, "\r\n", 2);
 	c->px = px;
+	c->proxied = 1;
 	if (rc != 0) {
 		log_warnx("%s: cannot queue the request head", __func__);
 		c->px = NULL;
@@ -328,6 +330,7 @@ proxy_on_body(struct http_msg *m, const char *p, size_t len, void *arg)
 	if (px->interim || len == 0)
 		return 0;
 	px->c->bytes_out += len;
+	EVP_DigestUpdate(px->c->md_resp, p, len);
 	if (px->resp_chunked && evbuffer_add_printf(out, "%zx\r\n", len) < 0)
 		return -1;
 	if (evbuffer_add(out, p, len) == -1)

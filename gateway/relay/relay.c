@@ -106,6 +106,7 @@ relay_free(struct relay *r)
 
 	while ((c = TAILQ_FIRST(&r->conns)) != NULL)
 		conn_free(c);
+	audit_free(r);
 	for (k = 0; k < LISTENER_COUNT; k++)
 		if (r->lis[k] != NULL)
 			evconnlistener_free(r->lis[k]);
@@ -121,7 +122,7 @@ relay_free(struct relay *r)
 }
 
 int
-relay_main(struct runtime *rt, unsigned slot)
+relay_main(struct runtime *rt, unsigned slot, int keeper_fd)
 {
 	struct relay		 r;
 	unsigned char		 rnd[4];
@@ -150,6 +151,8 @@ relay_main(struct runtime *rt, unsigned slot)
 			fatalx("%s: evconnlistener_new failed", __func__);
 		evconnlistener_set_error_cb(r.lis[k], relay_accept_error);
 	}
+	if (audit_init(&r, keeper_fd) == -1)
+		fatalx("%s: cannot set up the keeper channel", __func__);
 	for (i = 0; i < r.cf->nupstreams; i++)
 		if ((r.pools[i] = upstream_pool_new(r.base, &r.cf->upstreams[i],
 		    rt->upstream_ctx[i])) == NULL)

@@ -18,6 +18,9 @@ struct runtime;
 struct upstream_pool;
 struct proxy;
 struct admin_probe;
+struct audit_wait;
+struct audit_pending;
+typedef struct evp_md_ctx_st EVP_MD_CTX;
 
 /* A client connection's life; every change goes through conn_set_state. */
 enum conn_state {
@@ -57,7 +60,13 @@ struct relay_conn {
 	int			 read_paused;	/* backpressure from the upstream */
 	int			 in_feed;	/* inside the parser's callbacks */
 	int			 resume_pending;
+	int			 proxied;	/* the upstream got the request */
+	int			 audit_req;	/* a GET /audit/... */
+	const char		*code;		/* our refusal code, if any */
 	struct admin_probe	*probe;		/* a /readyz check in flight */
+	struct audit_wait	*audit;		/* an /audit query in flight */
+	EVP_MD_CTX		*md_req;	/* body digests for the log */
+	EVP_MD_CTX		*md_resp;
 };
 
 TAILQ_HEAD(relay_conns, relay_conn);
@@ -75,10 +84,18 @@ struct relay {
 	struct upstream_pool	*pools[CFG_MAX_UPSTREAMS];
 	uint64_t		 serial;
 	char			 id_prefix[9];
+	/* The channel to the keeper and what waits on it, in order. */
+	struct bufferevent	*keeper;
+	uint64_t		 ipc_id;
+	TAILQ_HEAD(, audit_pending) appends;
+	TAILQ_HEAD(, audit_pending) queries;
+	unsigned		 npending;
+	void			*ipc_msg;
 };
 
-/* Runs a relay worker for listener slot `slot` until SIGTERM drains it. */
-int	relay_main(struct runtime *, unsigned slot);
+/* Runs a relay worker for listener slot `slot` until SIGTERM drains it;
+ * keeper_fd is its channel to the keeper. */
+int	relay_main(struct runtime *, unsigned slot, int keeper_fd);
 /* Makes a new request id into dst (24 bytes). */
 void	relay_request_id(struct relay *, char *dst, size_t dsz);
 void	relay_conn_gone(struct relay *);
@@ -115,7 +132,24 @@ void	admin_request(struct relay_conn *);
 /* The connection is going away: its probe must not answer it. */
 void	admin_probe_detach(struct admin_probe *);
 
-/* access.c */
-void	access_log(struct relay_conn *);
+/* access.c: formats the exchange's access log line (without the closing
+ * brace) into dst; writes a line with its audit index (or null). */
+void	access_format(struct relay_conn *, char *dst, size_t dsz);
+void	access_write(struct relay *, const char *line, int indexed,
+	    uint64_t index);
+
+/* audit.c: the keeper channel. */
+/* Most appends a worker lets wait for the keeper before refusing work. */
+#define AUDIT_MAX_PENDING	65536
+int	audit_init(struct relay *, int fd);
+void	audit_free(struct relay *);
+/* Records the finished exchange: an audit entry for the agency listener's
+ * exchanges (not audit reads), then the access log line with its index. */
+void	audit_exchange(struct relay_conn *);
+/* Serves GET /audit/... from the keeper; 0 if url is an audit path it
+ * handled (the reply comes later), -1 if not an audit path. */
+int	audit_request(struct relay_conn *, const char *url, size_t len);
+void	audit_wait_detach(struct audit_wait *);
+int	audit_backlogged(const struct relay *);
 
 #endif

@@ -1,0 +1,374 @@
+/* The keeper process: the only writer of the audit database and the only
+ * holder of signing keys. Relay workers send it typed messages over their
+ * own socketpairs; appends that arrive together are committed together
+ * (group commit) and acknowledged only once durable. */
+#include <sys/prctl.h>
+#include <sys/socket.h>
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "config.h"
+#include "ipc.h"
+#include "keeper/checkpoint.h"
+#include "keeper/entry.h"
+#include "keeper/keeper.h"
+#include "keeper/query.h"
+#include "keeper/store.h"
+#include "log.h"
+#include "util.h"
+
+/* A commit never holds more than this many entries; the rest wait for the
+ * next one, so one batch cannot hold every requester hostage. */
+#define KEEPER_MAX_BATCH	8192
+/* At most one checkpoint a second, issued at most a second after new
+ * entries (C2SP checkpoints are cheap, but each one is a file fsync). */
+#define KEEPER_CP_INTERVAL_MS	1000
+
+struct keeper_chan {
+	struct keeper		*k;
+	struct bufferevent	*bev;
+	unsigned		 slot;
+	uint64_t		 gen;	/* bumped when the slot gets a new channel */
+};
+
+struct keeper_item {
+	unsigned	 slot;
+	uint64_t	 gen;
+	uint64_t	 id;
+	char		*data;
+	size_t		 len;
+};
+
+struct keeper {
+	struct event_base	*base;
+	struct config		*cf;
+	struct store		*st;
+	struct checkpoint	 cp;
+	struct keeper_chan	 chans[CFG_MAX_WORKERS];
+	struct event		*ev_ctl, *ev_commit, *ev_cp, *ev_term;
+	int			 ctl_fd;
+	struct keeper_item	*batch;
+	size_t			 nbatch;
+	uint64_t		 commits, committed;
+	void			*msg;	/* IPC_MAX_PAYLOAD bytes */
+};
+
+static void	keeper_read(struct bufferevent *, void *);
+
+static void
+keeper_chan_close(struct keeper_chan *ch)
+{
+	if (ch->bev != NULL) {
+		bufferevent_free(ch->bev);
+		ch->bev = NULL;
+	}
+	ch->gen++;
+}
+
+static void
+keeper_chan_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct keeper_chan	*ch = arg;
+
+	/* The worker is gone; the parent will hand us its successor. */
+	log_debug("relay channel %u closed", ch->slot);
+	keeper_chan_close(ch);
+}
+
+static void
+keeper_reply_appended(struct keeper *k, struct keeper_item *it, int ok,
+    uint64_t index, const char *error)
+{
+	struct keeper_chan	*ch = &k->chans[it->slot];
+	struct ipc_appended	 a;
+
+	if (ch->bev == NULL || ch->gen != it->gen)
+		return;		/* the requester died; the entry stands */
+	memset(&a, 0, sizeof(a));
+	a.ok = ok;
+	a.index = index;
+	if (error != NULL)
+		str_copy(a.error, sizeof(a.error), error);
+	ipc_send(bufferevent_get_output(ch->bev), IPC_APPENDED, it->id, &a,
+	    sizeof(a));
+}
+
+static void
+keeper_cp_due(struct keeper *k)
+{
+	struct timeval	tv = { 0, 0 };
+	uint64_t	now = now_ms(), next;
+
+	if (evtimer_pending(k->ev_cp, NULL))
+		return;
+	next = k->cp.issued_ms + KEEPER_CP_INTERVAL_MS;
+	if (next > now) {
+		tv.tv_sec = (time_t)((next - now) / 1000);
+		tv.tv_usec = (suseconds_t)((next - now) % 1000) * 1000;
+	}
+	evtimer_add(k->ev_cp, &tv);
+}
+
+/* Group commit: everything gathered since the last commit, one transaction,
+ * then the answers. Runs at the lowest priority, after all pending reads. */
+static void
+keeper_commit(evutil_socket_t fd, short what, void *arg)
+{
+	struct keeper	*k = arg;
+	size_t		 i, n = k->nbatch;
+	uint64_t	 first = 0, index;
+	int		 ok = store_begin(k->st) == 0;
+
+	for (i = 0; ok && i < n; i++) {
+		if (store_append(k->st, k->batch[i].data, k->batch[i].len,
+		    &index) == -1)
+			ok = 0;
+		if (i == 0)
+			first = index;
+	}
+	if (ok)
+		ok = store_commit(k->st) == 0;
+	else
+		store_rollback(k->st);
+	for (i = 0; i < n; i++) {
+		keeper_reply_appended(k, &k->batch[i], ok, first + i,
+		    ok ? NULL : "the audit log cannot be written");
+		free(k->batch[i].data);
+	}
+	if (!ok)
+		log_warnx("%s: a batch of %zu entries was refused", __func__, n);
+	else {
+		k->commits++;
+		k->committed += n;
+		keeper_cp_due(k);
+	}
+	k->nbatch = 0;
+}
+
+static void
+keeper_checkpoint(evutil_socket_t fd, short what, void *arg)
+{
+	struct keeper	*k = arg;
+
+	if (checkpoint_issue(&k->cp, k->st) == -1)
+		log_warnx("%s: checkpoint failed; retrying", __func__);
+	if (k->cp.size != store_size(k->st))
+		keeper_cp_due(k);
+}
+
+static void
+keeper_append(struct keeper *k, struct keeper_chan *ch, uint64_t id,
+    char *data, size_t len)
+{
+	struct keeper_item	*it = &k->batch[k->nbatch++];
+
+	it->slot = ch->slot;
+	it->gen = ch->gen;
+	it->id = id;
+	it->data = data;
+	it->len = len;
+	if (k->nbatch == KEEPER_MAX_BATCH)
+		keeper_commit(-1, 0, k);
+	else
+		event_active(k->ev_commit, 0, 0);
+}
+
+static void
+keeper_query(struct keeper *k, struct keeper_chan *ch, uint64_t id,
+    const struct ipc_audit_query *q)
+{
+	struct ipc_audit_reply	 r;
+	char			*body;
+	size_t			 blen;
+
+	query_answer(k->st, q, &r, &body, &blen);
+	ipc_send2(bufferevent_get_output(ch->bev), IPC_AUDIT_REPLY, id, &r,
+	    sizeof(r), body, blen);
+	free(body);
+}
+
+/* Takes every whole message queued on a relay channel. A malformed one ends
+ * the channel: the relay is not trusted to be well-behaved. */
+static void
+keeper_read(struct bufferevent *bev, void *arg)
+{
+	struct keeper_chan	*ch = arg;
+	struct keeper		*k = ch->k;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	struct ipc_hdr		 h;
+	char			*data;
+	size_t			 len;
+	int			 rc;
+
+	while (ch->bev != NULL && (rc = ipc_recv(in, &h, k->msg)) != 0) {
+		if (rc == -1)
+			goto bad;
+		switch (h.type) {
+		case IPC_PASSTHROUGH:
+			if (h.len != sizeof(struct ipc_passthrough))
+				goto bad;
+			if (entry_passthrough(k->msg, ch->slot, &data, &len) == -1) {
+				struct keeper_item it = { ch->slot, ch->gen, h.id,
+				    NULL, 0 };
+
+				keeper_reply_appended(k, &it, 0, 0,
+				    "malformed exchange record");
+				continue;
+			}
+			keeper_append(k, ch, h.id, data, len);
+			break;
+		case IPC_AUDIT_QUERY:
+			if (h.len != sizeof(struct ipc_audit_query))
+				goto bad;
+			keeper_query(k, ch, h.id, k->msg);
+			break;
+		default:
+			goto bad;
+		}
+	}
+	return;
+bad:
+	log_warnx("%s: relay %u sent a bad message; channel closed", __func__,
+	    ch->slot);
+	keeper_chan_close(ch);
+}
+
+/* The parent hands over one socketpair end per relay worker it starts. */
+static void
+keeper_ctl(evutil_socket_t fd, short what, void *arg)
+{
+	struct keeper		*k = arg;
+	struct keeper_chan	*ch;
+	uint32_t		 slot;
+	int			 cfd;
+
+	if (ipc_recv_fd(fd, &slot, &cfd) == -1) {
+		/* The parent is gone: nothing more will come; stop. */
+		log_warnx("%s: parent channel closed; stopping", __func__);
+		event_base_loopexit(k->base, NULL);
+		return;
+	}
+	if (slot >= CFG_MAX_WORKERS) {
+		close(cfd);
+		return;
+	}
+	ch = &k->chans[slot];
+	keeper_chan_close(ch);
+	ch->k = k;
+	ch->slot = slot;
+	if ((ch->bev = bufferevent_socket_new(k->base, cfd,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		close(cfd);
+		return;
+	}
+	bufferevent_setcb(ch->bev, keeper_read, NULL, keeper_chan_event, ch);
+	bufferevent_enable(ch->bev, EV_READ | EV_WRITE);
+}
+
+static void
+keeper_sigterm(evutil_socket_t sig, short what, void *arg)
+{
+	struct keeper	*k = arg;
+
+	/* Commit what was gathered, sign it, and go. */
+	if (k->nbatch > 0)
+		keeper_commit(-1, 0, k);
+	checkpoint_issue(&k->cp, k->st);
+	event_base_loopexit(k->base, NULL);
+}
+
+int
+keeper_open_log(struct config *cf, struct store **st, struct checkpoint *cp)
+{
+	char	dir[CFG_PATH_MAX];
+
+	/* The database's folder is the keeper's alone. */
+	str_copy(dir, sizeof(dir), cf->keeper.database);
+	if (mkdir(dirname(dir), 0700) == -1 && errno != EEXIST)
+		log_warn("cannot create the folder of %s", cf->keeper.database);
+	if (checkpoint_init(cp, &cf->keeper) == -1)
+		return -1;
+	if (store_open(cf->keeper.database, 0, st) == -1) {
+		log_warnx("cannot open the audit database %s",
+		    cf->keeper.database);
+		checkpoint_free(cp);
+		return -1;
+	}
+	if (checkpoint_verify_store(cp, *st) == -1) {
+		store_close(*st);
+		*st = NULL;
+		checkpoint_free(cp);
+		return -1;
+	}
+	return 0;
+}
+
+int
+keeper_main(struct config *cf, int ctl_fd)
+{
+	struct keeper	 k;
+	size_t		 i;
+
+	log_set_role("keeper");
+	/* No core dumps and no ptrace from the same user: keys live here. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	memset(&k, 0, sizeof(k));
+	k.cf = cf;
+	k.ctl_fd = ctl_fd;
+	if (keeper_open_log(cf, &k.st, &k.cp) == -1)
+		return 1;
+	/* Tell the parent the log is open and checked. */
+	if (write(ctl_fd, "R", 1) != 1)
+		return 1;
+	if ((k.batch = calloc(KEEPER_MAX_BATCH, sizeof(*k.batch))) == NULL ||
+	    (k.msg = malloc(IPC_MAX_PAYLOAD)) == NULL)
+		fatal("%s: malloc", __func__);
+	if ((k.base = event_base_new()) == NULL ||
+	    event_base_priority_init(k.base, 2) == -1)
+		fatalx("%s: event base", __func__);
+	k.ev_ctl = event_new(k.base, ctl_fd, EV_READ | EV_PERSIST, keeper_ctl, &k);
+	k.ev_commit = event_new(k.base, -1, 0, keeper_commit, &k);
+	k.ev_cp = evtimer_new(k.base, keeper_checkpoint, &k);
+	k.ev_term = evsignal_new(k.base, SIGTERM, keeper_sigterm, &k);
+	if (k.ev_ctl == NULL || k.ev_commit == NULL || k.ev_cp == NULL ||
+	    k.ev_term == NULL)
+		fatalx("%s: events", __func__);
+	/* Reads first (priority 0), the commit after them (priority 1). */
+	event_priority_set(k.ev_commit, 1);
+	event_add(k.ev_ctl, NULL);
+	evsignal_add(k.ev_term, NULL);
+	signal(SIGINT, SIG_IGN);	/* the parent decides when we stop */
+	log_info("audit log %s open: %llu entries, checkpoint at %llu",
+	    cf->keeper.database, (unsigned long long)store_size(k.st),
+	    (unsigned long long)k.cp.size);
+	if (store_size(k.st) != k.cp.size)
+		keeper_cp_due(&k);
+
+	event_base_dispatch(k.base);
+
+	log_info("stopping after %llu commits of %llu entries",
+	    (unsigned long long)k.commits, (unsigned long long)k.committed);
+	for (i = 0; i < CFG_MAX_WORKERS; i++)
+		keeper_chan_close(&k.chans[i]);
+	event_free(k.ev_ctl);
+	event_free(k.ev_commit);
+	event_free(k.ev_cp);
+	event_free(k.ev_term);
+	event_base_free(k.base);
+	free(k.batch);
+	free(k.msg);
+	checkpoint_free(&k.cp);
+	store_close(k.st);
+	return 0;
+}

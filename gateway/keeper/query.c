@@ -1,0 +1,216 @@
+/* Audit queries, answered from the store alone: every proof is made from
+ * stored complete-subtree hashes in O(log n) reads. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "ipc.h"
+#include "keeper/merkle.h"
+#include "keeper/note.h"
+#include "keeper/query.h"
+#include "keeper/store.h"
+#include "log.h"
+#include "util.h"
+
+#define QUERY_MAX_BODY	(64 * 1024)
+
+static void
+query_error(struct ipc_audit_reply *r, char **body, size_t *blen, int status,
+    const char *code, const char *detail)
+{
+	char	buf[512];
+	int	n;
+
+	r->status = status;
+	str_copy(r->ctype, sizeof(r->ctype), "application/json");
+	str_copy(r->code, sizeof(r->code), code);
+	n = snprintf(buf, sizeof(buf), "{\"error\":\"%s\",\"code\":\"%s\"}\n",
+	    detail, code);
+	*body = strdup(buf);
+	*blen = *body ? (size_t)n : 0;
+}
+
+static void
+query_b64(char *dst, const uint8_t h[MERKLE_HASH_LEN])
+{
+	EVP_EncodeBlock((unsigned char *)dst, h, MERKLE_HASH_LEN);
+}
+
+/* Appends "h1","h2",... as a JSON array body part. */
+static void
+query_hashes(char *out, size_t outsz, const uint8_t (*p)[MERKLE_HASH_LEN],
+    size_t n)
+{
+	char	b[48], item[56];
+	size_t	i;
+
+	str_append(out, outsz, "[");
+	for (i = 0; i < n; i++) {
+		query_b64(b, p[i]);
+		str_printf(item, sizeof(item), "%s\"%s\"", i ? "," : "", b);
+		str_append(out, outsz, item);
+	}
+	str_append(out, outsz, "]");
+}
+
+static void
+query_ok(struct ipc_audit_reply *r, const char *ctype, char *buf,
+    char **body, size_t *blen)
+{
+	r->status = 200;
+	str_copy(r->ctype, sizeof(r->ctype), ctype);
+	*body = buf;
+	*blen = strlen(buf);
+}
+
+/* The newest checkpoint's size, or 0 when there is none yet. */
+static uint64_t
+query_cp_size(struct store *st, char **note, size_t *len)
+{
+	uint64_t	size = 0;
+
+	*note = NULL;
+	if (store_checkpoint_latest(st, note, len, &size) != 0)
+		return 0;
+	return size;
+}
+
+static void
+query_inclusion(struct store *st, uint64_t index, uint64_t size,
+    struct ipc_audit_reply *r, char **body, size_t *blen)
+{
+	uint8_t		 proof[MERKLE_MAX_PROOF][MERKLE_HASH_LEN];
+	uint8_t		 leaf[MERKLE_HASH_LEN];
+	char		 lb[48], *buf;
+	size_t		 n;
+
+	if (size == 0 || size > store_size(st) || index >= size) {
+		query_error(r, body, blen, 404, "out-of-range",
+		    "index must be below size, and size at most the log's size");
+		return;
+	}
+	if (store_subtree(st, index, 0, leaf) == -1 ||
+	    merkle_inclusion_proof(store_subtree, st, index, size, proof[0],
+	    MERKLE_MAX_PROOF, &n) == -1 || (buf = malloc(QUERY_MAX_BODY)) == NULL) {
+		query_error(r, body, blen, 500, "internal", "cannot make the proof");
+		return;
+	}
+	query_b64(lb, leaf);
+	str_printf(buf, QUERY_MAX_BODY, "{\"index\":%llu,\"tree_size\":%llu,"
+	    "\"leaf_hash\":\"%s\",\"hashes\":", (unsigned long long)index,
+	    (unsigned long long)size, lb);
+	query_hashes(buf, QUERY_MAX_BODY, proof, n);
+	str_append(buf, QUERY_MAX_BODY, "}\n");
+	query_ok(r, "application/json", buf, body, blen);
+}
+
+static void
+query_consistency(struct store *st, uint64_t m, uint64_t n2,
+    struct ipc_audit_reply *r, char **body, size_t *blen)
+{
+	uint8_t		 proof[MERKLE_MAX_PROOF][MERKLE_HASH_LEN];
+	size_t		 n;
+	char		*buf;
+
+	if (m == 0 || m > n2 || n2 > store_size(st)) {
+		query_error(r, body, blen, 404, "out-of-range",
+		    "need 0 < old <= new <= the log's size");
+		return;
+	}
+	if (merkle_consistency_proof(store_subtree, st, m, n2, proof[0],
+	    MERKLE_MAX_PROOF, &n) == -1 || (buf = malloc(QUERY_MAX_BODY)) == NULL) {
+		query_error(r, body, blen, 500, "internal", "cannot make the proof");
+		return;
+	}
+	str_printf(buf, QUERY_MAX_BODY, "{\"old_size\":%llu,\"new_size\":%llu,"
+	    "\"hashes\":", (unsigned long long)m, (unsigned long long)n2);
+	query_hashes(buf, QUERY_MAX_BODY, proof, n);
+	str_append(buf, QUERY_MAX_BODY, "}\n");
+	query_ok(r, "application/json", buf, body, blen);
+}
+
+/* c2sp.org/tlog-proof@v1: index, inclusion path, blank line, checkpoint. */
+static void
+query_bundle(struct store *st, uint64_t index, struct ipc_audit_reply *r,
+    char **body, size_t *blen)
+{
+	uint8_t		 proof[MERKLE_MAX_PROOF][MERKLE_HASH_LEN];
+	char		*note, *buf, b[48], line[64];
+	size_t		 nlen, n, i;
+	uint64_t	 size = query_cp_size(st, &note, &nlen);
+
+	if (index >= size) {
+		free(note);
+		query_error(r, body, blen, 404, "not-yet-checkpointed",
+		    "no checkpoint covers this index yet");
+		return;
+	}
+	if (merkle_inclusion_proof(store_subtree, st, index, size, proof[0],
+	    MERKLE_MAX_PROOF, &n) == -1 || (buf = malloc(QUERY_MAX_BODY)) == NULL) {
+		free(note);
+		query_error(r, body, blen, 500, "internal", "cannot make the proof");
+		return;
+	}
+	str_printf(buf, QUERY_MAX_BODY, "c2sp.org/tlog-proof@v1\nindex %llu\n",
+	    (unsigned long long)index);
+	for (i = 0; i < n; i++) {
+		query_b64(b, proof[i]);
+		str_printf(line, sizeof(line), "%s\n", b);
+		str_append(buf, QUERY_MAX_BODY, line);
+	}
+	str_append(buf, QUERY_MAX_BODY, "\n");
+	str_append(buf, QUERY_MAX_BODY, note);
+	free(note);
+	query_ok(r, "text/plain; charset=utf-8", buf, body, blen);
+}
+
+void
+query_answer(struct store *st, const struct ipc_audit_query *q,
+    struct ipc_audit_reply *r, char **body, size_t *blen)
+{
+	char		*note;
+	size_t		 len;
+	uint64_t	 size;
+
+	memset(r, 0, sizeof(*r));
+	*body = NULL;
+	*blen = 0;
+	switch (q->what) {
+	case AUDIT_CHECKPOINT:
+		if (query_cp_size(st, &note, &len) == 0) {
+			query_error(r, body, blen, 404, "no-checkpoint",
+			    "no checkpoint has been issued yet");
+			return;
+		}
+		query_ok(r, "text/plain; charset=utf-8", note, body, blen);
+		return;
+	case AUDIT_INCLUSION:
+		size = q->b;
+		if (size == 0) {
+			size = query_cp_size(st, &note, &len);
+			free(note);
+		}
+		query_inclusion(st, q->a, size, r, body, blen);
+		return;
+	case AUDIT_CONSISTENCY:
+		size = q->b ? q->b : store_size(st);
+		query_consistency(st, q->a, size, r, body, blen);
+		return;
+	case AUDIT_ENTRY:
+		if (q->a >= store_size(st) || store_entry(st, q->a, body, blen) == -1) {
+			query_error(r, body, blen, 404, "no-entry",
+			    "no entry at this index");
+			return;
+		}
+		r->status = 200;
+		str_copy(r->ctype, sizeof(r->ctype), "application/json");
+		return;
+	case AUDIT_BUNDLE:
+		query_bundle(st, q->a, r, body, blen);
+		return;
+	default:
+		query_error(r, body, blen, 400, "bad-query", "unknown query");
+	}
+}

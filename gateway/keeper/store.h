@@ -1,0 +1,60 @@
+/* The keeper's SQLite store: append-only audit entries, the hashes of every
+ * complete Merkle subtree, and signed checkpoints. */
+#ifndef GW_STORE_H
+#define GW_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keeper/merkle.h"
+
+struct store;
+
+/* Opens (and for writers creates) the database at path: WAL,
+ * synchronous=FULL, triggers refusing UPDATE/DELETE and out-of-order
+ * inserts, an authorizer denying DROP/ALTER, SQLITE_DBCONFIG_DEFENSIVE.
+ * readonly opens it for verification only. The caller owns *out. */
+int	store_open(const char *path, int readonly, struct store **out);
+void	store_close(struct store *);
+
+/* Number of entries. */
+uint64_t	store_size(const struct store *);
+
+int	store_begin(struct store *);
+int	store_commit(struct store *);
+void	store_rollback(struct store *);
+/* Appends one entry inside a transaction; *index is its position. The
+ * in-memory frontier moves only on commit (store_commit), so a rolled-back
+ * batch leaves nothing behind. */
+int	store_append(struct store *, const void *data, size_t len,
+	    uint64_t *index);
+
+/* merkle_subtree_fn over the stored hashes (arg is the store). */
+int	store_subtree(void *arg, uint64_t start, unsigned level,
+	    uint8_t out[MERKLE_HASH_LEN]);
+/* Root of the first size entries (size <= store_size). */
+int	store_root(struct store *, uint64_t size, uint8_t out[MERKLE_HASH_LEN]);
+
+/* The canonical bytes of entry index: *data is the caller's (free). */
+int	store_entry(struct store *, uint64_t index, char **data, size_t *len);
+
+/* Records a signed checkpoint note for size (inside a transaction). */
+int	store_checkpoint_add(struct store *, uint64_t size, const char *note,
+	    size_t len);
+/* The newest checkpoint: *note is the caller's (free). 0, 1 if there is
+ * none, -1 on error. */
+int	store_checkpoint_latest(struct store *, char **note, size_t *len,
+	    uint64_t *size);
+
+/* Iterates entries in order for verification: fn gets index, the stored
+ * leaf hash and the data. Stops at the first non-zero return of fn. */
+int	store_each_entry(struct store *, int (*fn)(void *, uint64_t,
+	    const uint8_t *, const void *, size_t), void *arg);
+/* Iterates checkpoints by size. */
+int	store_each_checkpoint(struct store *, int (*fn)(void *, uint64_t,
+	    const char *, size_t), void *arg);
+/* Iterates stored interior nodes (level >= 1). */
+int	store_each_node(struct store *, int (*fn)(void *, unsigned, uint64_t,
+	    const uint8_t *), void *arg);
+
+#endif

@@ -1,0 +1,356 @@
+/* The relay's side of the keeper channel: audit entries for exchanges (the
+ * access log line waits for the entry's index) and the /audit/ read API,
+ * answered by the keeper. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <openssl/evp.h>
+
+#include "config.h"
+#include "ipc.h"
+#include "log.h"
+#include "relay/relay.h"
+#include "util.h"
+
+#define AUDIT_LINE_MAX	2048
+
+struct audit_pending {
+	TAILQ_ENTRY(audit_pending)	 entry;
+	uint64_t			 id;
+	struct audit_wait		*wait;	/* queries */
+	char				 line[];	/* appends: access line */
+};
+
+/* A query's link to its connection, cut if the connection goes first. */
+struct audit_wait {
+	struct relay_conn	*c;
+};
+
+static void	audit_read(struct bufferevent *, void *);
+static void	audit_event(struct bufferevent *, short, void *);
+
+int
+audit_init(struct relay *r, int fd)
+{
+	TAILQ_INIT(&r->appends);
+	TAILQ_INIT(&r->queries);
+	if ((r->ipc_msg = malloc(IPC_MAX_PAYLOAD)) == NULL)
+		return -1;
+	if ((r->keeper = bufferevent_socket_new(r->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
+		return -1;
+	bufferevent_setcb(r->keeper, audit_read, NULL, audit_event, r);
+	bufferevent_enable(r->keeper, EV_READ | EV_WRITE);
+	return 0;
+}
+
+void
+audit_wait_detach(struct audit_wait *w)
+{
+	w->c = NULL;
+}
+
+/* Everything still waiting is answered without the keeper. */
+static void
+audit_fail_all(struct relay *r)
+{
+	struct audit_pending	*p;
+
+	while ((p = TAILQ_FIRST(&r->appends)) != NULL) {
+		TAILQ_REMOVE(&r->appends, p, entry);
+		access_write(r, p->line, 0, 0);
+		free(p);
+	}
+	while ((p = TAILQ_FIRST(&r->queries)) != NULL) {
+		TAILQ_REMOVE(&r->queries, p, entry);
+		if (p->wait->c != NULL) {
+			p->wait->c->audit = NULL;
+			conn_reply_error(p->wait->c, 503, "keeper-unavailable",
+			    "the audit log is not reachable");
+		}
+		free(p->wait);
+		free(p);
+	}
+	r->npending = 0;
+}
+
+void
+audit_free(struct relay *r)
+{
+	audit_fail_all(r);
+	if (r->keeper != NULL)
+		bufferevent_free(r->keeper);
+	r->keeper = NULL;
+	free(r->ipc_msg);
+	r->ipc_msg = NULL;
+}
+
+int
+audit_backlogged(const struct relay *r)
+{
+	return r->keeper == NULL || r->npending >= AUDIT_MAX_PENDING;
+}
+
+static void
+audit_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct relay	*r = arg;
+
+	log_warnx("%s: keeper channel lost", __func__);
+	audit_fail_all(r);
+	bufferevent_free(r->keeper);
+	r->keeper = NULL;
+}
+
+static void
+audit_appended(struct relay *r, const struct ipc_hdr *h,
+    const struct ipc_appended *a)
+{
+	struct audit_pending	*p = TAILQ_FIRST(&r->appends);
+
+	if (p == NULL || p->id != h->id) {
+		log_warnx("%s: reply %llu matches no request", __func__,
+		    (unsigned long long)h->id);
+		return;
+	}
+	TAILQ_REMOVE(&r->appends, p, entry);
+	r->npending--;
+	if (!a->ok)
+		log_warnx("audit entry for an exchange refused by the keeper: %.*s",
+		    (int)sizeof(a->error), a->error);
+	access_write(r, p->line, a->ok, a->index);
+	free(p);
+}
+
+static void
+audit_replied(struct relay *r, const struct ipc_hdr *h, const char *msg)
+{
+	struct audit_pending		*p = TAILQ_FIRST(&r->queries);
+	const struct ipc_audit_reply	*rep = (const void *)msg;
+	struct relay_conn		*c;
+	const char			*body = msg + sizeof(*rep);
+	size_t				 blen = h->len - sizeof(*rep);
+
+	if (p == NULL || p->id != h->id) {
+		log_warnx("%s: reply %llu matches no query", __func__,
+		    (unsigned long long)h->id);
+		return;
+	}
+	TAILQ_REMOVE(&r->queries, p, entry);
+	r->npending--;
+	if ((c = p->wait->c) != NULL) {
+		c->audit = NULL;
+		if (!ipc_str_ok(rep->ctype, sizeof(rep->ctype)) ||
+		    !ipc_str_ok(rep->code, sizeof(rep->code)))
+			conn_reply_error(c, 502, "keeper-error",
+			    "malformed answer from the keeper");
+		else {
+			if (rep->status >= 400)
+				c->code = "audit-query-refused";
+			conn_reply(c, rep->status, rep->ctype, body, blen);
+		}
+	}
+	free(p->wait);
+	free(p);
+}
+
+static void
+audit_read(struct bufferevent *bev, void *arg)
+{
+	struct relay	*r = arg;
+	struct ipc_hdr	 h;
+	int		 rc;
+
+	while (r->keeper != NULL &&
+	    (rc = ipc_recv(bufferevent_get_input(bev), &h, r->ipc_msg)) != 0) {
+		if (rc == -1)
+			goto bad;
+		if (h.type == IPC_APPENDED && h.len == sizeof(struct ipc_appended))
+			audit_appended(r, &h, r->ipc_msg);
+		else if (h.type == IPC_AUDIT_REPLY &&
+		    h.len >= sizeof(struct ipc_audit_reply))
+			audit_replied(r, &h, r->ipc_msg);
+		else
+			goto bad;
+	}
+	return;
+bad:
+	log_warnx("%s: bad message from the keeper", __func__);
+	audit_event(bev, BEV_EVENT_ERROR, r);
+}
+
+static void
+audit_digest(EVP_MD_CTX *md, uint8_t out[32])
+{
+	unsigned int	len;
+
+	if (md == NULL || EVP_DigestFinal_ex(md, out, &len) != 1)
+		memset(out, 0, 32);
+}
+
+void
+audit_exchange(struct relay_conn *c)
+{
+	struct relay		*r = c->r;
+	const struct config	*cf = r->cf;
+	struct audit_pending	*p;
+	struct ipc_passthrough	 m;
+	const char		*url = "";
+	size_t			 ulen = 0;
+	char			 line[AUDIT_LINE_MAX];
+
+	access_format(c, line, sizeof(line));
+	if (c->req.url_len > 0)
+		url = http_msg_url(&c->req, &ulen);
+	/* Admin requests and audit reads are read-only and not logged. */
+	if (c->kind != LISTENER_AGENCY ||
+	    (ulen >= 7 && memcmp(url, "/audit/", 7) == 0)) {
+		access_write(r, line, 0, 0);
+		return;
+	}
+	memset(&m, 0, sizeof(m));
+	str_copy(m.request_id, sizeof(m.request_id), c->rid);
+	if (c->agency >= 0)
+		str_copy(m.agency, sizeof(m.agency), cf->agencies[c->agency].name);
+	if (c->route != NULL)
+		str_copy(m.route, sizeof(m.route), c->route->name);
+	if (c->route != NULL && c->proxied)
+		str_copy(m.upstream, sizeof(m.upstream),
+		    cf->upstreams[c->route->upstream].name);
+	if (c->req.head_done)
+		str_copy(m.method, sizeof(m.method), http_msg_method_name(&c->req));
+	if (ulen >= sizeof(m.path))
+		ulen = sizeof(m.path) - 1;
+	memcpy(m.path, url, ulen);
+	if (c->code != NULL)
+		str_copy(m.code, sizeof(m.code), c->code);
+	m.status = c->status;
+	m.request_bytes = c->req.body_bytes;
+	m.response_bytes = c->bytes_out;
+	m.duration_ms = now_ms() - c->start_ms;
+	audit_digest(c->md_req, m.request_sha256);
+	audit_digest(c->md_resp, m.response_sha256);
+
+	if (r->keeper == NULL ||
+	    (p = malloc(sizeof(*p) + strlen(line) + 1)) == NULL) {
+		log_warnx("%s: exchange %s not audited: keeper unavailable",
+		    __func__, c->rid);
+		access_write(r, line, 0, 0);
+		return;
+	}
+	p->id = ++r->ipc_id;
+	p->wait = NULL;
+	memcpy(p->line, line, strlen(line) + 1);
+	if (ipc_send(bufferevent_get_output(r->keeper), IPC_PASSTHROUGH, p->id,
+	    &m, sizeof(m)) == -1) {
+		access_write(r, line, 0, 0);
+		free(p);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&r->appends, p, entry);
+	r->npending++;
+}
+
+/* Reads "name=<decimal>" from a query string; 0 if found and valid,
+ * 1 if absent, -1 if malformed. */
+static int
+audit_param(const char *q, size_t qlen, const char *name, uint64_t *out)
+{
+	size_t		nl = strlen(name), i = 0, j;
+	char		num[24];
+
+	while (i < qlen) {
+		j = i;
+		while (j < qlen && q[j] != '&')
+			j++;
+		if (j - i > nl && memcmp(q + i, name, nl) == 0 && q[i + nl] == '=') {
+			if (j - i - nl - 1 >= sizeof(num))
+				return -1;
+			memcpy(num, q + i + nl + 1, j - i - nl - 1);
+			num[j - i - nl - 1] = '\0';
+			return parse_u64(num, 0, INT64_MAX, out) == 0 ? 0 : -1;
+		}
+		i = j + 1;
+	}
+	return 1;
+}
+
+int
+audit_request(struct relay_conn *c, const char *url, size_t len)
+{
+	struct relay		*r = c->r;
+	struct ipc_audit_query	 q;
+	struct audit_pending	*p;
+	const char		*qs = memchr(url, '?', len);
+	size_t			 plen = qs ? (size_t)(qs - url) : len;
+	size_t			 qlen = qs ? len - plen - 1 : 0;
+	char			 num[24];
+	int			 a = 1, b = 1;
+
+	if (plen < 7 || memcmp(url, "/audit/", 7) != 0)
+		return -1;
+	if (qs != NULL)
+		qs++;
+	memset(&q, 0, sizeof(q));
+	if (plen == 17 && memcmp(url, "/audit/checkpoint", 17) == 0) {
+		q.what = AUDIT_CHECKPOINT;
+		a = b = 0;
+	} else if (plen == 22 && memcmp(url, "/audit/proof/inclusion", 22) == 0) {
+		q.what = AUDIT_INCLUSION;
+		a = audit_param(qs, qlen, "index", &q.a);
+		b = audit_param(qs, qlen, "size", &q.b);
+		b = b == 1 ? 0 : b;	/* size defaults to the checkpoint's */
+	} else if (plen == 24 &&
+	    memcmp(url, "/audit/proof/consistency", 24) == 0) {
+		q.what = AUDIT_CONSISTENCY;
+		a = audit_param(qs, qlen, "old", &q.a);
+		b = audit_param(qs, qlen, "new", &q.b);
+		b = b == 1 ? 0 : b;
+	} else if (plen == 19 && memcmp(url, "/audit/proof/bundle", 19) == 0) {
+		q.what = AUDIT_BUNDLE;
+		a = audit_param(qs, qlen, "index", &q.a);
+		b = 0;
+	} else if (plen > 15 && memcmp(url, "/audit/entries/", 15) == 0 &&
+	    plen - 15 < sizeof(num)) {
+		q.what = AUDIT_ENTRY;
+		memcpy(num, url + 15, plen - 15);
+		num[plen - 15] = '\0';
+		a = parse_u64(num, 0, INT64_MAX, &q.a) == 0 ? 0 : -1;
+		b = 0;
+	} else {
+		conn_reply_error(c, 404, "no-route", "no such audit endpoint");
+		return 0;
+	}
+	if (a != 0 || b != 0) {
+		conn_reply_error(c, 400, "bad-query",
+		    "missing or malformed numeric parameter");
+		return 0;
+	}
+	if (c->req.method != HTTP_GET && c->req.method != HTTP_HEAD) {
+		conn_reply_error(c, 405, "method-not-allowed",
+		    "the audit API is read-only");
+		return 0;
+	}
+	if (audit_backlogged(r) ||
+	    (p = calloc(1, sizeof(*p))) == NULL) {
+		conn_reply_error(c, 503, "keeper-unavailable",
+		    "the audit log is not reachable");
+		return 0;
+	}
+	if ((p->wait = calloc(1, sizeof(*p->wait))) == NULL) {
+		free(p);
+		conn_reply_error(c, 503, "keeper-unavailable", "out of memory");
+		return 0;
+	}
+	p->id = ++r->ipc_id;
+	p->wait->c = c;
+	c->audit = p->wait;
+	ipc_send(bufferevent_get_output(r->keeper), IPC_AUDIT_QUERY, p->id, &q,
+	    sizeof(q));
+	TAILQ_INSERT_TAIL(&r->queries, p, entry);
+	r->npending++;
+	return 0;
+}
