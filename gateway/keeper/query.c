@@ -137,8 +137,8 @@ query_bundle(struct store *st, uint64_t index, struct ipc_audit_reply *r,
     char **body, size_t *blen)
 {
 	uint8_t		 proof[MERKLE_MAX_PROOF][MERKLE_HASH_LEN];
-	char		*note, *buf, b[48], line[64];
-	size_t		 nlen, n, i;
+	char		*note, *buf, b[48], line[64], *entry = NULL, *b64;
+	size_t		 nlen, n, i, elen;
 	uint64_t	 size = query_cp_size(st, &note, &nlen);
 
 	if (index >= size) {
@@ -153,8 +153,22 @@ query_bundle(struct store *st, uint64_t index, struct ipc_audit_reply *r,
 		query_error(r, body, blen, 500, "internal", "cannot make the proof");
 		return;
 	}
-	str_printf(buf, QUERY_MAX_BODY, "c2sp.org/tlog-proof@v1\nindex %llu\n",
-	    (unsigned long long)index);
+	/* The entry itself rides as the extra data: the verifier hashes it,
+	 * and the inclusion proof then vouches for every byte of it. */
+	if (store_entry(st, index, &entry, &elen) == -1 ||
+	    (b64 = malloc(4 * (elen / 3 + 1) + 1)) == NULL) {
+		free(entry);
+		free(note);
+		free(buf);
+		query_error(r, body, blen, 500, "internal", "cannot read the entry");
+		return;
+	}
+	EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)entry,
+	    (int)elen);
+	str_printf(buf, QUERY_MAX_BODY, "c2sp.org/tlog-proof@v1\nextra %s\n"
+	    "index %llu\n", b64, (unsigned long long)index);
+	free(b64);
+	free(entry);
 	for (i = 0; i < n; i++) {
 		query_b64(b, proof[i]);
 		str_printf(line, sizeof(line), "%s\n", b);

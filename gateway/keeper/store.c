@@ -460,24 +460,58 @@ store_each_checkpoint(struct store *s, int (*fn)(void *, uint64_t,
 	return rc == SQLITE_DONE ? 0 : rc;
 }
 
+struct store_nodes {
+	struct store	*s;
+	sqlite3_stmt	*cur[MERKLE_MAX_LEVELS];
+};
+
 int
-store_each_node(struct store *s, int (*fn)(void *, unsigned, uint64_t,
-    const uint8_t *), void *arg)
+store_nodes_open(struct store *s, struct store_nodes **out)
+{
+	struct store_nodes	*n;
+
+	if ((n = calloc(1, sizeof(*n))) == NULL)
+		return -1;
+	n->s = s;
+	*out = n;
+	return 0;
+}
+
+int
+store_nodes_next(struct store_nodes *n, unsigned level, uint64_t *pos,
+    uint8_t hash[MERKLE_HASH_LEN])
 {
 	sqlite3_stmt	*st;
 	int		 rc;
 
-	if (sqlite3_prepare_v2(s->db, "SELECT level, pos, hash FROM nodes "
-	    "ORDER BY level, pos", -1, &st, NULL) != SQLITE_OK)
-		return store_fail(s, "scan nodes");
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const uint8_t *h = sqlite3_column_bytes(st, 2) ==
-		    MERKLE_HASH_LEN ? sqlite3_column_blob(st, 2) : NULL;
-
-		if ((rc = fn(arg, (unsigned)sqlite3_column_int(st, 0),
-		    (uint64_t)sqlite3_column_int64(st, 1), h)) != 0)
-			break;
+	if (level == 0 || level >= MERKLE_MAX_LEVELS)
+		return -1;
+	if ((st = n->cur[level]) == NULL) {
+		if (sqlite3_prepare_v2(n->s->db, "SELECT pos, hash FROM nodes "
+		    "WHERE level = ? ORDER BY pos", -1, &st, NULL) != SQLITE_OK)
+			return store_fail(n->s, "scan nodes");
+		sqlite3_bind_int(st, 1, (int)level);
+		n->cur[level] = st;
 	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc != SQLITE_ROW)
+		return store_fail(n->s, "scan nodes");
+	*pos = (uint64_t)sqlite3_column_int64(st, 0);
+	if (store_blob32(st, 1, hash) == -1)
+		memset(hash, 0, MERKLE_HASH_LEN);	/* reported as a mismatch */
+	return 1;
+}
+
+void
+store_nodes_close(struct store_nodes *n)
+{
+	int	i;
+
+	if (n == NULL)
+		return;
+	for (i = 0; i < MERKLE_MAX_LEVELS; i++)
+		sqlite3_finalize(n->cur[i]);
+	free(n);
 }

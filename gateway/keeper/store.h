@@ -53,8 +53,13 @@ int	store_each_entry(struct store *, int (*fn)(void *, uint64_t,
 /* Iterates checkpoints by size. */
 int	store_each_checkpoint(struct store *, int (*fn)(void *, uint64_t,
 	    const char *, size_t), void *arg);
-/* Iterates stored interior nodes (level >= 1). */
-int	store_each_node(struct store *, int (*fn)(void *, unsigned, uint64_t,
-	    const uint8_t *), void *arg);
+/* Streams stored interior nodes level by level, each level in position
+ * order, for verification alongside a rebuild. */
+struct store_nodes;
+int	store_nodes_open(struct store *, struct store_nodes **);
+/* The next node of level (>= 1): 1 (pos and hash set), 0 at the end, -1. */
+int	store_nodes_next(struct store_nodes *, unsigned level, uint64_t *pos,
+	    uint8_t hash[MERKLE_HASH_LEN]);
+void	store_nodes_close(struct store_nodes *);
 
 #endif

@@ -1,0 +1,655 @@
+/* gatewayctl audit: offline verification of the audit log (read-only), its
+ * checkpoints and proofs, and offline checking of a tlog-proof bundle with
+ * nothing but the log's public key. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "config.h"
+#include "ctl/ctl.h"
+#include "keeper/merkle.h"
+#include "keeper/note.h"
+#include "keeper/sign.h"
+#include "keeper/store.h"
+#include "log.h"
+#include "util.h"
+
+#define AUDIT_CONF		"/etc/gateway/gateway.conf"
+#define AUDIT_MAX_FILE		(4 * 1024 * 1024)
+#define AUDIT_MAX_CPS		65536
+
+struct audit_opts {
+	const char	*conf;
+	const char	*db;
+	const char	*vkey;
+	uint64_t	 index, size;
+	int		 has_index, has_size;
+	char		 dbpath[CFG_PATH_MAX];
+	char		 cpfile[CFG_PATH_MAX];
+	struct note_verifier verifier;
+	int		 has_verifier;
+};
+
+/* Reads a whole (small) file into a new NUL-terminated buffer. */
+static char *
+audit_read_file(const char *path, size_t *len)
+{
+	char	*buf;
+	int	 fd;
+	ssize_t	 n;
+	size_t	 have = 0;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return NULL;
+	if ((buf = malloc(AUDIT_MAX_FILE + 1)) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	while (have < AUDIT_MAX_FILE &&
+	    (n = read(fd, buf + have, AUDIT_MAX_FILE - have)) > 0)
+		have += (size_t)n;
+	close(fd);
+	buf[have] = '\0';
+	*len = have;
+	return buf;
+}
+
+/* The verifier key: --vkey (a vkey string or a file holding one), or the
+ * config's log key (origin and public half of log_key). */
+static int
+audit_load_verifier(struct audit_opts *o, struct config *cf)
+{
+	struct sign_key		*k;
+	struct note_signer	 s;
+	char			*text;
+	size_t			 len;
+
+	if (o->vkey != NULL) {
+		if ((text = audit_read_file(o->vkey, &len)) != NULL) {
+			text[strcspn(text, "\r\n")] = '\0';
+			len = (size_t)note_verifier_parse(&o->verifier, text);
+			free(text);
+		} else
+			len = (size_t)note_verifier_parse(&o->verifier, o->vkey);
+		if (len != 0) {
+			fprintf(stderr, "audit: bad verifier key %s\n", o->vkey);
+			return -1;
+		}
+		o->has_verifier = 1;
+		return 0;
+	}
+	if (cf == NULL)
+		return 0;
+	if (sign_key_load_private(cf->keeper.log_key, &k) == -1 ||
+	    note_signer_from_pkey(&s, cf->keeper.origin, k->pkey) == -1) {
+		fprintf(stderr, "audit: cannot read the log key %s; give --vkey\n",
+		    cf->keeper.log_key);
+		return -1;
+	}
+	note_signer_verifier(&s, &o->verifier);
+	note_signer_free(&s);
+	sign_key_free(k);
+	o->has_verifier = 1;
+	return 0;
+}
+
+static int
+audit_setup(struct audit_opts *o, int need_db, int need_key)
+{
+	struct config	*cf = NULL;
+	int		 rc;
+
+	if (o->conf != NULL || o->db == NULL) {
+		if ((cf = config_load(o->conf ? o->conf : AUDIT_CONF)) == NULL)
+			return -1;
+		str_copy(o->dbpath, sizeof(o->dbpath), cf->keeper.database);
+		str_copy(o->cpfile, sizeof(o->cpfile), cf->keeper.checkpoint_file);
+	}
+	if (o->db != NULL)
+		str_copy(o->dbpath, sizeof(o->dbpath), o->db);
+	if (need_db && o->dbpath[0] == '\0') {
+		fprintf(stderr, "audit: no database (give -c or --db)\n");
+		config_free(cf);
+		return -1;
+	}
+	rc = need_key ? audit_load_verifier(o, cf) : 0;
+	config_free(cf);
+	return rc;
+}
+
+/* ---- verify -------------------------------------------------------------- */
+
+struct audit_cp {
+	uint64_t	size;
+	uint8_t		root[MERKLE_HASH_LEN];
+	int		checked;
+};
+
+struct audit_verify {
+	struct audit_opts	*o;
+	struct merkle_frontier	 f;
+	struct store_nodes	*nodes;
+	struct audit_cp		*cps;
+	size_t			 ncps, next_cp;
+	uint64_t		 bad_index;
+	const char		*bad;
+};
+
+static int
+audit_verify_cp(void *arg, uint64_t size, const char *note, size_t len)
+{
+	struct audit_verify	*v = arg;
+	struct note_checkpoint	 c;
+
+	if (v->ncps == AUDIT_MAX_CPS)
+		return 0;
+	if (!v->o->has_verifier ||
+	    note_checkpoint_open(note, len, &v->o->verifier, 1, &c) == -1) {
+		fprintf(stderr, "checkpoint at size %llu: signature does not "
+		    "verify with the log key\n", (unsigned long long)size);
+		v->bad = "checkpoint signature";
+		return 1;
+	}
+	if (c.size != size) {
+		fprintf(stderr, "checkpoint at size %llu: the note says size "
+		    "%llu\n", (unsigned long long)size,
+		    (unsigned long long)c.size);
+		v->bad = "checkpoint size";
+		return 1;
+	}
+	v->cps[v->ncps].size = size;
+	memcpy(v->cps[v->ncps].root, c.root, MERKLE_HASH_LEN);
+	v->ncps++;
+	return 0;
+}
+
+/* Compares the roots of checkpoints that end at the current size. */
+static int
+audit_verify_roots(struct audit_verify *v)
+{
+	uint8_t	root[MERKLE_HASH_LEN];
+
+	while (v->next_cp < v->ncps && v->cps[v->next_cp].size == v->f.size) {
+		merkle_frontier_root(&v->f, root);
+		if (memcmp(root, v->cps[v->next_cp].root, MERKLE_HASH_LEN) != 0) {
+			fprintf(stderr, "checkpoint at size %llu: its root does not "
+			    "match the entries\n",
+			    (unsigned long long)v->f.size);
+			v->bad = "checkpoint root";
+			v->bad_index = v->f.size - 1;
+			return 1;
+		}
+		v->cps[v->next_cp++].checked = 1;
+	}
+	return 0;
+}
+
+static int
+audit_verify_entry(void *arg, uint64_t index, const uint8_t *leaf,
+    const void *data, size_t len)
+{
+	struct audit_verify	*v = arg;
+	uint8_t			 h[MERKLE_HASH_LEN], stored[MERKLE_HASH_LEN];
+	uint8_t			 done[MERKLE_MAX_LEVELS * MERKLE_HASH_LEN];
+	size_t			 n, l;
+	uint64_t		 pos, at;
+
+	if (index != v->f.size) {
+		fprintf(stderr, "entry %llu is missing (next stored index is "
+		    "%llu)\n", (unsigned long long)v->f.size,
+		    (unsigned long long)index);
+		v->bad = "missing entry";
+		v->bad_index = v->f.size;
+		return 1;
+	}
+	merkle_leaf_hash(data, len, h);
+	if (leaf == NULL || memcmp(h, leaf, MERKLE_HASH_LEN) != 0) {
+		fprintf(stderr, "entry %llu: its content does not match its "
+		    "stored leaf hash\n", (unsigned long long)index);
+		v->bad = "entry content";
+		v->bad_index = index;
+		return 1;
+	}
+	if (merkle_frontier_append(&v->f, h, done, &n) == -1)
+		return 1;
+	/* Every subtree this leaf completed must be stored as computed. */
+	for (l = 1; l < n; l++) {
+		at = v->f.size - (UINT64_C(1) << l);
+		if (store_nodes_next(v->nodes, (unsigned)l, &pos, stored) != 1 ||
+		    pos != at >> l ||
+		    memcmp(stored, done + l * MERKLE_HASH_LEN,
+		    MERKLE_HASH_LEN) != 0) {
+			fprintf(stderr, "entry %llu: the stored tree node at level "
+			    "%zu is missing or wrong\n",
+			    (unsigned long long)index, l);
+			v->bad = "tree node";
+			v->bad_index = index;
+			return 1;
+		}
+	}
+	return audit_verify_roots(v);
+}
+
+static int
+audit_verify_file(struct audit_opts *o, uint64_t size, struct store *st)
+{
+	char			*text;
+	size_t			 len;
+	struct note_checkpoint	 c;
+	uint8_t			 root[MERKLE_HASH_LEN];
+
+	if (o->cpfile[0] == '\0')
+		return 0;
+	if ((text = audit_read_file(o->cpfile, &len)) == NULL) {
+		if (errno == ENOENT && size == 0)
+			return 0;
+		fprintf(stderr, "checkpoint file %s: cannot read it\n", o->cpfile);
+		return -1;
+	}
+	if (note_checkpoint_open(text, len, &o->verifier, 1, &c) == -1 ||
+	    c.size > size || store_root(st, c.size, root) == -1 ||
+	    memcmp(root, c.root, MERKLE_HASH_LEN) != 0) {
+		fprintf(stderr, "checkpoint file %s: not a checkpoint of this "
+		    "log (the database was rolled back, truncated or swapped)\n",
+		    o->cpfile);
+		free(text);
+		return -1;
+	}
+	free(text);
+	return 0;
+}
+
+static int
+audit_verify(struct audit_opts *o)
+{
+	struct store		*st;
+	struct audit_verify	 v;
+	uint64_t		 pos, t0 = now_ms(), ms;
+	uint8_t			 h[MERKLE_HASH_LEN];
+	unsigned		 l;
+	int			 rc = 0;
+
+	if (!o->has_verifier) {
+		fprintf(stderr, "audit verify: need the log key (-c or --vkey)\n");
+		return CTL_EXIT_USAGE;
+	}
+	if (store_open(o->dbpath, 1, &st) == -1) {
+		fprintf(stderr, "audit verify: cannot open %s\n", o->dbpath);
+		return CTL_EXIT_FAIL;
+	}
+	memset(&v, 0, sizeof(v));
+	v.o = o;
+	merkle_frontier_init(&v.f);
+	if ((v.cps = calloc(AUDIT_MAX_CPS, sizeof(*v.cps))) == NULL ||
+	    store_nodes_open(st, &v.nodes) == -1)
+		rc = -1;
+	if (rc == 0 && store_each_checkpoint(st, audit_verify_cp, &v) != 0)
+		rc = -1;
+	if (rc == 0 && store_each_entry(st, audit_verify_entry, &v) != 0)
+		rc = -1;
+	/* Nothing may be stored beyond what the entries account for. */
+	for (l = 1; rc == 0 && l < MERKLE_MAX_LEVELS; l++)
+		if (store_nodes_next(v.nodes, l, &pos, h) != 0) {
+			fprintf(stderr, "tree node at level %u position %llu has no "
+			    "entries under it\n", l, (unsigned long long)pos);
+			v.bad = "extra tree node";
+			rc = -1;
+		}
+	if (rc == 0 && v.next_cp != v.ncps) {
+		fprintf(stderr, "checkpoint at size %llu: beyond the %llu entries "
+		    "in the log (entries were removed)\n",
+		    (unsigned long long)v.cps[v.next_cp].size,
+		    (unsigned long long)v.f.size);
+		v.bad = "truncated log";
+		v.bad_index = v.f.size;
+		rc = -1;
+	}
+	if (rc == 0 && audit_verify_file(o, v.f.size, st) == -1) {
+		v.bad = "checkpoint file";
+		rc = -1;
+	}
+	ms = now_ms() - t0;
+	store_nodes_close(v.nodes);
+	store_close(st);
+	free(v.cps);
+	if (rc != 0) {
+		if (v.bad != NULL)
+			printf("audit log BAD: %s; first bad index %llu\n", v.bad,
+			    (unsigned long long)v.bad_index);
+		else
+			printf("audit log BAD: cannot read it\n");
+		return CTL_EXIT_FAIL;
+	}
+	printf("audit log OK: %llu entries, %zu checkpoints verified, "
+	    "%llu ms (%.0f entries/s)\n", (unsigned long long)v.f.size, v.ncps,
+	    (unsigned long long)ms, ms ? (double)v.f.size * 1000.0 / (double)ms :
+	    (double)v.f.size * 1000.0);
+	return CTL_EXIT_OK;
+}
+
+/* ---- checkpoint, show, proof --------------------------------------------- */
+
+static int
+audit_checkpoint(struct audit_opts *o)
+{
+	struct store	*st;
+	char		*note;
+	size_t		 len;
+	uint64_t	 size;
+	int		 rc;
+
+	if (store_open(o->dbpath, 1, &st) == -1)
+		return CTL_EXIT_FAIL;
+	rc = store_checkpoint_latest(st, &note, &len, &size);
+	store_close(st);
+	if (rc != 0) {
+		fprintf(stderr, "audit checkpoint: none yet\n");
+		return CTL_EXIT_FAIL;
+	}
+	fwrite(note, 1, len, stdout);
+	free(note);
+	return CTL_EXIT_OK;
+}
+
+static int
+audit_show(struct audit_opts *o)
+{
+	struct store	*st;
+	char		*data;
+	size_t		 len;
+	int		 rc;
+
+	if (!o->has_index)
+		return CTL_EXIT_USAGE;
+	if (store_open(o->dbpath, 1, &st) == -1)
+		return CTL_EXIT_FAIL;
+	rc = store_entry(st, o->index, &data, &len);
+	store_close(st);
+	if (rc == -1) {
+		fprintf(stderr, "audit show: no entry %llu\n",
+		    (unsigned long long)o->index);
+		return CTL_EXIT_FAIL;
+	}
+	fwrite(data, 1, len, stdout);
+	fputc('\n', stdout);
+	free(data);
+	return CTL_EXIT_OK;
+}
+
+static void
+audit_b64(const uint8_t *h, char out[48])
+{
+	EVP_EncodeBlock((unsigned char *)out, h, MERKLE_HASH_LEN);
+}
+
+/* Without --size: a tlog-proof bundle against the newest checkpoint (the
+ * entry as its extra data). With --size: the bare inclusion path. */
+static int
+audit_proof(struct audit_opts *o)
+{
+	struct store	*st;
+	uint8_t		 proof[MERKLE_MAX_PROOF * MERKLE_HASH_LEN];
+	char		*note = NULL, *entry = NULL, *b64 = NULL, b[48];
+	size_t		 nlen, elen, n, i;
+	uint64_t	 size;
+	int		 rc = CTL_EXIT_FAIL;
+
+	if (!o->has_index)
+		return CTL_EXIT_USAGE;
+	if (store_open(o->dbpath, 1, &st) == -1)
+		return CTL_EXIT_FAIL;
+	if (o->has_size)
+		size = o->size;
+	else if (store_checkpoint_latest(st, &note, &nlen, &size) != 0) {
+		fprintf(stderr, "audit proof: no checkpoint yet\n");
+		goto done;
+	}
+	if (o->index >= size || size > store_size(st) ||
+	    merkle_inclusion_proof(store_subtree, st, o->index, size, proof,
+	    MERKLE_MAX_PROOF, &n) == -1) {
+		fprintf(stderr, "audit proof: index %llu is not in a tree of "
+		    "size %llu\n", (unsigned long long)o->index,
+		    (unsigned long long)size);
+		goto done;
+	}
+	if (note != NULL) {
+		if (store_entry(st, o->index, &entry, &elen) == -1 ||
+		    (b64 = malloc(4 * (elen / 3 + 1) + 1)) == NULL)
+			goto done;
+		EVP_EncodeBlock((unsigned char *)b64, (unsigned char *)entry,
+		    (int)elen);
+		printf("c2sp.org/tlog-proof@v1\nextra %s\nindex %llu\n", b64,
+		    (unsigned long long)o->index);
+	} else
+		printf("index %llu\nsize %llu\n", (unsigned long long)o->index,
+		    (unsigned long long)size);
+	for (i = 0; i < n; i++) {
+		audit_b64(proof + i * MERKLE_HASH_LEN, b);
+		printf("%s\n", b);
+	}
+	if (note != NULL)
+		printf("\n%s", note);
+	rc = CTL_EXIT_OK;
+done:
+	free(note);
+	free(entry);
+	free(b64);
+	store_close(st);
+	return rc;
+}
+
+/* ---- verify-proof -------------------------------------------------------- */
+
+static int
+audit_b64_decode(const char *s, size_t len, uint8_t *out, size_t max,
+    size_t *olen)
+{
+	int	n, pad = 0;
+
+	if (len == 0 || len % 4 != 0 || (len / 4) * 3 > max)
+		return -1;
+	if ((n = EVP_DecodeBlock(out, (const unsigned char *)s, (int)len)) < 0)
+		return -1;
+	if (s[len - 1] == '=')
+		pad++;
+	if (s[len - 2] == '=')
+		pad++;
+	*olen = (size_t)n - (size_t)pad;
+	return 0;
+}
+
+static int
+audit_verify_proof(struct audit_opts *o, const char *file)
+{
+	char			*text, *p, *nl, *entry = NULL;
+	size_t			 len, n = 0, elen = 0, hl;
+	uint8_t			 proof[MERKLE_MAX_PROOF * MERKLE_HASH_LEN], leaf[32];
+	uint64_t		 index;
+	struct note_checkpoint	 c;
+	int			 rc = CTL_EXIT_FAIL;
+
+	if (!o->has_verifier) {
+		fprintf(stderr, "audit verify-proof: need --vkey\n");
+		return CTL_EXIT_USAGE;
+	}
+	if ((text = audit_read_file(file, &len)) == NULL) {
+		fprintf(stderr, "audit verify-proof: cannot read %s\n", file);
+		return CTL_EXIT_FAIL;
+	}
+	p = text;
+	if (strncmp(p, "c2sp.org/tlog-proof@v1\n", 23) != 0)
+		goto bad;
+	p += 23;
+	if (strncmp(p, "extra ", 6) == 0) {
+		if ((nl = strchr(p, '\n')) == NULL ||
+		    (entry = malloc((size_t)(nl - p))) == NULL ||
+		    audit_b64_decode(p + 6, (size_t)(nl - p - 6),
+		    (uint8_t *)entry, (size_t)(nl - p), &elen) == -1)
+			goto bad;
+		p = nl + 1;
+	}
+	if (strncmp(p, "index ", 6) != 0 || (nl = strchr(p, '\n')) == NULL)
+		goto bad;
+	*nl = '\0';
+	if (parse_u64(p + 6, 0, INT64_MAX, &index) == -1)
+		goto bad;
+	for (p = nl + 1; *p != '\n'; p = nl + 1) {
+		if ((nl = strchr(p, '\n')) == NULL || n == MERKLE_MAX_PROOF ||
+		    audit_b64_decode(p, (size_t)(nl - p),
+		    proof + n * MERKLE_HASH_LEN, MERKLE_HASH_LEN + 2, &hl) == -1 ||
+		    hl != MERKLE_HASH_LEN)
+			goto bad;
+		n++;
+	}
+	p++;
+	if (note_checkpoint_open(p, len - (size_t)(p - text), &o->verifier, 1,
+	    &c) == -1) {
+		fprintf(stderr, "the checkpoint is not signed by %s\n",
+		    o->verifier.name);
+		goto done;
+	}
+	if (entry == NULL) {
+		fprintf(stderr, "the bundle carries no entry to check\n");
+		goto done;
+	}
+	merkle_leaf_hash(entry, elen, leaf);
+	if (merkle_verify_inclusion(index, c.size, leaf, proof, n, c.root) == -1) {
+		fprintf(stderr, "the entry is NOT included at index %llu of the "
+		    "checkpointed tree\n", (unsigned long long)index);
+		goto done;
+	}
+	printf("proof OK: entry %llu is in %s at tree size %llu\n",
+	    (unsigned long long)index, c.origin, (unsigned long long)c.size);
+	fwrite(entry, 1, elen, stdout);
+	fputc('\n', stdout);
+	rc = CTL_EXIT_OK;
+	goto done;
+bad:
+	fprintf(stderr, "%s: not a c2sp.org/tlog-proof@v1 bundle\n", file);
+done:
+	free(entry);
+	free(text);
+	return rc;
+}
+
+static int
+audit_vkey(struct audit_opts *o)
+{
+	char	out[NOTE_VKEY_MAX];
+
+	if (!o->has_verifier || note_verifier_format(&o->verifier, out,
+	    sizeof(out)) == -1)
+		return CTL_EXIT_FAIL;
+	printf("%s\n", out);
+	return CTL_EXIT_OK;
+}
+
+static void
+audit_usage(void)
+{
+	fprintf(stderr,
+	    "usage: gatewayctl audit verify [-c conf | --db file --vkey key]\n"
+	    "       gatewayctl audit checkpoint [-c conf | --db file]\n"
+	    "       gatewayctl audit proof --index I [--size N] [-c conf | --db file]\n"
+	    "       gatewayctl audit show I [-c conf | --db file]\n"
+	    "       gatewayctl audit verify-proof BUNDLE --vkey key\n"
+	    "       gatewayctl audit vkey [-c conf]\n");
+}
+
+static int
+audit_run(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "vkey", required_argument, NULL, 'k' },
+		{ "index", required_argument, NULL, 'i' },
+		{ "size", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct audit_opts	 o;
+	const char		*sub, *arg = NULL;
+	int			 ch, need_db;
+
+	memset(&o, 0, sizeof(o));
+	if (argc < 2) {
+		audit_usage();
+		return CTL_EXIT_USAGE;
+	}
+	sub = argv[1];
+	optind = 2;
+	while ((ch = getopt_long(argc, argv, "c:", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			o.conf = optarg;
+			break;
+		case 'd':
+			o.db = optarg;
+			break;
+		case 'k':
+			o.vkey = optarg;
+			break;
+		case 'i':
+			if (parse_u64(optarg, 0, INT64_MAX, &o.index) == -1)
+				goto usage;
+			o.has_index = 1;
+			break;
+		case 's':
+			if (parse_u64(optarg, 1, INT64_MAX, &o.size) == -1)
+				goto usage;
+			o.has_size = 1;
+			break;
+		default:
+			goto usage;
+		}
+	}
+	if (optind < argc)
+		arg = argv[optind++];
+	if (optind != argc)
+		goto usage;
+	if (strcmp(sub, "show") == 0 && arg != NULL) {
+		if (parse_u64(arg, 0, INT64_MAX, &o.index) == -1)
+			goto usage;
+		o.has_index = 1;
+		arg = NULL;
+	}
+	if (strcmp(sub, "verify-proof") == 0) {
+		if (arg == NULL || o.vkey == NULL)
+			goto usage;
+		if (audit_load_verifier(&o, NULL) == -1)
+			return CTL_EXIT_FAIL;
+		return audit_verify_proof(&o, arg);
+	}
+	if (arg != NULL)
+		goto usage;
+	need_db = strcmp(sub, "vkey") != 0;
+	if (audit_setup(&o, need_db, strcmp(sub, "verify") == 0 ||
+	    strcmp(sub, "vkey") == 0) == -1)
+		return CTL_EXIT_FAIL;
+	if (strcmp(sub, "verify") == 0)
+		return audit_verify(&o);
+	if (strcmp(sub, "checkpoint") == 0)
+		return audit_checkpoint(&o);
+	if (strcmp(sub, "proof") == 0)
+		return o.has_index ? audit_proof(&o) : CTL_EXIT_USAGE;
+	if (strcmp(sub, "show") == 0)
+		return o.has_index ? audit_show(&o) : CTL_EXIT_USAGE;
+	if (strcmp(sub, "vkey") == 0)
+		return audit_vkey(&o);
+usage:
+	audit_usage();
+	return CTL_EXIT_USAGE;
+}
+
+const struct ctl_command ctl_audit_command = {
+	.name = "audit",
+	.synopsis = "verify|checkpoint|proof|show|verify-proof|vkey ...",
+	.help = "verify the audit log, print checkpoints, entries and proofs",
+	.run = audit_run,
+};
