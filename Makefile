@@ -43,6 +43,7 @@ CTL_SRCS  = $(wildcard gateway/ctl/*.c)
 TEST_SRCS = $(wildcard tests/unit/test_*.c)
 STUB_SRCS = $(wildcard tests/stubs/*.c)
 BENCH_SRCS= $(wildcard tests/bench/*.c)
+KBENCH_SRCS= $(wildcard tests/bench/keeper/*.c)
 FUZZ_SRCS = $(wildcard tests/fuzz/fuzz_*.c)
 
 # $(call variant,DIR,CFLAGS,LDFLAGS,LLHTTP_EXTRA): the same programs built into DIR.
@@ -72,6 +73,9 @@ $(1)/stubd: $$(patsubst %.c,$(1)/obj/%.o,$$(STUB_SRCS)) $(1)/libgw.a $(1)/libllh
 $(1)/loadgen: $$(patsubst %.c,$(1)/obj/%.o,$$(BENCH_SRCS)) $(1)/libgw.a $(1)/libllhttp.a
 	@echo "  LD      $$@"
 	@$$(CC) $(3) -o $$@ $$^ $$(PKG_LIBS)
+$(1)/keeper_bench: $$(patsubst %.c,$(1)/obj/%.o,$$(KBENCH_SRCS)) $(1)/libgw.a $(1)/libllhttp.a
+	@echo "  LD      $$@"
+	@$$(CC) $(3) -o $$@ $$^ $$(PKG_LIBS)
 $(1)/tests/%: $(1)/obj/tests/unit/%.o $(1)/libgw.a $(1)/libllhttp.a
 	@mkdir -p $$(@D)
 	@echo "  LD      $$@"
@@ -82,7 +86,8 @@ $(eval $(call variant,build,$(REL_CFLAGS),$(REL_LDFLAGS),))
 -include $(shell find build -name '*.d' 2>/dev/null)
 $(eval $(call variant,build/san,$(SAN_CFLAGS),$(SAN_LDFLAGS),$(SAN_LDFLAGS)))
 
-PROGS      = gatewayd $(if $(CTL_SRCS),gatewayctl) $(if $(STUB_SRCS),stubd) $(if $(BENCH_SRCS),loadgen)
+PROGS      = gatewayd $(if $(CTL_SRCS),gatewayctl) $(if $(STUB_SRCS),stubd) \
+	$(if $(BENCH_SRCS),loadgen) $(if $(KBENCH_SRCS),keeper_bench)
 UNIT_TESTS = $(patsubst tests/unit/%.c,%,$(TEST_SRCS))
 
 .SECONDARY:
@@ -124,7 +129,7 @@ run: deps
 
 bench: deps
 	@$(MAKE) --no-print-directory _build pki
-	@sh tests/bench/run.sh
+	@sh tests/bench/run.sh && { [ ! -f tests/bench/keeper.sh ] || sh tests/bench/keeper.sh; }
 
 FUZZ_TIME ?= 60
 fuzz: deps

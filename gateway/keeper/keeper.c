@@ -356,6 +356,7 @@ keeper_main(struct config *cf, int ctl_fd)
 		keeper_cp_due(&k);
 
 	event_base_dispatch(k.base);
+	signal(SIGTERM, SIG_IGN);	/* see relay_main */
 
 	log_info("stopping after %llu commits of %llu entries",
 	    (unsigned long long)k.commits, (unsigned long long)k.committed);

@@ -150,6 +150,9 @@ conn_accept(struct relay *r, enum listener_kind kind, int fd,
 		return;
 	}
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	/* While a response is pending, pipelined bytes wait in the socket,
+	 * not in our memory. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, CONN_HIGH_WATER);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	TAILQ_INSERT_TAIL(&r->conns, c, entry);
 	r->nconns++;

@@ -166,6 +166,10 @@ relay_main(struct runtime *rt, unsigned slot, int keeper_fd)
 	atomic_fetch_add(&rt->shm->workers_alive, 1);
 	log_debug("worker %u ready", slot);
 	event_base_dispatch(r.base);
+	/* Freeing the events restores default handlers: a second SIGTERM
+	 * must not cut the clean exit short. */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
 	atomic_fetch_sub(&rt->shm->workers_alive, 1);
 	relay_free(&r);
 	return 0;

@@ -140,7 +140,7 @@ void	access_write(struct relay *, const char *line, int indexed,
 
 /* audit.c: the keeper channel. */
 /* Most appends a worker lets wait for the keeper before refusing work. */
-#define AUDIT_MAX_PENDING	65536
+#define AUDIT_MAX_PENDING	8192
 int	audit_init(struct relay *, int fd);
 void	audit_free(struct relay *);
 /* Records the finished exchange: an audit entry for the agency listener's
