@@ -34,8 +34,10 @@ REL_LDFLAGS = -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack
 SAN_CFLAGS  = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=undefined $(WARN) $(BASE_CFLAGS)
 SAN_LDFLAGS = -fsanitize=address,undefined
-# llhttp is third-party generated code: built apart, with its own (quiet) flags.
-LLHTTP_CFLAGS = -std=c17 -O2 -g -fPIE -fstack-protector-strong -I$(LLHTTP_INC) -w
+# llhttp is third-party generated code: built apart, with its own (quiet) flags,
+# in its strict variant (a compile-time switch; no lenient flags are ever set).
+LLHTTP_CFLAGS = -std=c17 -O2 -g -fPIE -fstack-protector-strong -I$(LLHTTP_INC) -w \
+	-DLLHTTP_STRICT_MODE=1
 
 LIB_SRCS  = $(filter-out gateway/main.c,$(wildcard gateway/*.c gateway/net/*.c \
 	gateway/relay/*.c gateway/keeper/*.c gateway/courier/*.c adapters/*.c))
