@@ -1,0 +1,63 @@
+/* One load-generator connection: a non-blocking state machine (connect, TLS
+ * handshake, write the request, read and parse the response) driven by epoll. */
+#ifndef LOADGEN_CONN_H
+#define LOADGEN_CONN_H
+
+#include <stdint.h>
+#include <openssl/ssl.h>
+
+#include "llhttp.h"
+#include "loadgen_opts.h"
+#include "loadgen_request.h"
+#include "loadgen_stats.h"
+
+/* What the connections of one thread share; owned by the worker. */
+struct loadgen_env {
+	const struct loadgen_opts	*opts;
+	const struct loadgen_request	*req;
+	SSL_CTX				*ctx;
+	struct loadgen_stats		*stats;
+	int				 epfd;
+	uint64_t			 end_us;	/* no new connection after this */
+	/* One TLS record; responses are parsed as they arrive, so one read
+	 * buffer per thread serves every connection. */
+	char				 rbuf[16384];
+};
+
+enum loadgen_conn_state {
+	LOADGEN_CONN_IDLE,
+	LOADGEN_CONN_CONNECTING,
+	LOADGEN_CONN_HANDSHAKE,
+	LOADGEN_CONN_WRITING,
+	LOADGEN_CONN_READING
+};
+
+struct loadgen_conn {
+	struct loadgen_env	*env;
+	int			 fd;
+	SSL			*ssl;
+	llhttp_t		 parser;
+	enum loadgen_conn_state	 state;
+	uint64_t		 start_us;	/* latency origin of this request */
+	uint64_t		 deadline_us;	/* --timeout for the current exchange */
+	uint64_t		 retry_us;	/* when IDLE after an error: reopen at */
+	uint64_t		 done_on_conn;	/* responses on this connection */
+	uint64_t		 got;		/* response bytes read so far */
+	int			 timing;	/* start_us is set for this request */
+	int			 complete;
+	int			 keep_alive;
+	int			 opened;
+	unsigned		 status;
+};
+
+void	loadgen_conn_init(struct loadgen_conn *c, struct loadgen_env *env);
+/* Opens the connection (non-blocking); the rest happens in loadgen_conn_event. */
+void	loadgen_conn_start(struct loadgen_conn *c, uint64_t now);
+void	loadgen_conn_event(struct loadgen_conn *c, uint32_t events);
+/* Timeouts and delayed reopening; called every few milliseconds. */
+void	loadgen_conn_tick(struct loadgen_conn *c, uint64_t now);
+void	loadgen_conn_close(struct loadgen_conn *c);
+/* Whether a request (or, with --new-conn, its connection) is under way. */
+int	loadgen_conn_busy(const struct loadgen_conn *c);
+
+#endif
