@@ -318,6 +318,7 @@ int
 keeper_main(struct config *cf, int ctl_fd)
 {
 	struct keeper	 k;
+	sigset_t	 block;
 	size_t		 i;
 
 	log_set_role("keeper");
@@ -356,7 +357,12 @@ keeper_main(struct config *cf, int ctl_fd)
 		keeper_cp_due(&k);
 
 	event_base_dispatch(k.base);
-	signal(SIGTERM, SIG_IGN);	/* see relay_main */
+	/* Freeing the events restores default handlers: a second SIGTERM
+	 * must not cut the clean exit short, so it stays pending. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, NULL);
 
 	log_info("stopping after %llu commits of %llu entries",
 	    (unsigned long long)k.commits, (unsigned long long)k.committed);

@@ -338,8 +338,8 @@ conn_begin_exchange(struct relay_conn *c)
 	c->proxied = 0;
 	c->code = NULL;
 	c->audit_req = 0;
-	EVP_DigestInit_ex(c->md_req, EVP_sha256(), NULL);
-	EVP_DigestInit_ex(c->md_resp, EVP_sha256(), NULL);
+	EVP_DigestInit_ex(c->md_req, c->r->sha256, NULL);
+	EVP_DigestInit_ex(c->md_resp, c->r->sha256, NULL);
 	conn_set_state(c, CONN_READING);
 }
 

@@ -11,6 +11,7 @@
 
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <openssl/evp.h>
 
 #include "config.h"
 #include "log.h"
@@ -119,12 +120,14 @@ relay_free(struct relay *r)
 	if (r->ev_drain != NULL)
 		event_free(r->ev_drain);
 	event_base_free(r->base);
+	EVP_MD_free(r->sha256);
 }
 
 int
 relay_main(struct runtime *rt, unsigned slot, int keeper_fd)
 {
 	struct relay		 r;
+	sigset_t		 block;
 	unsigned char		 rnd[4];
 	size_t			 i;
 	int			 k;
@@ -151,6 +154,8 @@ relay_main(struct runtime *rt, unsigned slot, int keeper_fd)
 			fatalx("%s: evconnlistener_new failed", __func__);
 		evconnlistener_set_error_cb(r.lis[k], relay_accept_error);
 	}
+	if ((r.sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
+		fatalx("%s: no SHA-256", __func__);
 	if (audit_init(&r, keeper_fd) == -1)
 		fatalx("%s: cannot set up the keeper channel", __func__);
 	for (i = 0; i < r.cf->nupstreams; i++)
@@ -167,9 +172,11 @@ relay_main(struct runtime *rt, unsigned slot, int keeper_fd)
 	log_debug("worker %u ready", slot);
 	event_base_dispatch(r.base);
 	/* Freeing the events restores default handlers: a second SIGTERM
-	 * must not cut the clean exit short. */
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGINT, SIG_IGN);
+	 * must not cut the clean exit short, so it stays pending. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, NULL);
 	atomic_fetch_sub(&rt->shm->workers_alive, 1);
 	relay_free(&r);
 	return 0;

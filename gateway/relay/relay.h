@@ -21,6 +21,7 @@ struct admin_probe;
 struct audit_wait;
 struct audit_pending;
 typedef struct evp_md_ctx_st EVP_MD_CTX;
+typedef struct evp_md_st EVP_MD;
 
 /* A client connection's life; every change goes through conn_set_state. */
 enum conn_state {
@@ -91,6 +92,8 @@ struct relay {
 	TAILQ_HEAD(, audit_pending) queries;
 	unsigned		 npending;
 	void			*ipc_msg;
+	/* Fetched once: an implicit fetch per digest takes a global lock. */
+	EVP_MD			*sha256;
 };
 
 /* Runs a relay worker for listener slot `slot` until SIGTERM drains it;
