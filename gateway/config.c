@@ -44,8 +44,11 @@ struct config_parse {
 	struct config	*cf;
 	FILE		*fp;
 	int		 line;
-	char		 section[CFG_NAME_MAX * 2];
+	char		 kind[CFG_NAME_MAX];	/* "" before the first section */
+	int		 bad_section;		/* reported; skip its keys */
 	void		*cur;		/* the agency/upstream/route being filled */
+	char		*linebuf;	/* getline's, freed by config_load */
+	size_t		 linecap;
 };
 
 void
@@ -307,7 +310,21 @@ config_upstream_url(struct config_parse *p, struct cfg_upstream *u,
 	}
 	memcpy(u->host, h, hl);
 	u->host[hl] = '\0';
-	if ((colon = strrchr(u->host, ':')) != NULL && u->host[0] != '[') {
+	if (u->host[0] == '[') {
+		/* "[v6]" or "[v6]:port": the brackets are not the name. */
+		char *rb = strchr(u->host, ']');
+
+		if (rb == NULL || (rb[1] != '\0' && rb[1] != ':')) {
+			config_error(p->cf, p->line, "bad upstream host");
+			return;
+		}
+		if (rb[1] == ':' && parse_u64(rb + 2, 1, 65535, &port) == -1) {
+			config_error(p->cf, p->line, "bad upstream port");
+			return;
+		}
+		*rb = '\0';
+		memmove(u->host, u->host + 1, strlen(u->host));
+	} else if ((colon = strrchr(u->host, ':')) != NULL) {
 		if (parse_u64(colon + 1, 1, 65535, &port) == -1) {
 			config_error(p->cf, p->line, "bad upstream port");
 			return;
@@ -316,8 +333,8 @@ config_upstream_url(struct config_parse *p, struct cfg_upstream *u,
 	}
 	u->port = (uint16_t)port;
 	/* Addresses are resolved here, once: workers do no DNS at run time. */
-	if (str_printf(hostport, sizeof(hostport), "%s:%u", u->host,
-	    (unsigned)u->port) == -1 ||
+	if (str_printf(hostport, sizeof(hostport), strchr(u->host, ':') ?
+	    "[%s]:%u" : "%s:%u", u->host, (unsigned)u->port) == -1 ||
 	    config_parse_addr(hostport, &u->addr, &u->addrlen) == -1)
 		config_error(p->cf, p->line,
 		    "upstream host must be an IP address or localhost");
@@ -548,56 +565,97 @@ static int
 config_handler(void *arg, const char *section, const char *k, const char *v)
 {
 	struct config_parse	*p = arg;
-	char			 kind[CFG_NAME_MAX], *sp;
-	const char		*name = "";
 
-	if (str_copy(kind, sizeof(kind), section) == -1) {
-		config_error(p->cf, p->line, "section name too long");
+	/* Sections are tracked by config_reader, which sees every header
+	 * (even of an empty section) with its full name and its own line. */
+	if (p->kind[0] == '\0') {
+		config_error(p->cf, p->line, "\"%s\" is outside any section", k);
 		return 1;
 	}
-	if ((sp = strchr(kind, ' ')) != NULL) {
-		*sp = '\0';
-		name = section + (sp - kind) + 1;
-	}
-	if (strcmp(section, p->section) != 0) {
-		str_copy(p->section, sizeof(p->section), section);
-		p->cur = NULL;
-		if (strcmp(kind, "gateway") != 0 && strcmp(kind, "limits") != 0 &&
-		    strcmp(kind, "keeper") != 0)
-			p->cur = config_section_begin(p, kind, name);
-		else if (sp != NULL)
-			config_error(p->cf, p->line, "[%s] takes no name", kind);
-	}
-	if (k == NULL)		/* section header alone (INI_CALL_HANDLER_ON_NEW_SECTION) */
-		return 1;
-	if (strcmp(kind, "gateway") == 0)
+	if (p->bad_section)
+		return 1;	/* the section itself was already reported */
+	if (strcmp(p->kind, "gateway") == 0)
 		config_gateway_kv(p, k, v);
-	else if (strcmp(kind, "limits") == 0)
+	else if (strcmp(p->kind, "limits") == 0)
 		config_limits_kv(p, k, v);
-	else if (strcmp(kind, "keeper") == 0)
+	else if (strcmp(p->kind, "keeper") == 0)
 		config_keeper_kv(p, k, v);
-	else if (p->cur == NULL)
-		;	/* the section itself was already reported */
-	else if (strcmp(kind, "listener") == 0)
+	else if (strcmp(p->kind, "listener") == 0)
 		config_listener_kv(p, p->cur, k, v);
-	else if (strcmp(kind, "agency") == 0)
+	else if (strcmp(p->kind, "agency") == 0)
 		config_agency_kv(p, p->cur, k, v);
-	else if (strcmp(kind, "upstream") == 0)
+	else if (strcmp(p->kind, "upstream") == 0)
 		config_upstream_kv(p, p->cur, k, v);
-	else if (strcmp(kind, "route") == 0)
+	else if (strcmp(p->kind, "route") == 0)
 		config_route_kv(p, p->cur, k, v);
 	return 1;	/* keep going: report every error, not just the first */
 }
 
+/* A "[kind name]" header line: starts the section it names. */
+static void
+config_section_line(struct config_parse *p, const char *line)
+{
+	char		 hdr[CFG_NAME_MAX * 2], *end, *sp;
+	const char	*name = "";
+
+	p->cur = NULL;
+	p->bad_section = 1;
+	p->kind[0] = '.';	/* inside some section, even a bad one */
+	p->kind[1] = '\0';
+	if (str_copy(hdr, sizeof(hdr), line + 1) == -1 ||
+	    (end = strchr(hdr, ']')) == NULL) {
+		config_error(p->cf, p->line, "bad section header");
+		return;
+	}
+	*end = '\0';
+	if ((sp = strchr(hdr, ' ')) != NULL) {
+		*sp = '\0';
+		name = sp + 1;
+	}
+	if (str_copy(p->kind, sizeof(p->kind), hdr) == -1) {
+		config_error(p->cf, p->line, "bad section header");
+		return;
+	}
+	if (strcmp(hdr, "gateway") == 0 || strcmp(hdr, "limits") == 0 ||
+	    strcmp(hdr, "keeper") == 0) {
+		if (sp != NULL)
+			config_error(p->cf, p->line, "[%s] takes no name", hdr);
+		else
+			p->bad_section = 0;
+		if (strcmp(hdr, "keeper") == 0 && p->cf->keeper.line == 0)
+			p->cf->keeper.line = p->line;
+		return;
+	}
+	if ((p->cur = config_section_begin(p, hdr, name)) != NULL)
+		p->bad_section = 0;
+}
+
+/* Hands inih one physical line at a time (inih's own buffer would split a
+ * long line and parse its tail as a new line), counting lines as it goes. */
 static char *
 config_reader(char *buf, int num, void *arg)
 {
 	struct config_parse	*p = arg;
-	char			*r;
+	ssize_t			 n;
+	const char		*t;
 
-	if ((r = fgets(buf, num, p->fp)) != NULL)
-		p->line++;
-	return r;
+	if ((n = getline(&p->linebuf, &p->linecap, p->fp)) == -1)
+		return NULL;
+	p->line++;
+	if (n >= num - 1 && p->linebuf[n - 1] == '\n')
+		n--;
+	if (n >= num - 1) {
+		config_error(p->cf, p->line, "line longer than %d bytes", num - 2);
+		str_copy(buf, (size_t)num, "\n");
+		return buf;
+	}
+	memcpy(buf, p->linebuf, (size_t)n);
+	buf[n] = '\0';
+	for (t = buf; *t == ' ' || *t == '\t'; t++)
+		;
+	if (*t == '[')
+		config_section_line(p, t);
+	return buf;
 }
 
 static void
@@ -736,6 +794,7 @@ config_load(const char *file)
 	}
 	rc = ini_parse_stream(config_reader, &p, config_handler, &p);
 	fclose(p.fp);
+	free(p.linebuf);
 	if (rc > 0)
 		config_error(cf, rc, "syntax error");
 	else if (rc < 0)

@@ -18,6 +18,8 @@ static int	http_cb_value(llhttp_t *, const char *, size_t);
 static int	http_cb_headers(llhttp_t *);
 static int	http_cb_body(llhttp_t *, const char *, size_t);
 static int	http_cb_done(llhttp_t *);
+static int	http_cb_chunk(llhttp_t *);
+static int	http_cb_ext(llhttp_t *, const char *, size_t);
 
 static llhttp_settings_t	http_settings = {
 	.on_message_begin = http_cb_begin,
@@ -27,7 +29,14 @@ static llhttp_settings_t	http_settings = {
 	.on_headers_complete = http_cb_headers,
 	.on_body = http_cb_body,
 	.on_message_complete = http_cb_done,
+	.on_chunk_header = http_cb_chunk,
+	.on_chunk_extension_name = http_cb_ext,
+	.on_chunk_extension_value = http_cb_ext,
 };
+
+/* Chunk extensions are legal but useless to us: a small bound keeps them
+ * from being a way to stream without limit. */
+#define HTTP_MAX_CHUNK_EXT	256
 
 /* RFC 9110 §7.6.1 connection-specific fields, those we re-frame, and Host
  * (the upstream gets its own name). */
@@ -99,6 +108,8 @@ http_msg_clear(struct http_msg *m)
 	m->method = m->status = m->major = m->minor = 0;
 	m->chunked = m->has_length = m->keep_alive = m->expect_continue = 0;
 	m->head_request = 0;
+	m->in_trailer = m->trailer_pause = 0;
+	m->chunk_ext_bytes = 0;
 	m->content_length = m->body_bytes = 0;
 	memset(&m->err, 0, sizeof(m->err));
 }
@@ -190,6 +201,7 @@ http_msg_feed(struct http_msg *m, const char *data, size_t len, size_t *used)
 			m->head_bytes += n;
 			if (m->head_bytes > m->max_head) {
 				http_msg_fail(m, 431, "headers-too-large",
+				    m->in_trailer ? "trailers exceed the limit" :
 				    "request head exceeds the limit");
 				return HTTP_FEED_ERROR;
 			}
@@ -202,6 +214,17 @@ http_msg_feed(struct http_msg *m, const char *data, size_t len, size_t *used)
 		}
 		if (e == HPE_PAUSED) {
 			off = (size_t)(llhttp_get_error_pos(&m->parser) - data);
+			if (m->trailer_pause) {
+				/* The last chunk: what follows is a trailer
+				 * section, scanned and bounded like a head. */
+				m->trailer_pause = 0;
+				m->in_trailer = 1;
+				m->scan = SCAN_LINE_START;
+				m->scan_seen_line = 1;
+				m->head_bytes = 0;
+				llhttp_resume(&m->parser);
+				continue;
+			}
 			*used = off;
 			m->paused = 1;
 			return HTTP_FEED_PAUSED;
@@ -347,6 +370,12 @@ http_check_request(struct http_msg *m)
 		return -1;
 	}
 	if ((v = http_msg_header(m, "transfer-encoding", &vlen)) != NULL) {
+		/* RFC 9112 §6.1: chunked framing in HTTP/1.0 is faulty. */
+		if (m->minor == 0) {
+			http_msg_fail(m, 400, "bad-framing",
+			    "Transfer-Encoding in an HTTP/1.0 request");
+			return -1;
+		}
 		if (http_msg_header_count(m, "transfer-encoding") > 1 ||
 		    !str_ieq(v, vlen, "chunked")) {
 			http_msg_fail(m, 400, "bad-framing",
@@ -387,6 +416,7 @@ static int
 http_cb_headers(llhttp_t *p)
 {
 	struct http_msg	*m = p->data;
+	size_t		 i;
 
 	m->head_done = 1;
 	m->in_value = 0;
@@ -398,6 +428,12 @@ http_cb_headers(llhttp_t *p)
 	m->has_length = (p->flags & F_CONTENT_LENGTH) != 0;
 	m->content_length = m->has_length ? p->content_length : 0;
 	m->keep_alive = llhttp_should_keep_alive(p);
+	/* llhttp takes ": value" as a header with an empty name. */
+	for (i = 0; i < m->nhdrs; i++)
+		if (m->hdrs[i].name_len == 0) {
+			http_msg_fail(m, 400, "bad-request", "empty header name");
+			return -1;
+		}
 	if (m->is_request && http_check_request(m) == -1)
 		return -1;
 	if (m->cbs->on_head != NULL && m->cbs->on_head(m, m->arg) == -1) {
@@ -420,6 +456,33 @@ http_cb_body(llhttp_t *p, const char *at, size_t len)
 	}
 	if (m->cbs->on_body != NULL && m->cbs->on_body(m, at, len, m->arg) == -1) {
 		http_msg_fail(m, 502, "internal", "body refused");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+http_cb_chunk(llhttp_t *p)
+{
+	struct http_msg	*m = p->data;
+
+	m->chunk_ext_bytes = 0;
+	/* Pause at the last chunk so the trailer section gets our scan. */
+	if (p->content_length == 0) {
+		m->trailer_pause = 1;
+		return HPE_PAUSED;
+	}
+	return 0;
+}
+
+static int
+http_cb_ext(llhttp_t *p, const char *at, size_t len)
+{
+	struct http_msg	*m = p->data;
+
+	m->chunk_ext_bytes += len;
+	if (m->chunk_ext_bytes > HTTP_MAX_CHUNK_EXT) {
+		http_msg_fail(m, 400, "bad-framing", "chunk extension too long");
 		return -1;
 	}
 	return 0;

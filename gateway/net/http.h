@@ -78,6 +78,9 @@ struct http_msg {
 	int			 keep_alive;
 	int			 expect_continue;
 	int			 head_request;	/* response to a HEAD: no body */
+	int			 in_trailer;	/* scanning the trailer section */
+	int			 trailer_pause;
+	size_t			 chunk_ext_bytes;
 
 	struct http_error	 err;
 };

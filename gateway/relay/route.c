@@ -33,16 +33,24 @@ route_path_ok(const char *url, size_t len)
 			    (hi == '5' && lo == 'c'))
 				return -1;
 		}
-		if (url[i] == '\\')
+		/* A fragment never belongs in a request target, and some
+		 * upstreams strip it before normalising the path. */
+		if (url[i] == '\\' || url[i] == '#')
 			return -1;
 	}
-	/* Dot segments: "/." or "/.." followed by '/' or the end. */
+	/* Dot segments: "/." or "/.." followed by '/', ';' (a path
+	 * parameter some servers strip) or the end. */
 	for (i = 0; i < n; i = seg) {
+		size_t	name;
+
 		seg = i + 1;
 		while (seg < n && url[seg] != '/')
 			seg++;
-		if ((seg - i == 2 && url[i + 1] == '.') ||
-		    (seg - i == 3 && url[i + 1] == '.' && url[i + 2] == '.'))
+		name = i + 1;
+		while (name < seg && url[name] != ';')
+			name++;
+		if ((name - i == 2 && url[i + 1] == '.') ||
+		    (name - i == 3 && url[i + 1] == '.' && url[i + 2] == '.'))
 			return -1;
 	}
 	return 0;
