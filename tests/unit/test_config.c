@@ -465,7 +465,7 @@ test_workers_auto(void **state)
 }
 
 /*
- * GATEWAY BUG (config.c, config_upstream_url): an IPv6 literal upstream,
+ * Regression guard, once a bug (config.c, config_upstream_url): an IPv6 literal upstream,
  * "https://[::1]:9441", cannot be configured: the port is only split off when
  * the host does not start with '[', so host becomes "[::1]:9441", port 443,
  * and config_parse_addr("[::1]:9441:443") fails with "upstream host must be
@@ -484,7 +484,7 @@ test_upstream_ipv6(void **state)
 	cf = load_text(fx, MIN_CONF "[upstream v6]\nurl = https://[::1]:9441\n"
 	    "ca = ca.crt\ncert = c.crt\nkey = c.key\n");
 	if (cf == NULL)
-		fail_msg("GATEWAY BUG: IPv6 upstream refused:\n%s", fx->err);
+		fail_msg("regression: IPv6 upstream refused:\n%s", fx->err);
 	sin6 = (const struct sockaddr_in6 *)&cf->upstreams[1].addr;
 	assert_int_equal(sin6->sin6_family, AF_INET6);
 	assert_int_equal(ntohs(sin6->sin6_port), 9441);
@@ -889,7 +889,7 @@ test_syntax_error(void **state)
 }
 
 /*
- * GATEWAY BUG (config.c, config_reader): inih (Debian build, INI_MAX_LINE 200)
+ * Regression guard, once a bug (config.c, config_reader): inih (Debian build, INI_MAX_LINE 200)
  * hands the reader a 200-byte buffer; config_reader returns fgets' partial line
  * and counts it as a line, and inih parses the rest of the physical line as a
  * new line. The tail of a long comment therefore becomes live configuration:
@@ -926,7 +926,7 @@ test_long_line(void **state)
 	line_ok = error_has(fx, M + 3, "unknown key \"frobnicate\"");
 
 	if (role != ROLE_TAX || !line_ok)
-		fail_msg("GATEWAY BUG: %s%s%s", role != ROLE_TAX ?
+		fail_msg("regression: %s%s%s", role != ROLE_TAX ?
 		    "the tail of a long comment set the role to " : "",
 		    role != ROLE_TAX ? config_role_name((enum role)role) : "",
 		    line_ok ? "" : "; error lines after a long line are off "
@@ -934,7 +934,7 @@ test_long_line(void **state)
 }
 
 /*
- * GATEWAY BUG (config.c, config_handler): a new section is recognised only
+ * Regression guard, once a bug (config.c, config_handler): a new section is recognised only
  * when its name differs from the previous section's, because the Debian inih
  * is not built with INI_CALL_HANDLER_ON_NEW_SECTION. Two consecutive sections
  * with the same name are silently merged: no "defined twice" error, the
@@ -955,7 +955,7 @@ test_duplicate_agency_adjacent(void **state)
 	    "[agency x]\nrole = admin\npin = " PIN_C "\n");
 	if (cf != NULL) {
 		config_free(cf);
-		fail_msg("GATEWAY BUG: two adjacent [agency x] sections were "
+		fail_msg("regression: two adjacent [agency x] sections were "
 		    "merged into one agency");
 	}
 	assert_true(error_has(fx, M + 4, "agency x defined twice") ||
@@ -963,7 +963,7 @@ test_duplicate_agency_adjacent(void **state)
 }
 
 /*
- * GATEWAY BUG (same cause as above): a section with no keys never reaches
+ * Regression guard, once a bug (same cause as above): a section with no keys never reaches
  * config_handler, so an unknown section, or an agency left empty by mistake,
  * is silently ignored instead of reported.
  */
@@ -976,7 +976,7 @@ test_empty_section_reported(void **state)
 	cf = load_text(fx, MIN_CONF "[bogus thing]\n[agency empty]\n");
 	if (cf != NULL) {
 		config_free(cf);
-		fail_msg("GATEWAY BUG: empty [bogus thing] and [agency empty] "
+		fail_msg("regression: empty [bogus thing] and [agency empty] "
 		    "sections were accepted");
 	}
 	assert_true(error_has(fx, M + 1, "unknown section"));
@@ -984,7 +984,7 @@ test_empty_section_reported(void **state)
 }
 
 /*
- * GATEWAY BUG (config.c, config_handler / config_name_ok): inih keeps at most
+ * Regression guard, once a bug (config.c, config_handler / config_name_ok): inih keeps at most
  * 49 characters of a section header (MAX_SECTION 50 in ini.c) and truncates
  * the rest silently, so "[agency NAME]" with a NAME longer than 42 characters
  * (which config_name_ok allows up to 63) is loaded under a shortened name, and
@@ -1014,7 +1014,7 @@ test_long_agency_name(void **state)
 		str_copy(got, sizeof(got), cf->agencies[1].name);
 		config_free(cf);
 		if (strcmp(got, name) != 0)
-			fail_msg("GATEWAY BUG: a %d-character agency name was "
+			fail_msg("regression: a %d-character agency name was "
 			    "silently cut to %zu characters", CFG_NAME_MAX - 1,
 			    strlen(got));
 	}
@@ -1024,7 +1024,7 @@ test_long_agency_name(void **state)
 	cf = load_text(fx, text);
 	if (cf != NULL) {
 		config_free(cf);
-		fail_msg("GATEWAY BUG: a %d-character agency name was accepted",
+		fail_msg("regression: a %d-character agency name was accepted",
 		    CFG_NAME_MAX);
 	}
 }

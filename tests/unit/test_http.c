@@ -1160,7 +1160,7 @@ test_reason(void **state)
 /* ---- findings: shapes the gateway accepts and should not ---- */
 
 /*
- * GATEWAY BUG (net/http.c, http_msg_feed): the raw scan covers only the head;
+ * Regression guard, once a bug (net/http.c, http_msg_feed): the raw scan covers only the head;
  * chunked framing and trailers go to llhttp unchecked. Built with
  * LLHTTP_STRICT_MODE=1 (Makefile, since 08e7aad) llhttp 8.1.0 now refuses a
  * CR not followed by LF after a chunk size or extension and chunk data not
@@ -1214,11 +1214,11 @@ test_chunk_framing_strict(void **state)
 		}
 	}
 	if (failed[0] != '\0')
-		fail_msg("GATEWAY BUG: chunked framing accepted:%s", failed);
+		fail_msg("regression: chunked framing accepted:%s", failed);
 }
 
 /*
- * GATEWAY BUG (net/http.c, http_cb_body / http_scan): chunk extensions and
+ * Regression guard, once a bug (net/http.c, http_cb_body / http_scan): chunk extensions and
  * trailer fields count towards no limit: max_body counts data bytes only and
  * the head limits stop at the end of the head, so one request can stream
  * without bound (the shape of CVE-2024-22019 in llhttp/Node). Suggested fix:
@@ -1258,13 +1258,13 @@ test_chunk_overhead_bounded(void **state)
 	    (r.n == 0 || r.msgs[0].dones == 0);
 	free(s);
 	if (!ext_ok || !trailer_ok)
-		fail_msg("GATEWAY BUG: unbounded%s%s accepted with max_body 100, "
+		fail_msg("regression: unbounded%s%s accepted with max_body 100, "
 		    "max_head 1024", ext_ok ? "" : " chunk extension (200 kB)",
 		    trailer_ok ? "" : " trailers (200 kB)");
 }
 
 /*
- * GATEWAY BUG (net/http.c, http_check_request): a Transfer-Encoding header in
+ * Regression guard, once a bug (net/http.c, http_check_request): a Transfer-Encoding header in
  * an HTTP/1.0 request is accepted (and the body read as chunked). RFC 9112
  * §6.1: a server that receives an HTTP/1.0 message with Transfer-Encoding
  * MUST treat the framing as faulty; HTTP/1.0 peers in front of the gateway
@@ -1280,12 +1280,12 @@ test_te_in_http10(void **state)
 
 	if (run("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"
 	    "5\r\nhello\r\n0\r\n\r\n", 0, &r, &e) != -1)
-		fail_msg("GATEWAY BUG: Transfer-Encoding accepted in HTTP/1.0");
+		fail_msg("regression: Transfer-Encoding accepted in HTTP/1.0");
 	assert_int_equal(e.status, 400);
 }
 
 /*
- * GATEWAY BUG (net/http.c, http_cb_field / http_check_request): llhttp 8.1.0
+ * Regression guard, once a bug (net/http.c, http_cb_field / http_check_request): llhttp 8.1.0
  * accepts a header line with an empty field name (": value"); it is stored as
  * a header whose name is "", is not dropped, and http_msg_write_headers
  * forwards it to the upstream as ": evil\r\n", a line upstream parsers read
@@ -1304,7 +1304,7 @@ test_empty_header_name(void **state)
 	rc = run("GET / HTTP/1.1\r\nHost: a\r\nX-A: safe\r\n: evil\r\n\r\n",
 	    0, &r, &e);
 	if (rc != -1)
-		fail_msg("GATEWAY BUG: empty header name accepted; forwarded "
+		fail_msg("regression: empty header name accepted; forwarded "
 		    "headers: \"%s\"", r.msgs[0].written);
 	assert_int_equal(e.status, 400);
 	assert_int_equal(r.n, 0);

@@ -67,7 +67,7 @@ test_path_counted(void **state)
 }
 
 /*
- * GATEWAY BUG (relay/route.c, route_path_ok): a '#' is not a valid character
+ * Regression guard, once a bug (relay/route.c, route_path_ok): a '#' is not a valid character
  * of an origin-form request target (RFC 9112 §3.2.1), llhttp accepts it, and
  * route_path_ok treats it as part of the last segment, so "/pass/x/..#" is
  * not seen as a dot segment. An upstream that strips the fragment before
@@ -86,7 +86,7 @@ test_path_fragment_refused(void **state)
 
 	for (i = 0; i < nitems(bad); i++)
 		if (path_ok(bad[i]) != -1)
-			fail_msg("GATEWAY BUG: route_path_ok accepted \"%s\"",
+			fail_msg("regression: route_path_ok accepted \"%s\"",
 			    bad[i]);
 }
 
