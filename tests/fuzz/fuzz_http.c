@@ -112,10 +112,8 @@ check_written(struct trace *t, const struct http_msg *m)
 			abort();		/* a line not ended by CRLF */
 		if (colon == SIZE_MAX || colon + 1 >= i || s[colon + 1] != ' ')
 			abort();		/* not "name: value" */
-#ifdef FUZZ_KNOWN_BUGS
 		if (colon == start)
-			abort();		/* empty name (known bug) */
-#endif
+			abort();		/* an empty name */
 		if (forbidden_name(s + start, colon - start))
 			abort();		/* a hop-by-hop or identity header */
 	}

@@ -7,8 +7,8 @@
 # Seeds: tests/fuzz/corpus/NAME/ (NAME = the file name without "fuzz_");
 # dictionary: tests/fuzz/NAME.dict. New inputs go to build/fuzz/corpus/NAME/,
 # crashes to build/fuzz/artifacts/. Exits non-zero if a build or a run fails.
-# Environment: FUZZ_CC (clang), FUZZ_CFLAGS (extra flags, e.g.
-# -DFUZZ_KNOWN_BUGS), FUZZ_ARGS (extra libFuzzer flags, e.g. -jobs=2).
+# Environment: FUZZ_CC (clang), FUZZ_CFLAGS (extra compiler flags),
+# FUZZ_ARGS (extra libFuzzer flags, e.g. -jobs=2).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 
