@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,6 +197,24 @@ config_gateway_kv(struct config_parse *p, const char *k, const char *v)
 			cf->workers = (unsigned)n;
 	} else if (strcmp(k, "shutdown_timeout") == 0)
 		config_duration(p, v, &cf->shutdown_timeout_ms);
+	else if (strcmp(k, "user") == 0) {
+		struct passwd	*pw;
+
+		if ((pw = getpwnam(v)) == NULL)
+			config_error(cf, p->line, "no such user \"%s\"", v);
+		else {
+			str_copy(cf->user, sizeof(cf->user), v);
+			cf->uid = pw->pw_uid;
+			cf->gid = pw->pw_gid;
+		}
+	} else if (strcmp(k, "sandbox") == 0) {
+		if (strcmp(v, "yes") == 0)
+			cf->sandbox = 1;
+		else if (strcmp(v, "no") == 0)
+			cf->sandbox = 0;
+		else
+			config_error(cf, p->line, "sandbox must be yes or no");
+	}
 	else if (strcmp(k, "access_log") == 0) {
 		if (strcmp(v, "-") == 0)
 			str_copy(cf->access_log, sizeof(cf->access_log), "-");
@@ -775,6 +794,9 @@ config_load(const char *file)
 		str_copy(cf->dir, sizeof(cf->dir), ".");
 	cf->workers = 1;
 	cf->shutdown_timeout_ms = 10000;
+	cf->sandbox = 1;
+	cf->uid = (uid_t)-1;
+	cf->gid = (gid_t)-1;
 	str_copy(cf->access_log, sizeof(cf->access_log), "-");
 	cf->listeners[LISTENER_AGENCY].min_proto = TLS_PROTO_1_2;
 	cf->listeners[LISTENER_ADMIN].min_proto = TLS_PROTO_1_2;

@@ -3,6 +3,7 @@
 #define GW_CONFIG_H
 
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -109,6 +110,10 @@ struct config {
 	unsigned		 workers;
 	uint64_t		 shutdown_timeout_ms;
 	char			 access_log[CFG_PATH_MAX];
+	char			 user[CFG_NAME_MAX];	/* roles run as this user */
+	int			 sandbox;		/* seccomp and Landlock */
+	uid_t			 uid;			/* of user, or -1 */
+	gid_t			 gid;
 	struct cfg_listener	 listeners[LISTENER_COUNT];
 	struct cfg_agency	 agencies[CFG_MAX_AGENCIES];
 	size_t			 nagencies;

@@ -144,6 +144,9 @@ proc_spawn(struct runtime *rt, unsigned slot)
 		exit(relay_main(rt, slot, sv[0]) == 0 ? 0 : 1);
 	}
 	close(sv[0]);
+	/* A sandbox probe is for the first worker only, once: its restart
+	 * is what the test wants to see. */
+	unsetenv("GATEWAY_SANDBOX_PROBE");
 	proc_workers[slot].pid = pid;
 	proc_workers[slot].started_ms = now_ms();
 	proc_workers[slot].restart_at = 0;

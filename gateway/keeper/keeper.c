@@ -26,6 +26,7 @@
 #include "keeper/query.h"
 #include "keeper/store.h"
 #include "log.h"
+#include "sandbox.h"
 #include "util.h"
 
 /* A commit never holds more than this many entries; the rest wait for the
@@ -314,14 +315,50 @@ keeper_open_log(struct config *cf, struct store **st, struct checkpoint *cp)
 	return 0;
 }
 
+/* The keeper's files belong to the user it runs as, so that it can keep
+ * writing them once it has dropped root. */
+static void
+keeper_own_files(const struct config *cf, const char *dbdir,
+    const char *cpdir)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm" };
+	char			 path[CFG_PATH_MAX + 8];
+	size_t			 i;
+
+	if (cf->uid == (uid_t)-1 || geteuid() != 0)
+		return;
+	(void)!chown(dbdir, cf->uid, cf->gid);
+	(void)!chown(cpdir, cf->uid, cf->gid);
+	for (i = 0; i < nitems(sfx); i++)
+		if (str_printf(path, sizeof(path), "%s%s", cf->keeper.database,
+		    sfx[i]) == 0)
+			(void)!chown(path, cf->uid, cf->gid);
+	(void)!chown(cf->keeper.checkpoint_file, cf->uid, cf->gid);
+}
+
 int
 keeper_main(struct config *cf, int ctl_fd)
 {
-	struct keeper	 k;
-	sigset_t	 block;
-	size_t		 i;
+	struct keeper		 k;
+	struct sandbox_spec	 sb;
+	sigset_t		 block;
+	char			 dbdir[CFG_PATH_MAX], cpdir[CFG_PATH_MAX];
+	size_t			 i;
 
 	log_set_role("keeper");
+	memset(&sb, 0, sizeof(sb));
+	sb.role = SANDBOX_KEEPER;
+	sb.keep_fds = &ctl_fd;
+	sb.nkeep = 1;
+	sb.uid = geteuid() == 0 ? cf->uid : (uid_t)-1;
+	sb.gid = cf->gid;
+	sb.max_files = 256;
+	sb.enforce = cf->sandbox;
+	str_copy(dbdir, sizeof(dbdir), cf->keeper.database);
+	str_copy(cpdir, sizeof(cpdir), cf->keeper.checkpoint_file);
+	sb.rw_dirs[0] = dirname(dbdir);
+	sb.rw_dirs[1] = dirname(cpdir);
+	sandbox_close_fds(&sb);
 	/* No core dumps and no ptrace from the same user: keys live here. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	memset(&k, 0, sizeof(k));
@@ -329,9 +366,7 @@ keeper_main(struct config *cf, int ctl_fd)
 	k.ctl_fd = ctl_fd;
 	if (keeper_open_log(cf, &k.st, &k.cp) == -1)
 		return 1;
-	/* Tell the parent the log is open and checked. */
-	if (write(ctl_fd, "R", 1) != 1)
-		return 1;
+	keeper_own_files(cf, sb.rw_dirs[0], sb.rw_dirs[1]);
 	if ((k.batch = calloc(KEEPER_MAX_BATCH, sizeof(*k.batch))) == NULL ||
 	    (k.msg = malloc(IPC_MAX_PAYLOAD)) == NULL)
 		fatal("%s: malloc", __func__);
@@ -350,6 +385,11 @@ keeper_main(struct config *cf, int ctl_fd)
 	event_add(k.ev_ctl, NULL);
 	evsignal_add(k.ev_term, NULL);
 	signal(SIGINT, SIG_IGN);	/* the parent decides when we stop */
+	if (sandbox_enter(&sb) == -1)
+		fatalx("keeper: cannot enter the sandbox");
+	/* Tell the parent the log is open and checked. */
+	if (write(ctl_fd, "R", 1) != 1)
+		return 1;
 	log_info("audit log %s open: %llu entries, checkpoint at %llu",
 	    cf->keeper.database, (unsigned long long)store_size(k.st),
 	    (unsigned long long)k.cp.size);

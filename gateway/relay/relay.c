@@ -18,6 +18,7 @@
 #include "net/upstream.h"
 #include "relay/relay.h"
 #include "runtime.h"
+#include "sandbox.h"
 #include "util.h"
 
 static void
@@ -127,6 +128,8 @@ int
 relay_main(struct runtime *rt, unsigned slot, int keeper_fd)
 {
 	struct relay		 r;
+	struct sandbox_spec	 sb;
+	int			 keep[4];
 	sigset_t		 block;
 	unsigned char		 rnd[4];
 	size_t			 i;
@@ -137,6 +140,20 @@ relay_main(struct runtime *rt, unsigned slot, int keeper_fd)
 	};
 
 	log_set_role("relay");
+	memset(&sb, 0, sizeof(sb));
+	sb.role = SANDBOX_RELAY;
+	keep[0] = rt->listen_fd[slot][LISTENER_AGENCY];
+	keep[1] = rt->listen_fd[slot][LISTENER_ADMIN];
+	keep[2] = keeper_fd;
+	keep[3] = rt->access_fd;
+	sb.keep_fds = keep;
+	sb.nkeep = nitems(keep);
+	sb.uid = geteuid() == 0 ? rt->cf->uid : (uid_t)-1;
+	sb.gid = rt->cf->gid;
+	/* Every connection may need an upstream one, plus some slack. */
+	sb.max_files = 2 * rt->cf->limits.max_connections + 256;
+	sb.enforce = rt->cf->sandbox;
+	sandbox_close_fds(&sb);
 	memset(&r, 0, sizeof(r));
 	r.rt = rt;
 	r.cf = rt->cf;
@@ -168,6 +185,9 @@ relay_main(struct runtime *rt, unsigned slot, int keeper_fd)
 	    evsignal_add(r.ev_term, NULL) == -1 ||
 	    evsignal_add(r.ev_int, NULL) == -1)
 		fatalx("%s: cannot watch signals", __func__);
+	if (sandbox_enter(&sb) == -1)
+		fatalx("relay: cannot enter the sandbox");
+	sandbox_probe();
 	atomic_fetch_add(&rt->shm->workers_alive, 1);
 	log_debug("worker %u ready", slot);
 	event_base_dispatch(r.base);
