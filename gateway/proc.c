@@ -39,6 +39,8 @@ struct proc_worker {
 };
 
 static struct proc_worker	proc_workers[CFG_MAX_WORKERS];
+/* Workers of an older configuration, draining after a reload. */
+static pid_t			proc_retiring[4 * CFG_MAX_WORKERS];
 static struct proc_worker	proc_keeper;
 static int			proc_keeper_ctl = -1;
 /* How long the keeper may take to open and check the audit log. */
@@ -62,27 +64,71 @@ proc_listen(const struct cfg_listener *l)
 	return fd;
 }
 
-static void
-proc_open(struct runtime *rt)
+/* Opens the sockets, the access log and the shared counters for rt's
+ * configuration. Sockets of slots that old already has on the same
+ * addresses are taken over, not reopened: connections waiting in their
+ * backlog are not lost across a reload. 0 or -1 (logged). */
+static int
+proc_open(struct runtime *rt, struct runtime *old)
 {
 	struct config	*cf = rt->cf;
 	unsigned	 s;
-	int		 k;
+	int		 k, same;
 
 	for (s = 0; s < cf->workers; s++)
-		for (k = 0; k < LISTENER_COUNT; k++)
-			if ((rt->listen_fd[s][k] = proc_listen(
-			    &cf->listeners[k])) == -1)
-				fatal("cannot listen on %s", cf->listeners[k].listen);
+		for (k = 0; k < LISTENER_COUNT; k++) {
+			same = old != NULL && s < old->cf->workers &&
+			    old->listen_fd[s][k] != -1 &&
+			    strcmp(old->cf->listeners[k].listen,
+			    cf->listeners[k].listen) == 0;
+			if (same) {
+				rt->listen_fd[s][k] = old->listen_fd[s][k];
+				old->listen_fd[s][k] = -1;
+			} else if ((rt->listen_fd[s][k] = proc_listen(
+			    &cf->listeners[k])) == -1) {
+				log_warn("cannot listen on %s",
+				    cf->listeners[k].listen);
+				return -1;
+			}
+		}
 	if (strcmp(cf->access_log, "-") == 0)
 		rt->access_fd = STDERR_FILENO;
 	else if ((rt->access_fd = open(cf->access_log, O_WRONLY | O_APPEND |
-	    O_CREAT | O_CLOEXEC, 0640)) == -1)
-		fatal("cannot open access log %s", cf->access_log);
+	    O_CREAT | O_CLOEXEC, 0640)) == -1) {
+		log_warn("cannot open access log %s", cf->access_log);
+		return -1;
+	}
+	/* Each configuration generation counts its own connections: agency
+	 * indexes may differ between two configurations. */
 	rt->shm = mmap(NULL, sizeof(*rt->shm), PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (rt->shm == MAP_FAILED)
-		fatal("mmap");
+	if (rt->shm == MAP_FAILED) {
+		log_warn("mmap");
+		rt->shm = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Releases what proc_open made (sockets still held, access log, map). */
+static void
+proc_release(struct runtime *rt)
+{
+	unsigned	s;
+	int		k;
+
+	for (s = 0; s < CFG_MAX_WORKERS; s++)
+		for (k = 0; k < LISTENER_COUNT; k++)
+			if (rt->listen_fd[s][k] != -1) {
+				close(rt->listen_fd[s][k]);
+				rt->listen_fd[s][k] = -1;
+			}
+	if (rt->access_fd > STDERR_FILENO)
+		close(rt->access_fd);
+	rt->access_fd = -1;
+	if (rt->shm != NULL)
+		munmap(rt->shm, sizeof(*rt->shm));
+	rt->shm = NULL;
 }
 
 static void
@@ -228,6 +274,12 @@ proc_reap(struct runtime *rt, int stopping)
 				    PROC_RESTART_DELAY_MS : 0);
 			continue;
 		}
+		for (s = 0; s < nitems(proc_retiring); s++)
+			if (proc_retiring[s] == pid) {
+				proc_retiring[s] = 0;
+				log_info("relay worker of the previous configuration "
+				    "(pid %ld) has drained", (long)pid);
+			}
 		for (s = 0; s < rt->cf->workers; s++) {
 			if (proc_workers[s].pid != pid)
 				continue;
@@ -248,6 +300,9 @@ proc_reap(struct runtime *rt, int stopping)
 	for (s = 0; s < rt->cf->workers; s++)
 		if (proc_workers[s].pid != 0)
 			alive++;
+	for (s = 0; s < nitems(proc_retiring); s++)
+		if (proc_retiring[s] != 0)
+			alive++;
 	return alive + (proc_keeper.pid != 0);
 }
 
@@ -259,12 +314,99 @@ proc_signal_all(struct runtime *rt, int sig)
 	for (s = 0; s < rt->cf->workers; s++)
 		if (proc_workers[s].pid > 0)
 			kill(proc_workers[s].pid, sig);
+	for (s = 0; s < nitems(proc_retiring); s++)
+		if (proc_retiring[s] > 0)
+			kill(proc_retiring[s], sig);
+}
+
+static void
+proc_retire(pid_t pid)
+{
+	size_t	i;
+
+	kill(pid, SIGTERM);
+	for (i = 0; i < nitems(proc_retiring); i++)
+		if (proc_retiring[i] == 0) {
+			proc_retiring[i] = pid;
+			return;
+		}
+	log_warnx("too many draining workers; pid %ld is left alone",
+	    (long)pid);
+}
+
+/* SIGHUP: read the configuration, certificates, CRL, pins and keys again
+ * and test them; on any error keep serving with what runs. Otherwise new
+ * workers take the new configuration on the same sockets while the old
+ * ones finish their exchanges. The keeper keeps running. */
+static void
+proc_reload(struct runtime *rt)
+{
+	struct runtime	 nrt, old;
+	unsigned	 s;
+
+	log_info("reload: reading %s", rt->cf->path);
+	sd_notify(0, "RELOADING=1");
+	memset(&nrt, 0, sizeof(nrt));
+	memset(nrt.listen_fd, -1, sizeof(nrt.listen_fd));
+	nrt.access_fd = -1;
+	if ((nrt.cf = config_load(rt->cf->path)) == NULL ||
+	    runtime_tls_load(&nrt) == -1) {
+		log_warnx("reload: the new configuration has errors (above); "
+		    "still serving with the running one");
+		goto fail;
+	}
+	if (strcmp(nrt.cf->keeper.database, rt->cf->keeper.database) != 0 ||
+	    strcmp(nrt.cf->keeper.checkpoint_file,
+	    rt->cf->keeper.checkpoint_file) != 0 ||
+	    strcmp(nrt.cf->keeper.origin, rt->cf->keeper.origin) != 0 ||
+	    strcmp(nrt.cf->keeper.log_key, rt->cf->keeper.log_key) != 0) {
+		log_warnx("reload: [keeper] settings changed; they need a "
+		    "restart; still serving with the running configuration");
+		goto fail;
+	}
+	if (proc_open(&nrt, rt) == -1) {
+		log_warnx("reload: still serving with the running configuration");
+		/* Sockets taken over go back to the running generation. */
+		for (s = 0; s < CFG_MAX_WORKERS; s++) {
+			int k;
+
+			for (k = 0; k < LISTENER_COUNT; k++)
+				if (rt->listen_fd[s][k] == -1 &&
+				    nrt.listen_fd[s][k] != -1 &&
+				    s < rt->cf->workers) {
+					rt->listen_fd[s][k] = nrt.listen_fd[s][k];
+					nrt.listen_fd[s][k] = -1;
+				}
+		}
+		goto fail;
+	}
+	old = *rt;
+	*rt = nrt;
+	for (s = 0; s < old.cf->workers; s++)
+		if (proc_workers[s].pid > 0) {
+			proc_retire(proc_workers[s].pid);
+			proc_workers[s].pid = 0;
+		}
+	for (s = 0; s < rt->cf->workers; s++)
+		proc_spawn(rt, s);
+	/* The old generation's workers have their own copies (fork). */
+	proc_release(&old);
+	runtime_tls_free(&old);
+	config_free(old.cf);
+	log_info("reload: done; %u workers on the new configuration",
+	    rt->cf->workers);
+	sd_notify(0, "READY=1\nSTATUS=serving (reloaded)");
+	return;
+fail:
+	proc_release(&nrt);
+	runtime_tls_free(&nrt);
+	config_free(nrt.cf);
+	sd_notify(0, "READY=1\nSTATUS=serving (reload failed)");
 }
 
 int
 proc_run(struct runtime *rt)
 {
-	struct config	*cf = rt->cf;
 	sigset_t	 set;
 	siginfo_t	 si;
 	struct timespec	 ts = { 0, 200 * 1000000 };
@@ -273,6 +415,7 @@ proc_run(struct runtime *rt)
 	int		 sig, stopping = 0, keeper_signalled = 0;
 
 	memset(rt->listen_fd, -1, sizeof(rt->listen_fd));
+	rt->access_fd = -1;
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
@@ -288,12 +431,16 @@ proc_run(struct runtime *rt)
 		}
 		return 1;
 	}
-	proc_open(rt);
-	for (s = 0; s < cf->workers; s++)
+	if (proc_open(rt, NULL) == -1) {
+		kill(proc_keeper.pid, SIGTERM);
+		waitpid(proc_keeper.pid, NULL, 0);
+		return 1;
+	}
+	for (s = 0; s < rt->cf->workers; s++)
 		proc_spawn(rt, s);
 	log_info("gatewayd ready: agency %s, admin %s, %u workers",
-	    cf->listeners[LISTENER_AGENCY].listen,
-	    cf->listeners[LISTENER_ADMIN].listen, cf->workers);
+	    rt->cf->listeners[LISTENER_AGENCY].listen,
+	    rt->cf->listeners[LISTENER_ADMIN].listen, rt->cf->workers);
 	sd_notify(0, "READY=1\nSTATUS=serving");
 
 	for (;;) {
@@ -302,18 +449,17 @@ proc_run(struct runtime *rt)
 			if (!stopping) {
 				stopping = 1;
 				log_info("stopping: draining workers (up to %llu ms)",
-				    (unsigned long long)cf->shutdown_timeout_ms);
+				    (unsigned long long)rt->cf->shutdown_timeout_ms);
 				sd_notify(0, "STOPPING=1");
 				/* Closed here and in the workers: new
 				 * connections are refused from now on. */
 				proc_close_listeners(rt);
 				proc_signal_all(rt, SIGTERM);
-				deadline = now_ms() + cf->shutdown_timeout_ms +
+				deadline = now_ms() + rt->cf->shutdown_timeout_ms +
 				    2000;
 			}
-		} else if (sig == SIGHUP)
-			log_warnx("SIGHUP: live reload is not supported yet; "
-			    "restart the service to apply a new configuration");
+		} else if (sig == SIGHUP && !stopping)
+			proc_reload(rt);
 		alive = proc_reap(rt, stopping);
 		if (stopping) {
 			/* The keeper goes last, once no worker can append. */
@@ -346,7 +492,7 @@ proc_run(struct runtime *rt)
 			} else
 				proc_signal_all(rt, SIGTERM);
 		}
-		for (s = 0; s < cf->workers; s++)
+		for (s = 0; s < rt->cf->workers; s++)
 			if (proc_workers[s].pid == 0 &&
 			    proc_workers[s].restart_at != 0 &&
 			    now_ms() >= proc_workers[s].restart_at &&
@@ -354,8 +500,6 @@ proc_run(struct runtime *rt)
 				proc_spawn(rt, s);
 	}
 	log_info("stopped");
-	munmap(rt->shm, sizeof(*rt->shm));
-	if (rt->access_fd != STDERR_FILENO)
-		close(rt->access_fd);
+	proc_release(rt);
 	return 0;
 }
