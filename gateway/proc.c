@@ -284,6 +284,9 @@ proc_reap(struct runtime *rt, int stopping)
 			if (proc_workers[s].pid != pid)
 				continue;
 			proc_workers[s].pid = 0;
+			/* Its connections died with it: free its share of
+			 * the caps before a successor counts again. */
+			memset(&rt->shm->slot[s], 0, sizeof(rt->shm->slot[s]));
 			if (WIFSIGNALED(st))
 				log_warnx("relay worker %u (pid %ld) killed by "
 				    "signal %d", s, (long)pid, WTERMSIG(st));

@@ -55,3 +55,25 @@ runtime_tls_free(struct runtime *rt)
 		rt->upstream_ctx[i] = NULL;
 	}
 }
+
+unsigned
+runtime_conns_total(const struct runtime_shared *shm, unsigned n)
+{
+	unsigned	s, sum = 0;
+
+	for (s = 0; s < n; s++)
+		sum += atomic_load_explicit(&shm->slot[s].total,
+		    memory_order_relaxed);
+	return sum;
+}
+
+unsigned
+runtime_conns_agency(const struct runtime_shared *shm, unsigned n, int agency)
+{
+	unsigned	s, sum = 0;
+
+	for (s = 0; s < n; s++)
+		sum += atomic_load_explicit(&shm->slot[s].agency[agency],
+		    memory_order_relaxed);
+	return sum;
+}

@@ -10,12 +10,23 @@
 
 typedef struct ssl_ctx_st SSL_CTX;
 
+/* One worker's open connections. Only that worker raises or lowers them;
+ * the parent zeroes them when the worker dies, so a crash frees its share. */
+struct runtime_conns {
+	atomic_uint	total;
+	atomic_uint	agency[CFG_MAX_AGENCIES];
+};
+
 /* Lives in MAP_SHARED memory so caps hold across all relay workers. */
 struct runtime_shared {
-	atomic_uint	conns_total;
-	atomic_uint	conns_agency[CFG_MAX_AGENCIES];
-	atomic_uint	workers_alive;
+	struct runtime_conns	slot[CFG_MAX_WORKERS];
+	atomic_uint		workers_alive;
 };
+
+/* Sums over the workers of one configuration generation. */
+unsigned	runtime_conns_total(const struct runtime_shared *, unsigned n);
+unsigned	runtime_conns_agency(const struct runtime_shared *, unsigned n,
+		    int agency);
 
 struct runtime {
 	struct config		*cf;

@@ -153,6 +153,12 @@ http_scan(struct http_msg *m, const char *data, size_t len)
 				http_msg_fail(m, 400, "bad-request",
 				    "tab in the request line");
 				return -1;
+			} else if (c == ' ' && m->scan_prev == ' ' &&
+			    !m->scan_seen_line && m->is_request) {
+				/* RFC 9112 §3: exactly one SP between parts. */
+				http_msg_fail(m, 400, "bad-request",
+				    "extra space in the request line");
+				return -1;
 			}
 			break;
 		case SCAN_CR:
@@ -169,6 +175,7 @@ http_scan(struct http_msg *m, const char *data, size_t len)
 		case SCAN_DONE:
 			break;
 		}
+		m->scan_prev = c;
 	}
 	return (ssize_t)i;
 nul:
@@ -412,6 +419,38 @@ http_check_request(struct http_msg *m)
 	return 0;
 }
 
+/* What a proxy must not pass on from an upstream (RFC 9112 §6). */
+static int
+http_check_response(struct http_msg *m)
+{
+	const char	*v;
+	size_t		 vlen;
+
+	if (m->status < 100 || m->status > 599 || m->major != 1) {
+		http_msg_fail(m, 502, "bad-upstream-response", "bad status line");
+		return -1;
+	}
+	if (m->status == 101) {
+		/* We never ask for an upgrade. */
+		http_msg_fail(m, 502, "bad-upstream-response",
+		    "unrequested protocol switch");
+		return -1;
+	}
+	if ((v = http_msg_header(m, "transfer-encoding", &vlen)) != NULL &&
+	    (http_msg_header_count(m, "transfer-encoding") > 1 ||
+	    !str_ieq(v, vlen, "chunked"))) {
+		http_msg_fail(m, 502, "bad-upstream-response",
+		    "Transfer-Encoding other than chunked");
+		return -1;
+	}
+	if (http_msg_header_count(m, "content-length") > 1) {
+		http_msg_fail(m, 502, "bad-upstream-response",
+		    "duplicate Content-Length");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 http_cb_headers(llhttp_t *p)
 {
@@ -435,6 +474,8 @@ http_cb_headers(llhttp_t *p)
 			return -1;
 		}
 	if (m->is_request && http_check_request(m) == -1)
+		return -1;
+	if (!m->is_request && http_check_response(m) == -1)
 		return -1;
 	if (m->cbs->on_head != NULL && m->cbs->on_head(m, m->arg) == -1) {
 		http_msg_fail(m, 500, "internal", "head refused");
@@ -601,6 +642,10 @@ http_msg_header_dropped(const struct http_msg *m, size_t i)
 	for (k = 0; k < nitems(http_hop_by_hop); k++)
 		if (str_ieq(n, nl, http_hop_by_hop[k]))
 			return 1;
+	/* CGI-style upstreams read X_Gateway_Agency as X-Gateway-Agency:
+	 * names with '_' are dropped, as nginx does by default. */
+	if (memchr(n, '_', nl) != NULL)
+		return 1;
 	if (nl >= pl && strncasecmp(n, HTTP_IDENTITY_PREFIX, pl) == 0)
 		return 1;
 	return http_in_connection(m, n, nl);
@@ -655,7 +700,8 @@ http_reason(int status)
 
 int
 http_write_simple(struct evbuffer *out, int status, const char *ctype,
-    const char *body, size_t len, const char *rid, int close, int retry)
+    const char *body, size_t len, const char *rid, int close, int retry,
+    const char *extra)
 {
 	char	retry_hdr[64] = "";
 
@@ -664,8 +710,9 @@ http_write_simple(struct evbuffer *out, int status, const char *ctype,
 		    retry);
 	return evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
 	    "Content-Type: %s\r\nContent-Length: %zu\r\n"
-	    "X-Gateway-Request-Id: %s\r\n%s%s\r\n", status, http_reason(status),
-	    ctype, len, rid, retry_hdr, close ? "Connection: close\r\n" : "") < 0 ||
+	    "X-Gateway-Request-Id: %s\r\n%s%s%s\r\n", status, http_reason(status),
+	    ctype, len, rid, retry_hdr, extra ? extra : "",
+	    close ? "Connection: close\r\n" : "") < 0 ||
 	    evbuffer_add(out, body, len) == -1 ? -1 : 0;
 }
 
@@ -693,5 +740,5 @@ http_write_error(struct evbuffer *out, int status, const char *code,
 	if ((n = http_error_body(body, sizeof(body), code, detail, rid)) == -1)
 		return -1;
 	return http_write_simple(out, status, "application/json", body,
-	    (size_t)n, rid, close, retry);
+	    (size_t)n, rid, close, retry, NULL);
 }

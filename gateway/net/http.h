@@ -61,6 +61,7 @@ struct http_msg {
 	/* Our own scan of the raw head, ahead of llhttp. */
 	enum http_scan_state	 scan;
 	int			 scan_seen_line;	/* a start line was read */
+	unsigned char		 scan_prev;		/* last byte scanned */
 	size_t			 head_bytes;
 
 	/* Parsed facts. */
@@ -133,10 +134,11 @@ const char	*http_reason(int status);
 int		 http_write_error(struct evbuffer *, int status, const char *code,
 		    const char *detail, const char *rid, int close, int retry);
 /* Appends a complete response with the given type and body, with
- * Connection: close when close is set and Retry-After when retry > 0. */
+ * Connection: close when close is set, Retry-After when retry > 0, and the
+ * extra header lines (each ending in CRLF) if not NULL. */
 int		 http_write_simple(struct evbuffer *, int status,
 		    const char *ctype, const char *body, size_t len,
-		    const char *rid, int close, int retry);
+		    const char *rid, int close, int retry, const char *extra);
 /* The JSON error body into dst; its length, or -1 if it did not fit. */
 int		 http_error_body(char *dst, size_t dsz, const char *code,
 		    const char *detail, const char *rid);

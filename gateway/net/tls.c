@@ -1,5 +1,8 @@
 /* TLS contexts: TLS 1.3 preferred, TLS 1.2 only with ECDHE and AEAD, mutual
  * authentication everywhere, CRLs checked for the whole chain. */
+#include <sys/stat.h>
+
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -61,10 +64,31 @@ tls_load_crl(SSL_CTX *ctx, const char *file, char *err, size_t esz)
 	return 0;
 }
 
+/* DESIGN §4: a key others can read may have leaked; refuse to use it. */
+static int
+tls_key_private(const char *key, char *err, size_t esz)
+{
+	struct stat	st;
+
+	if (stat(key, &st) == -1) {
+		str_printf(err, esz, "cannot read key %s: %s", key,
+		    strerror(errno));
+		return -1;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		str_printf(err, esz, "key %s is group- or world-accessible "
+		    "(mode %04o); chmod 600 it", key, (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
 static int
 tls_load_pair(SSL_CTX *ctx, const char *cert, const char *key, char *err,
     size_t esz)
 {
+	if (tls_key_private(key, err, esz) == -1)
+		return -1;
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		tls_err(err, esz, "cannot load certificate", cert);
 		return -1;

@@ -90,16 +90,17 @@ void
 conn_accept(struct relay *r, enum listener_kind kind, int fd,
     const struct sockaddr *sa, int salen)
 {
-	struct runtime_shared	*shm = r->rt->shm;
+	struct runtime_conns	*mine = &r->rt->shm->slot[r->slot];
 	struct relay_conn	*c;
 	SSL			*ssl;
 	unsigned		 total;
 	int			 one = 1;
 
-	total = atomic_fetch_add(&shm->conns_total, 1) + 1;
+	atomic_fetch_add(&mine->total, 1);
+	total = runtime_conns_total(r->rt->shm, r->cf->workers);
 	/* Past twice the cap we cannot afford even a handshake for a 503. */
 	if (r->draining || total > 2 * r->cf->limits.max_connections) {
-		atomic_fetch_sub(&shm->conns_total, 1);
+		atomic_fetch_sub(&mine->total, 1);
 		close(fd);
 		return;
 	}
@@ -146,7 +147,7 @@ conn_accept(struct relay *r, enum listener_kind kind, int fd,
 		EVP_MD_CTX_free(c->md_resp);
 		http_msg_free(&c->req);
 		free(c);
-		atomic_fetch_sub(&shm->conns_total, 1);
+		atomic_fetch_sub(&mine->total, 1);
 		return;
 	}
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
@@ -159,7 +160,7 @@ conn_accept(struct relay *r, enum listener_kind kind, int fd,
 	conn_set_state(c, CONN_HANDSHAKE);
 	return;
 fail:
-	atomic_fetch_sub(&shm->conns_total, 1);
+	atomic_fetch_sub(&mine->total, 1);
 	close(fd);
 }
 
@@ -176,8 +177,8 @@ conn_free(struct relay_conn *c)
 	if (c->audit != NULL)
 		audit_wait_detach(c->audit);
 	if (c->counted_agency)
-		atomic_fetch_sub(&r->rt->shm->conns_agency[c->agency], 1);
-	atomic_fetch_sub(&r->rt->shm->conns_total, 1);
+		atomic_fetch_sub(&r->rt->shm->slot[r->slot].agency[c->agency], 1);
+	atomic_fetch_sub(&r->rt->shm->slot[r->slot].total, 1);
 	TAILQ_REMOVE(&r->conns, c, entry);
 	r->nconns--;
 	if (c->state != CONN_HANDSHAKE &&
@@ -273,7 +274,7 @@ conn_reply(struct relay_conn *c, int status, const char *ctype,
 	c->local_reply = 1;
 	EVP_DigestUpdate(c->md_resp, body, len);
 	http_write_simple(bufferevent_get_output(c->bev), status, ctype, body,
-	    len, c->rid, conn_wants_close(c), 0);
+	    len, c->rid, conn_wants_close(c), 0, NULL);
 	if (c->req.done || c->close_after)
 		conn_exchange_done(c);
 	/* else conn_on_done finishes the exchange once the body is read */
@@ -283,8 +284,9 @@ void
 conn_reply_error(struct relay_conn *c, int status, const char *code,
     const char *detail)
 {
-	char	body[768];
+	char	body[768], allow[96] = "";
 	int	n;
+	size_t	i;
 
 	/* After these the byte stream cannot be trusted or is not wanted. */
 	if (status == 400 || status == 408 || status == 413 || status == 431 ||
@@ -300,9 +302,23 @@ conn_reply_error(struct relay_conn *c, int status, const char *code,
 		n = 0;
 	c->bytes_out += (uint64_t)n;
 	EVP_DigestUpdate(c->md_resp, body, (size_t)n);
+	if (status == 405 && c->route != NULL) {
+		/* RFC 9110 §15.5.6: say what the route does allow. */
+		static const char *const names[] = { "GET", "HEAD", "POST",
+		    "PUT", "DELETE", "PATCH", "OPTIONS" };
+
+		str_copy(allow, sizeof(allow), "Allow:");
+		for (i = 0; i < nitems(names); i++)
+			if (c->route->methods & (1u << i)) {
+				str_append(allow, sizeof(allow), allow[6] ?
+				    ", " : " ");
+				str_append(allow, sizeof(allow), names[i]);
+			}
+		str_append(allow, sizeof(allow), "\r\n");
+	}
 	http_write_simple(bufferevent_get_output(c->bev), status,
 	    "application/json", body, (size_t)n, c->rid, conn_wants_close(c),
-	    status == 503 ? 1 : 0);
+	    status == 503 ? 1 : 0, allow[0] ? allow : NULL);
 	if (c->req.done || c->close_after)
 		conn_exchange_done(c);
 }
@@ -316,7 +332,8 @@ conn_handshake_done(struct relay_conn *c)
 
 	c->agency = identity_of_ssl(r->cf, ssl);
 	if (c->agency >= 0) {
-		n = atomic_fetch_add(&r->rt->shm->conns_agency[c->agency], 1) + 1;
+		atomic_fetch_add(&r->rt->shm->slot[r->slot].agency[c->agency], 1);
+		n = runtime_conns_agency(r->rt->shm, r->cf->workers, c->agency);
 		c->counted_agency = 1;
 		if (n > r->cf->limits.max_connections_per_agency)
 			c->over_capacity = 1;

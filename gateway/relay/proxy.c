@@ -217,6 +217,7 @@ proxy_up_read(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, used);
 		if (rc == HTTP_FEED_ERROR) {
 			proxy_fail(px, 502, "bad-upstream-response",
+			    px->resp.err.detail ? px->resp.err.detail :
 			    "the upstream sent a malformed response");
 			return;
 		}

@@ -1,0 +1,72 @@
+/* Metrics shared by every role through MAP_SHARED memory and rendered in the
+ * Prometheus text format on the admin listener's GET /metrics. */
+#ifndef GW_METRICS_H
+#define GW_METRICS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "config.h"
+
+struct evbuffer;
+struct runtime;
+
+/* Statuses counted one by one; anything else falls in "other". */
+#define METRICS_NSTATUS		26
+#define METRICS_NBUCKETS	12	/* latency buckets, +Inf apart */
+
+enum metrics_tls_reason {
+	TLS_FAIL_NO_CERT, TLS_FAIL_UNTRUSTED, TLS_FAIL_EXPIRED,
+	TLS_FAIL_REVOKED, TLS_FAIL_PROTOCOL, TLS_FAIL_TIMEOUT, TLS_FAIL_OTHER,
+	TLS_FAIL_COUNT
+};
+
+/* One worker's counters: written by that worker only, read by any. */
+struct metrics_slot {
+	atomic_ullong	requests[CFG_MAX_ROUTES + 1][ROLE_COUNT + 1]
+			    [METRICS_NSTATUS + 1];
+	atomic_ullong	latency[CFG_MAX_ROUTES + 1][METRICS_NBUCKETS + 1];
+	atomic_ullong	latency_ms_sum[CFG_MAX_ROUTES + 1];
+	atomic_ullong	handshakes[LISTENER_COUNT];
+	atomic_ullong	tls_failures[LISTENER_COUNT][TLS_FAIL_COUNT];
+	atomic_llong	open[LISTENER_COUNT];
+	atomic_ullong	unpinned;
+};
+
+/* Written by the keeper. */
+struct metrics_keeper {
+	atomic_ullong	entries;
+	atomic_ullong	commits;
+	atomic_ullong	checkpoint_size;
+	atomic_llong	checkpoint_time;	/* unix seconds, 0: none */
+	atomic_ullong	refused;		/* appends not made durable */
+};
+
+/* Every certificate the configuration names, with its notAfter. */
+struct metrics_cert {
+	char	path[CFG_PATH_MAX];
+	time_t	not_after;
+};
+
+struct metrics {
+	unsigned		nslots;
+	struct metrics_slot	slot[];
+};
+
+/* Shared maps (zeroed); NULL on failure. Released with metrics_unmap. */
+struct metrics		*metrics_map(unsigned nslots);
+void			 metrics_unmap(struct metrics *);
+struct metrics_keeper	*metrics_keeper_map(void);
+
+/* Records one exchange: route index or -1, role or -1, status, duration. */
+void	metrics_request(struct metrics_slot *, int route, int role, int status,
+	    uint64_t ms);
+/* Appends the whole exposition for rt to out. 0 or -1. */
+int	metrics_render(const struct runtime *, struct evbuffer *out);
+/* Collects the notAfter of every certificate cf names into certs (max n);
+ * returns how many. */
+size_t	metrics_collect_certs(const struct config *, struct metrics_cert *,
+	    size_t n);
+
+#endif
