@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "ipc.h"
+#include "metrics.h"
 #include "keeper/keeper.h"
 #include "log.h"
 #include "proc.h"
@@ -107,6 +108,8 @@ proc_open(struct runtime *rt, struct runtime *old)
 		rt->shm = NULL;
 		return -1;
 	}
+	if ((rt->metrics = metrics_map(cf->workers)) == NULL)
+		return -1;
 	return 0;
 }
 
@@ -129,6 +132,8 @@ proc_release(struct runtime *rt)
 	if (rt->shm != NULL)
 		munmap(rt->shm, sizeof(*rt->shm));
 	rt->shm = NULL;
+	metrics_unmap(rt->metrics);
+	rt->metrics = NULL;
 }
 
 static void
@@ -230,7 +235,7 @@ proc_spawn_keeper(struct runtime *rt)
 		if (proc_keeper_ctl != -1)
 			close(proc_keeper_ctl);
 		proc_child_signals();
-		exit(keeper_main(rt->cf, sv[1]));
+		exit(keeper_main(rt->cf, sv[1], rt->kmetrics));
 	}
 	close(sv[1]);
 	if (proc_keeper_ctl != -1)
@@ -352,6 +357,7 @@ proc_reload(struct runtime *rt)
 	memset(&nrt, 0, sizeof(nrt));
 	memset(nrt.listen_fd, -1, sizeof(nrt.listen_fd));
 	nrt.access_fd = -1;
+	nrt.kmetrics = rt->kmetrics;
 	if ((nrt.cf = config_load(rt->cf->path)) == NULL ||
 	    runtime_tls_load(&nrt) == -1) {
 		log_warnx("reload: the new configuration has errors (above); "
@@ -427,6 +433,8 @@ proc_run(struct runtime *rt)
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 
+	if ((rt->kmetrics = metrics_keeper_map()) == NULL)
+		fatal("mmap");
 	if (proc_spawn_keeper(rt) == -1) {
 		if (proc_keeper.pid > 0) {
 			kill(proc_keeper.pid, SIGKILL);

@@ -38,6 +38,7 @@ runtime_tls_load(struct runtime *rt)
 			rc = -1;
 		}
 	}
+	rt->ncerts = metrics_collect_certs(cf, rt->certs, RUNTIME_MAX_CERTS);
 	return rc;
 }
 

@@ -7,6 +7,9 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "metrics.h"
+
+#define RUNTIME_MAX_CERTS	64
 
 typedef struct ssl_ctx_st SSL_CTX;
 
@@ -37,6 +40,10 @@ struct runtime {
 	int			 listen_fd[CFG_MAX_WORKERS][LISTENER_COUNT];
 	int			 access_fd;
 	struct runtime_shared	*shm;
+	struct metrics		*metrics;	/* this generation's workers */
+	struct metrics_keeper	*kmetrics;	/* the keeper's, for all */
+	struct metrics_cert	 certs[RUNTIME_MAX_CERTS];
+	size_t			 ncerts;
 };
 
 /* Builds every TLS context the config names. Problems are reported with

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -26,6 +27,7 @@
 #include "keeper/query.h"
 #include "keeper/store.h"
 #include "log.h"
+#include "metrics.h"
 #include "sandbox.h"
 #include "util.h"
 
@@ -62,6 +64,7 @@ struct keeper {
 	struct keeper_item	*batch;
 	size_t			 nbatch;
 	uint64_t		 commits, committed;
+	struct metrics_keeper	*km;		/* shared with the relays */
 	void			*msg;	/* IPC_MAX_PAYLOAD bytes */
 };
 
@@ -147,11 +150,14 @@ keeper_commit(evutil_socket_t fd, short what, void *arg)
 		    ok ? NULL : "the audit log cannot be written");
 		free(k->batch[i].data);
 	}
-	if (!ok)
+	if (!ok) {
 		log_warnx("%s: a batch of %zu entries was refused", __func__, n);
-	else {
+		atomic_fetch_add(&k->km->refused, n);
+	} else {
 		k->commits++;
 		k->committed += n;
+		atomic_store(&k->km->commits, k->commits);
+		atomic_store(&k->km->entries, store_size(k->st));
 		keeper_cp_due(k);
 	}
 	k->nbatch = 0;
@@ -164,6 +170,10 @@ keeper_checkpoint(evutil_socket_t fd, short what, void *arg)
 
 	if (checkpoint_issue(&k->cp, k->st) == -1)
 		log_warnx("%s: checkpoint failed; retrying", __func__);
+	else if (k->cp.size > 0) {
+		atomic_store(&k->km->checkpoint_size, k->cp.size);
+		atomic_store(&k->km->checkpoint_time, (long long)time(NULL));
+	}
 	if (k->cp.size != store_size(k->st))
 		keeper_cp_due(k);
 }
@@ -337,7 +347,7 @@ keeper_own_files(const struct config *cf, const char *dbdir,
 }
 
 int
-keeper_main(struct config *cf, int ctl_fd)
+keeper_main(struct config *cf, int ctl_fd, struct metrics_keeper *km)
 {
 	struct keeper		 k;
 	struct sandbox_spec	 sb;
@@ -364,6 +374,7 @@ keeper_main(struct config *cf, int ctl_fd)
 	memset(&k, 0, sizeof(k));
 	k.cf = cf;
 	k.ctl_fd = ctl_fd;
+	k.km = km;
 	if (keeper_open_log(cf, &k.st, &k.cp) == -1)
 		return 1;
 	keeper_own_files(cf, sb.rw_dirs[0], sb.rw_dirs[1]);
@@ -393,6 +404,10 @@ keeper_main(struct config *cf, int ctl_fd)
 	log_info("audit log %s open: %llu entries, checkpoint at %llu",
 	    cf->keeper.database, (unsigned long long)store_size(k.st),
 	    (unsigned long long)k.cp.size);
+	atomic_store(&km->entries, store_size(k.st));
+	atomic_store(&km->checkpoint_size, k.cp.size);
+	if (k.cp.size > 0 && atomic_load(&km->checkpoint_time) == 0)
+		atomic_store(&km->checkpoint_time, (long long)time(NULL));
 	if (store_size(k.st) != k.cp.size)
 		keeper_cp_due(&k);
 

@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "net/upstream.h"
 #include "relay/relay.h"
 #include "runtime.h"
@@ -132,6 +133,25 @@ admin_ready(struct relay_conn *c)
 		admin_ready_reply(p);
 }
 
+static void
+admin_metrics(struct relay_conn *c)
+{
+	struct evbuffer	*b;
+	size_t		 len;
+
+	if ((b = evbuffer_new()) == NULL ||
+	    metrics_render(c->r->rt, b) == -1) {
+		if (b != NULL)
+			evbuffer_free(b);
+		conn_reply_error(c, 500, "internal", "cannot render metrics");
+		return;
+	}
+	len = evbuffer_get_length(b);
+	conn_reply(c, 200, "text/plain; version=0.0.4; charset=utf-8",
+	    (const char *)evbuffer_pullup(b, -1), len);
+	evbuffer_free(b);
+}
+
 void
 admin_request(struct relay_conn *c)
 {
@@ -151,6 +171,8 @@ admin_request(struct relay_conn *c)
 		conn_reply(c, 200, "application/json", ok, sizeof(ok) - 1);
 	else if (len == 7 && memcmp(url, "/readyz", 7) == 0)
 		admin_ready(c);
+	else if (len == 8 && memcmp(url, "/metrics", 8) == 0)
+		admin_metrics(c);
 	else
 		conn_reply_error(c, 404, "no-route", "no such admin endpoint");
 }

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "ipc.h"
 #include "log.h"
+#include "metrics.h"
 #include "relay/relay.h"
 #include "util.h"
 
@@ -202,6 +203,9 @@ audit_exchange(struct relay_conn *c)
 	size_t			 ulen = 0;
 	char			 line[AUDIT_LINE_MAX];
 
+	metrics_request(r->ms, c->route ? (int)(c->route - cf->routes) : -1,
+	    c->agency >= 0 ? (int)cf->agencies[c->agency].role : -1, c->status,
+	    now_ms() - c->start_ms);
 	access_format(c, line, sizeof(line));
 	if (c->req.url_len > 0)
 		url = http_msg_url(&c->req, &ulen);

@@ -24,6 +24,7 @@
 #include "relay/identity.h"
 #include "relay/relay.h"
 #include "relay/route.h"
+#include "metrics.h"
 #include "runtime.h"
 #include "util.h"
 
@@ -157,6 +158,7 @@ conn_accept(struct relay *r, enum listener_kind kind, int fd,
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	TAILQ_INSERT_TAIL(&r->conns, c, entry);
 	r->nconns++;
+	atomic_fetch_add_explicit(&r->ms->open[kind], 1, memory_order_relaxed);
 	conn_set_state(c, CONN_HANDSHAKE);
 	return;
 fail:
@@ -179,6 +181,7 @@ conn_free(struct relay_conn *c)
 	if (c->counted_agency)
 		atomic_fetch_sub(&r->rt->shm->slot[r->slot].agency[c->agency], 1);
 	atomic_fetch_sub(&r->rt->shm->slot[r->slot].total, 1);
+	atomic_fetch_sub_explicit(&r->ms->open[c->kind], 1, memory_order_relaxed);
 	TAILQ_REMOVE(&r->conns, c, entry);
 	r->nconns--;
 	if (c->state != CONN_HANDSHAKE &&
@@ -330,7 +333,12 @@ conn_handshake_done(struct relay_conn *c)
 	SSL		*ssl = bufferevent_openssl_get_ssl(c->bev);
 	unsigned	 n;
 
+	atomic_fetch_add_explicit(&r->ms->handshakes[c->kind], 1,
+	    memory_order_relaxed);
 	c->agency = identity_of_ssl(r->cf, ssl);
+	if (c->agency < 0)
+		atomic_fetch_add_explicit(&r->ms->unpinned, 1,
+		    memory_order_relaxed);
 	if (c->agency >= 0) {
 		atomic_fetch_add(&r->rt->shm->slot[r->slot].agency[c->agency], 1);
 		n = runtime_conns_agency(r->rt->shm, r->cf->workers, c->agency);
@@ -419,6 +427,31 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 		proxy_client_drained(c->px);
 }
 
+/* Counts a failed handshake under the reason an operator can act on. The
+ * verify result says why a certificate was refused; a negotiated cipher
+ * without a peer certificate means none was sent. */
+static void
+conn_tls_failed(struct relay_conn *c)
+{
+	SSL			*ssl = bufferevent_openssl_get_ssl(c->bev);
+	enum metrics_tls_reason	 why = TLS_FAIL_PROTOCOL;
+	long			 v;
+
+	if (ssl != NULL && (v = SSL_get_verify_result(ssl)) != X509_V_OK) {
+		if (v == X509_V_ERR_CERT_HAS_EXPIRED ||
+		    v == X509_V_ERR_CERT_NOT_YET_VALID)
+			why = TLS_FAIL_EXPIRED;
+		else if (v == X509_V_ERR_CERT_REVOKED)
+			why = TLS_FAIL_REVOKED;
+		else
+			why = TLS_FAIL_UNTRUSTED;
+	} else if (ssl != NULL && SSL_get_current_cipher(ssl) != NULL &&
+	    SSL_get0_peer_certificate(ssl) == NULL)
+		why = TLS_FAIL_NO_CERT;
+	atomic_fetch_add_explicit(&c->r->ms->tls_failures[c->kind][why], 1,
+	    memory_order_relaxed);
+}
+
 static void
 conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
@@ -433,6 +466,7 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	if (c->state == CONN_HANDSHAKE) {
 		while ((e = bufferevent_get_openssl_error(bev)) != 0)
 			ERR_error_string_n(e, buf, sizeof(buf));
+		conn_tls_failed(c);
 		log_info("%s: TLS handshake with %s failed: %s", __func__,
 		    c->peer, buf);
 	} else if (c->state == CONN_READING || c->state == CONN_WAITING) {
@@ -463,6 +497,8 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		conn_free(c);
 		return;
 	case CONN_HANDSHAKE:
+		atomic_fetch_add_explicit(&c->r->ms->tls_failures[c->kind]
+		    [TLS_FAIL_TIMEOUT], 1, memory_order_relaxed);
 		log_info("%s: TLS handshake with %s timed out", __func__, c->peer);
 		conn_free(c);
 		return;

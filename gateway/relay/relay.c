@@ -158,6 +158,7 @@ relay_main(struct runtime *rt, unsigned slot, int keeper_fd)
 	r.rt = rt;
 	r.cf = rt->cf;
 	r.slot = slot;
+	r.ms = &rt->metrics->slot[slot];
 	TAILQ_INIT(&r.conns);
 	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
 		fatal("%s: getrandom", __func__);

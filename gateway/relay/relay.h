@@ -20,6 +20,7 @@ struct proxy;
 struct admin_probe;
 struct audit_wait;
 struct audit_pending;
+struct metrics_slot;
 typedef struct evp_md_ctx_st EVP_MD_CTX;
 typedef struct evp_md_st EVP_MD;
 
@@ -94,6 +95,7 @@ struct relay {
 	void			*ipc_msg;
 	/* Fetched once: an implicit fetch per digest takes a global lock. */
 	EVP_MD			*sha256;
+	struct metrics_slot	*ms;		/* this worker's counters */
 };
 
 /* Runs a relay worker for listener slot `slot` until SIGTERM drains it;

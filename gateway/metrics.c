@@ -1,0 +1,332 @@
+/* Prometheus metrics: per-worker counters in shared memory, summed and
+ * rendered on GET /metrics by whichever worker serves the scrape. */
+#include <sys/mman.h>
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "config.h"
+#include "log.h"
+#include "metrics.h"
+#include "runtime.h"
+#include "util.h"
+
+static const int metrics_statuses[METRICS_NSTATUS] = {
+	200, 201, 202, 204, 206, 301, 302, 304, 400, 401, 403, 404, 405,
+	408, 409, 413, 417, 422, 429, 431, 499, 500, 502, 503, 504, 505,
+};
+
+/* Upper bounds in milliseconds. */
+static const unsigned metrics_buckets[METRICS_NBUCKETS] = {
+	1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10000,
+};
+
+static const char *const metrics_tls_reasons[TLS_FAIL_COUNT] = {
+	"no-certificate", "untrusted", "expired", "revoked", "protocol",
+	"timeout", "other",
+};
+
+static const char *const metrics_listeners[LISTENER_COUNT] = {
+	"agency", "admin",
+};
+
+struct metrics *
+metrics_map(unsigned nslots)
+{
+	struct metrics	*m;
+	size_t		 len = sizeof(*m) + nslots * sizeof(m->slot[0]);
+
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+	    -1, 0);
+	if (m == MAP_FAILED) {
+		log_warn("%s: mmap", __func__);
+		return NULL;
+	}
+	m->nslots = nslots;
+	return m;
+}
+
+void
+metrics_unmap(struct metrics *m)
+{
+	if (m != NULL)
+		munmap(m, sizeof(*m) + m->nslots * sizeof(m->slot[0]));
+}
+
+struct metrics_keeper *
+metrics_keeper_map(void)
+{
+	void	*p;
+
+	p = mmap(NULL, sizeof(struct metrics_keeper), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static size_t
+metrics_status_index(int status)
+{
+	size_t	i;
+
+	for (i = 0; i < METRICS_NSTATUS; i++)
+		if (metrics_statuses[i] == status)
+			return i;
+	return METRICS_NSTATUS;		/* other */
+}
+
+void
+metrics_request(struct metrics_slot *s, int route, int role, int status,
+    uint64_t ms)
+{
+	size_t	r = route < 0 ? 0 : (size_t)route + 1;
+	size_t	ro = role < 0 ? ROLE_COUNT : (size_t)role;
+	size_t	b;
+
+	atomic_fetch_add_explicit(&s->requests[r][ro][metrics_status_index(
+	    status)], 1, memory_order_relaxed);
+	for (b = 0; b < METRICS_NBUCKETS && ms > metrics_buckets[b]; b++)
+		;
+	atomic_fetch_add_explicit(&s->latency[r][b], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->latency_ms_sum[r], ms,
+	    memory_order_relaxed);
+}
+
+static unsigned long long
+metrics_sum(const struct metrics *m, size_t off)
+{
+	unsigned long long	sum = 0;
+	unsigned		i;
+
+	for (i = 0; i < m->nslots; i++)
+		sum += atomic_load_explicit((const atomic_ullong *)(const void *)
+		    ((const char *)&m->slot[i] + off), memory_order_relaxed);
+	return sum;
+}
+
+#define METRICS_SUM(m, field)	metrics_sum((m), offsetof(struct metrics_slot, field))
+
+static const char *
+metrics_route_name(const struct config *cf, size_t r)
+{
+	return r == 0 ? "-" : cf->routes[r - 1].name;
+}
+
+static void
+metrics_requests(const struct runtime *rt, struct evbuffer *out)
+{
+	const struct config	*cf = rt->cf;
+	const struct metrics	*m = rt->metrics;
+	unsigned long long	 v, cum;
+	size_t			 r, ro, st, b;
+	char			 code[8];
+
+	evbuffer_add_printf(out,
+	    "# HELP gateway_requests_total Exchanges answered, by route, caller "
+	    "role and status.\n# TYPE gateway_requests_total counter\n");
+	for (r = 0; r <= cf->nroutes; r++)
+		for (ro = 0; ro <= ROLE_COUNT; ro++)
+			for (st = 0; st <= METRICS_NSTATUS; st++) {
+				v = METRICS_SUM(m, requests[r][ro][st]);
+				if (v == 0)
+					continue;
+				if (st == METRICS_NSTATUS)
+					str_copy(code, sizeof(code), "other");
+				else
+					str_printf(code, sizeof(code), "%d",
+					    metrics_statuses[st]);
+				evbuffer_add_printf(out, "gateway_requests_total"
+				    "{route=\"%s\",role=\"%s\",status=\"%s\"} %llu\n",
+				    metrics_route_name(cf, r), ro == ROLE_COUNT ?
+				    "-" : config_role_name((enum role)ro), code, v);
+			}
+	evbuffer_add_printf(out,
+	    "# HELP gateway_request_duration_seconds Time from the first byte of "
+	    "a request to its response, by route.\n"
+	    "# TYPE gateway_request_duration_seconds histogram\n");
+	for (r = 0; r <= cf->nroutes; r++) {
+		cum = 0;
+		for (b = 0; b <= METRICS_NBUCKETS; b++) {
+			cum += METRICS_SUM(m, latency[r][b]);
+			if (b < METRICS_NBUCKETS)
+				evbuffer_add_printf(out,
+				    "gateway_request_duration_seconds_bucket"
+				    "{route=\"%s\",le=\"%g\"} %llu\n",
+				    metrics_route_name(cf, r),
+				    metrics_buckets[b] / 1000.0, cum);
+			else
+				evbuffer_add_printf(out,
+				    "gateway_request_duration_seconds_bucket"
+				    "{route=\"%s\",le=\"+Inf\"} %llu\n",
+				    metrics_route_name(cf, r), cum);
+		}
+		evbuffer_add_printf(out, "gateway_request_duration_seconds_sum"
+		    "{route=\"%s\"} %.3f\n", metrics_route_name(cf, r),
+		    METRICS_SUM(m, latency_ms_sum[r]) / 1000.0);
+		evbuffer_add_printf(out, "gateway_request_duration_seconds_count"
+		    "{route=\"%s\"} %llu\n", metrics_route_name(cf, r), cum);
+	}
+}
+
+static void
+metrics_tls(const struct runtime *rt, struct evbuffer *out)
+{
+	const struct metrics	*m = rt->metrics;
+	long long		 open;
+	unsigned		 i;
+	size_t			 k, why;
+
+	evbuffer_add_printf(out,
+	    "# HELP gateway_tls_handshakes_total Completed TLS handshakes.\n"
+	    "# TYPE gateway_tls_handshakes_total counter\n");
+	for (k = 0; k < LISTENER_COUNT; k++)
+		evbuffer_add_printf(out, "gateway_tls_handshakes_total"
+		    "{listener=\"%s\"} %llu\n", metrics_listeners[k],
+		    METRICS_SUM(m, handshakes[k]));
+	evbuffer_add_printf(out,
+	    "# HELP gateway_tls_handshake_failures_total Refused or failed TLS "
+	    "handshakes, by reason.\n"
+	    "# TYPE gateway_tls_handshake_failures_total counter\n");
+	for (k = 0; k < LISTENER_COUNT; k++)
+		for (why = 0; why < TLS_FAIL_COUNT; why++)
+			evbuffer_add_printf(out,
+			    "gateway_tls_handshake_failures_total"
+			    "{listener=\"%s\",reason=\"%s\"} %llu\n",
+			    metrics_listeners[k], metrics_tls_reasons[why],
+			    METRICS_SUM(m, tls_failures[k][why]));
+	evbuffer_add_printf(out,
+	    "# HELP gateway_unpinned_clients_total Handshakes with a valid "
+	    "certificate pinned to no agency.\n"
+	    "# TYPE gateway_unpinned_clients_total counter\n"
+	    "gateway_unpinned_clients_total %llu\n", METRICS_SUM(m, unpinned));
+	evbuffer_add_printf(out,
+	    "# HELP gateway_connections_open Client connections open now.\n"
+	    "# TYPE gateway_connections_open gauge\n");
+	for (k = 0; k < LISTENER_COUNT; k++) {
+		open = 0;
+		for (i = 0; i < m->nslots; i++)
+			open += atomic_load_explicit(&m->slot[i].open[k],
+			    memory_order_relaxed);
+		evbuffer_add_printf(out, "gateway_connections_open"
+		    "{listener=\"%s\"} %lld\n", metrics_listeners[k], open);
+	}
+}
+
+static void
+metrics_keeper(const struct runtime *rt, struct evbuffer *out)
+{
+	const struct metrics_keeper	*k = rt->kmetrics;
+	long long			 t;
+
+	t = atomic_load(&k->checkpoint_time);
+	evbuffer_add_printf(out,
+	    "# HELP gateway_audit_entries Entries in the audit log.\n"
+	    "# TYPE gateway_audit_entries gauge\n"
+	    "gateway_audit_entries %llu\n"
+	    "# HELP gateway_audit_commits_total Group commits of the audit log.\n"
+	    "# TYPE gateway_audit_commits_total counter\n"
+	    "gateway_audit_commits_total %llu\n"
+	    "# HELP gateway_audit_refused_total Appends that could not be made "
+	    "durable.\n# TYPE gateway_audit_refused_total counter\n"
+	    "gateway_audit_refused_total %llu\n"
+	    "# HELP gateway_audit_checkpoint_size Tree size of the newest "
+	    "checkpoint.\n# TYPE gateway_audit_checkpoint_size gauge\n"
+	    "gateway_audit_checkpoint_size %llu\n",
+	    (unsigned long long)atomic_load(&k->entries),
+	    (unsigned long long)atomic_load(&k->commits),
+	    (unsigned long long)atomic_load(&k->refused),
+	    (unsigned long long)atomic_load(&k->checkpoint_size));
+	if (t > 0)
+		evbuffer_add_printf(out,
+		    "# HELP gateway_audit_checkpoint_age_seconds Age of the "
+		    "newest checkpoint.\n"
+		    "# TYPE gateway_audit_checkpoint_age_seconds gauge\n"
+		    "gateway_audit_checkpoint_age_seconds %lld\n",
+		    (long long)time(NULL) - t);
+}
+
+static void
+metrics_certs(const struct runtime *rt, struct evbuffer *out)
+{
+	char	path[CFG_PATH_MAX * 2];
+	size_t	i;
+
+	/* Prometheus wants base units: seconds, not days. */
+	evbuffer_add_printf(out,
+	    "# HELP gateway_certificate_expiry_seconds Time until a configured "
+	    "certificate expires (negative: expired).\n"
+	    "# TYPE gateway_certificate_expiry_seconds gauge\n");
+	for (i = 0; i < rt->ncerts; i++) {
+		json_escape(path, sizeof(path), rt->certs[i].path);
+		evbuffer_add_printf(out, "gateway_certificate_expiry_seconds"
+		    "{file=\"%s\"} %.0f\n", path,
+		    difftime(rt->certs[i].not_after, time(NULL)));
+	}
+}
+
+int
+metrics_render(const struct runtime *rt, struct evbuffer *out)
+{
+	evbuffer_add_printf(out,
+	    "# HELP gateway_workers_alive Relay workers running.\n"
+	    "# TYPE gateway_workers_alive gauge\n"
+	    "gateway_workers_alive %u\n",
+	    atomic_load(&rt->shm->workers_alive));
+	metrics_requests(rt, out);
+	metrics_tls(rt, out);
+	if (rt->kmetrics != NULL)
+		metrics_keeper(rt, out);
+	metrics_certs(rt, out);
+	return 0;
+}
+
+/* Adds the first certificate of file (if readable and new) to certs. */
+static size_t
+metrics_cert(const char *file, struct metrics_cert *certs, size_t have,
+    size_t n)
+{
+	FILE		*fp;
+	X509		*x;
+	struct tm	 tm;
+	size_t		 i;
+
+	if (file[0] == '\0' || have == n)
+		return have;
+	for (i = 0; i < have; i++)
+		if (strcmp(certs[i].path, file) == 0)
+			return have;
+	if ((fp = fopen(file, "r")) == NULL)
+		return have;
+	x = PEM_read_X509(fp, NULL, NULL, NULL);
+	fclose(fp);
+	if (x == NULL)
+		return have;
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) == 1) {
+		str_copy(certs[have].path, sizeof(certs[have].path), file);
+		certs[have].not_after = timegm(&tm);
+		have++;
+	}
+	X509_free(x);
+	return have;
+}
+
+size_t
+metrics_collect_certs(const struct config *cf, struct metrics_cert *certs,
+    size_t n)
+{
+	size_t	have = 0, i;
+
+	for (i = 0; i < LISTENER_COUNT; i++) {
+		have = metrics_cert(cf->listeners[i].cert, certs, have, n);
+		have = metrics_cert(cf->listeners[i].ca, certs, have, n);
+	}
+	for (i = 0; i < cf->nupstreams; i++) {
+		have = metrics_cert(cf->upstreams[i].cert, certs, have, n);
+		have = metrics_cert(cf->upstreams[i].ca, certs, have, n);
+	}
+	return have;
+}
