@@ -7,6 +7,9 @@ BINDIR    ?= $(PREFIX)/bin
 SYSCONFDIR?= /etc
 STATEDIR  ?= /var/lib/gateway
 UNITDIR   ?= /lib/systemd/system
+# Read by systemd-sysusers and systemd-tmpfiles from /usr/lib only, whatever PREFIX is.
+SYSUSERSDIR ?= /usr/lib/sysusers.d
+TMPFILESDIR ?= /usr/lib/tmpfiles.d
 DESTDIR   ?=
 
 CC        ?= gcc
@@ -137,15 +140,38 @@ FUZZ_TIME ?= 60
 fuzz: deps
 	@sh tests/fuzz/run.sh $(FUZZ_TIME)
 
-install: _build
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/gateway \
-		$(DESTDIR)$(STATEDIR)
-	install -m 0755 build/gatewayd $(DESTDIR)$(SBINDIR)/gatewayd
-	install -m 0755 build/gatewayctl $(DESTDIR)$(BINDIR)/gatewayctl
-	install -m 0644 config/gateway.conf $(DESTDIR)$(SYSCONFDIR)/gateway/gateway.conf.example
-	if [ -d config/schemas ]; then cp -r config/schemas $(DESTDIR)$(SYSCONFDIR)/gateway/; fi
-	if [ -f systemd/gatewayd.service ]; then install -D -m 0644 systemd/gatewayd.service \
-		$(DESTDIR)$(UNITDIR)/gatewayd.service; fi
+# Every path below is under $(DESTDIR): with DESTDIR set, nothing is written
+# outside it (and no user, owner or service is touched). Without DESTDIR and as
+# root, the gateway user and the folders' owners are made at the end, as a
+# package's postinst would (systemd-sysusers, systemd-tmpfiles). An existing
+# gateway.conf is never overwritten; gateway.conf.example always is.
+GW_ETC = $(DESTDIR)$(SYSCONFDIR)/gateway
+
+install: build/gatewayd build/gatewayctl
+	install -d -m 0755 "$(DESTDIR)$(SBINDIR)" "$(DESTDIR)$(BINDIR)" \
+		"$(DESTDIR)$(UNITDIR)" "$(DESTDIR)$(SYSUSERSDIR)" "$(DESTDIR)$(TMPFILESDIR)"
+	install -d -m 0750 "$(GW_ETC)"
+	install -d -m 0700 "$(DESTDIR)$(STATEDIR)"
+	install -m 0755 build/gatewayd "$(DESTDIR)$(SBINDIR)/gatewayd"
+	install -m 0755 build/gatewayctl "$(DESTDIR)$(BINDIR)/gatewayctl"
+	install -m 0640 config/gateway.conf.example "$(GW_ETC)/gateway.conf.example"
+	[ -e "$(GW_ETC)/gateway.conf" ] || install -m 0640 config/gateway.conf.example "$(GW_ETC)/gateway.conf"
+	if [ -d config/schemas ]; then \
+		rm -rf "$(GW_ETC)/schemas" && cp -R config/schemas "$(GW_ETC)/schemas" && \
+		find "$(GW_ETC)/schemas" -type d -exec chmod 0755 {} + && \
+		find "$(GW_ETC)/schemas" -type f -exec chmod 0644 {} +; fi
+	install -m 0644 systemd/gatewayd.service "$(DESTDIR)$(UNITDIR)/gatewayd.service"
+	install -m 0644 systemd/gateway.sysusers "$(DESTDIR)$(SYSUSERSDIR)/gateway.conf"
+	install -m 0644 systemd/gateway.tmpfiles "$(DESTDIR)$(TMPFILESDIR)/gateway.conf"
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v systemd-sysusers >/dev/null; then \
+		echo "systemd-sysusers $(SYSUSERSDIR)/gateway.conf"; \
+		systemd-sysusers "$(SYSUSERSDIR)/gateway.conf" && \
+		echo "systemd-tmpfiles --create $(TMPFILESDIR)/gateway.conf" && \
+		systemd-tmpfiles --create "$(TMPFILESDIR)/gateway.conf"; \
+		if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \
+	elif [ -z "$(DESTDIR)" ]; then \
+		echo "as root, run: systemd-sysusers $(SYSUSERSDIR)/gateway.conf &&" \
+		    "systemd-tmpfiles --create $(TMPFILESDIR)/gateway.conf"; fi
 
 clean:
 	rm -rf build

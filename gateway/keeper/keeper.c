@@ -38,15 +38,19 @@
  * entries (C2SP checkpoints are cheap, but each one is a file fsync). */
 #define KEEPER_CP_INTERVAL_MS	1000
 
+/* Channels are not tied to slots: after a reload the old worker of a slot
+ * drains on its channel while its successor already uses a new one. */
+#define KEEPER_MAX_CHANS	(4 * CFG_MAX_WORKERS)
+
 struct keeper_chan {
 	struct keeper		*k;
 	struct bufferevent	*bev;
-	unsigned		 slot;
-	uint64_t		 gen;	/* bumped when the slot gets a new channel */
+	unsigned		 slot;	/* the relay slot, for entries' source */
+	uint64_t		 gen;	/* bumped when the entry is reused */
 };
 
 struct keeper_item {
-	unsigned	 slot;
+	unsigned	 chan;
 	uint64_t	 gen;
 	uint64_t	 id;
 	char		*data;
@@ -58,7 +62,7 @@ struct keeper {
 	struct config		*cf;
 	struct store		*st;
 	struct checkpoint	 cp;
-	struct keeper_chan	 chans[CFG_MAX_WORKERS];
+	struct keeper_chan	 chans[KEEPER_MAX_CHANS];
 	struct event		*ev_ctl, *ev_commit, *ev_cp, *ev_term;
 	int			 ctl_fd;
 	struct keeper_item	*batch;
@@ -94,7 +98,7 @@ static void
 keeper_reply_appended(struct keeper *k, struct keeper_item *it, int ok,
     uint64_t index, const char *error)
 {
-	struct keeper_chan	*ch = &k->chans[it->slot];
+	struct keeper_chan	*ch = &k->chans[it->chan];
 	struct ipc_appended	 a;
 
 	if (ch->bev == NULL || ch->gen != it->gen)
@@ -184,7 +188,7 @@ keeper_append(struct keeper *k, struct keeper_chan *ch, uint64_t id,
 {
 	struct keeper_item	*it = &k->batch[k->nbatch++];
 
-	it->slot = ch->slot;
+	it->chan = (unsigned)(ch - k->chans);
 	it->gen = ch->gen;
 	it->id = id;
 	it->data = data;
@@ -230,7 +234,8 @@ keeper_read(struct bufferevent *bev, void *arg)
 			if (h.len != sizeof(struct ipc_passthrough))
 				goto bad;
 			if (entry_passthrough(k->msg, ch->slot, &data, &len) == -1) {
-				struct keeper_item it = { ch->slot, ch->gen, h.id,
+				struct keeper_item it = {
+				    (unsigned)(ch - k->chans), ch->gen, h.id,
 				    NULL, 0 };
 
 				keeper_reply_appended(k, &it, 0, 0,
@@ -262,6 +267,7 @@ keeper_ctl(evutil_socket_t fd, short what, void *arg)
 	struct keeper		*k = arg;
 	struct keeper_chan	*ch;
 	uint32_t		 slot;
+	size_t			 i;
 	int			 cfd;
 
 	if (ipc_recv_fd(fd, &slot, &cfd) == -1) {
@@ -270,12 +276,14 @@ keeper_ctl(evutil_socket_t fd, short what, void *arg)
 		event_base_loopexit(k->base, NULL);
 		return;
 	}
-	if (slot >= CFG_MAX_WORKERS) {
+	for (ch = NULL, i = 0; i < KEEPER_MAX_CHANS && ch == NULL; i++)
+		if (k->chans[i].bev == NULL)
+			ch = &k->chans[i];
+	if (slot >= CFG_MAX_WORKERS || ch == NULL) {
+		log_warnx("%s: no room for a channel of relay %u", __func__, slot);
 		close(cfd);
 		return;
 	}
-	ch = &k->chans[slot];
-	keeper_chan_close(ch);
 	ch->k = k;
 	ch->slot = slot;
 	if ((ch->bev = bufferevent_socket_new(k->base, cfd,
@@ -421,7 +429,7 @@ keeper_main(struct config *cf, int ctl_fd, struct metrics_keeper *km)
 
 	log_info("stopping after %llu commits of %llu entries",
 	    (unsigned long long)k.commits, (unsigned long long)k.committed);
-	for (i = 0; i < CFG_MAX_WORKERS; i++)
+	for (i = 0; i < KEEPER_MAX_CHANS; i++)
 		keeper_chan_close(&k.chans[i]);
 	event_free(k.ev_ctl);
 	event_free(k.ev_commit);

@@ -217,10 +217,14 @@ conn_wants_close(const struct relay_conn *c)
 	    (c->req.head_done && !c->req.keep_alive);
 }
 
+/* Draining: a connection that already had an answer and now idles is
+ * closed (a keep-alive client retries elsewhere); one still in its
+ * handshake or before its first request gets that one answer, then closes,
+ * so a client that connected just before the drain is not cut off. */
 void
 conn_drain(struct relay_conn *c)
 {
-	if (c->state == CONN_HANDSHAKE || c->state == CONN_IDLE)
+	if (c->state == CONN_IDLE && c->served > 0)
 		conn_free(c);
 	else
 		c->close_after = 1;
@@ -246,6 +250,7 @@ conn_pause_read(struct relay_conn *c, int pause)
 void
 conn_exchange_done(struct relay_conn *c)
 {
+	c->served++;
 	audit_exchange(c);
 	if (conn_wants_close(c) || !c->req.done) {
 		/* A response that overtook its request body ends the connection:

@@ -60,6 +60,7 @@ struct relay_conn {
 	int			 local_reply;	/* answered by us, body ignored */
 	int			 close_after;
 	int			 read_paused;	/* backpressure from the upstream */
+	unsigned		 served;	/* exchanges answered */
 	int			 in_feed;	/* inside the parser's callbacks */
 	int			 resume_pending;
 	int			 proxied;	/* the upstream got the request */
