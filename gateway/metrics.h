@@ -41,6 +41,7 @@ struct metrics_keeper {
 	atomic_ullong	checkpoint_size;
 	atomic_llong	checkpoint_time;	/* unix seconds, 0: none */
 	atomic_ullong	refused;		/* appends not made durable */
+	atomic_int	unwritable;		/* the last commit failed */
 };
 
 /* Every certificate the configuration names, with its notAfter. */

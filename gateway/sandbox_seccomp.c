@@ -44,7 +44,7 @@ static const char *const sandbox_keeper[] = {
 	"openat", "open", "pread64", "pwrite64", "fsync", "fdatasync",
 	"ftruncate", "fallocate", "unlink", "unlinkat", "rename", "renameat",
 	"renameat2", "stat", "lstat", "access", "faccessat", "faccessat2",
-	"getcwd", "readlink", "fchown", "fchmod", "umask", "statfs",
+	"getcwd", "readlink", "fchown", "fchmod", "umask", "statfs", "statvfs",
 	"fstatfs", "flock",
 };
 

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <errno.h>
 #include <libgen.h>
@@ -37,6 +38,10 @@
 /* At most one checkpoint a second, issued at most a second after new
  * entries (C2SP checkpoints are cheap, but each one is a file fsync). */
 #define KEEPER_CP_INTERVAL_MS	1000
+static const struct timeval	keeper_second = { 1, 0 };
+
+/* Free space that counts as "room again" after a failed commit. */
+#define KEEPER_MIN_FREE		(4ULL * 1024 * 1024)
 
 /* Channels are not tied to slots: after a reload the old worker of a slot
  * drains on its channel while its successor already uses a new one. */
@@ -63,7 +68,7 @@ struct keeper {
 	struct store		*st;
 	struct checkpoint	 cp;
 	struct keeper_chan	 chans[KEEPER_MAX_CHANS];
-	struct event		*ev_ctl, *ev_commit, *ev_cp, *ev_term;
+	struct event		*ev_ctl, *ev_commit, *ev_cp, *ev_term, *ev_space;
 	int			 ctl_fd;
 	struct keeper_item	*batch;
 	size_t			 nbatch;
@@ -157,7 +162,11 @@ keeper_commit(evutil_socket_t fd, short what, void *arg)
 	if (!ok) {
 		log_warnx("%s: a batch of %zu entries was refused", __func__, n);
 		atomic_fetch_add(&k->km->refused, n);
+		/* The relays stop taking exchanges until space is back. */
+		if (atomic_exchange(&k->km->unwritable, 1) == 0)
+			evtimer_add(k->ev_space, &keeper_second);
 	} else {
+		atomic_store(&k->km->unwritable, 0);
 		k->commits++;
 		k->committed += n;
 		atomic_store(&k->km->commits, k->commits);
@@ -165,6 +174,23 @@ keeper_commit(evutil_socket_t fd, short what, void *arg)
 		keeper_cp_due(k);
 	}
 	k->nbatch = 0;
+}
+
+/* While commits fail, look at the free space once a second: once there is
+ * room again, let the relays try (the next commit tells for sure). */
+static void
+keeper_space(evutil_socket_t fd, short what, void *arg)
+{
+	struct keeper	*k = arg;
+	struct statvfs	 sv;
+
+	if (statvfs(k->cf->keeper.database, &sv) == 0 &&
+	    (uint64_t)sv.f_bavail * sv.f_frsize >= KEEPER_MIN_FREE) {
+		log_info("the audit log's file system has room again");
+		atomic_store(&k->km->unwritable, 0);
+		return;
+	}
+	evtimer_add(k->ev_space, &keeper_second);
 }
 
 static void
@@ -396,8 +422,9 @@ keeper_main(struct config *cf, int ctl_fd, struct metrics_keeper *km)
 	k.ev_commit = event_new(k.base, -1, 0, keeper_commit, &k);
 	k.ev_cp = evtimer_new(k.base, keeper_checkpoint, &k);
 	k.ev_term = evsignal_new(k.base, SIGTERM, keeper_sigterm, &k);
+	k.ev_space = evtimer_new(k.base, keeper_space, &k);
 	if (k.ev_ctl == NULL || k.ev_commit == NULL || k.ev_cp == NULL ||
-	    k.ev_term == NULL)
+	    k.ev_term == NULL || k.ev_space == NULL)
 		fatalx("%s: events", __func__);
 	/* Reads first (priority 0), the commit after them (priority 1). */
 	event_priority_set(k.ev_commit, 1);
@@ -435,6 +462,7 @@ keeper_main(struct config *cf, int ctl_fd, struct metrics_keeper *km)
 	event_free(k.ev_commit);
 	event_free(k.ev_cp);
 	event_free(k.ev_term);
+	event_free(k.ev_space);
 	event_base_free(k.base);
 	free(k.batch);
 	free(k.msg);

@@ -13,6 +13,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "metrics.h"
+#include "runtime.h"
 #include "relay/relay.h"
 #include "util.h"
 
@@ -92,7 +93,9 @@ audit_free(struct relay *r)
 int
 audit_backlogged(const struct relay *r)
 {
-	return r->keeper == NULL || r->npending >= AUDIT_MAX_PENDING;
+	return r->keeper == NULL || r->npending >= AUDIT_MAX_PENDING ||
+	    atomic_load_explicit(&r->rt->kmetrics->unwritable,
+	    memory_order_relaxed) != 0;
 }
 
 static void
