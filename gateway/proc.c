@@ -419,7 +419,7 @@ proc_run(struct runtime *rt)
 	sigset_t	 set;
 	siginfo_t	 si;
 	struct timespec	 ts = { 0, 200 * 1000000 };
-	uint64_t	 deadline = 0;
+	uint64_t	 deadline = 0, watchdog_us = 0, last_watchdog = 0;
 	unsigned	 s, alive;
 	int		 sig, stopping = 0, keeper_signalled = 0;
 
@@ -453,8 +453,17 @@ proc_run(struct runtime *rt)
 	    rt->cf->listeners[LISTENER_AGENCY].listen,
 	    rt->cf->listeners[LISTENER_ADMIN].listen, rt->cf->workers);
 	sd_notify(0, "READY=1\nSTATUS=serving");
+	if (sd_watchdog_enabled(0, &watchdog_us) <= 0)
+		watchdog_us = 0;
 
 	for (;;) {
+		/* The watchdog is fed while the keeper is up: a parent that
+		 * cannot keep the log running should be restarted. */
+		if (watchdog_us > 0 && proc_keeper.pid != 0 &&
+		    now_ms() - last_watchdog >= watchdog_us / 2000) {
+			sd_notify(0, "WATCHDOG=1");
+			last_watchdog = now_ms();
+		}
 		sig = sigtimedwait(&set, &si, &ts);
 		if (sig == SIGTERM || sig == SIGINT) {
 			if (!stopping) {
