@@ -9,10 +9,43 @@ what=${1:-all}
 passed=0
 failed=0
 failures=""
+tests_passed=0
+tests_failed=0
+tests_skipped=0
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export GW_SHARED="${GW_SHARED:-../shared}"
+
+# Counts the test cases a runner reported (cmocka or Python unittest) into
+# tests_passed and tests_failed; a runner that dies without a count is one
+# failure.
+count() {
+	log=$1
+	ok=$2
+	n=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n 1)
+	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n 1)
+	if [ -z "$n$f" ]; then
+		r=$(sed -n 's/^Ran \([0-9]*\) test.*/\1/p' "$log" | tail -n 1)
+		bad=$(sed -n 's/^FAILED (\(.*\))$/\1/p' "$log" | tail -n 1 |
+		    tr ',' '\n' | sed -n 's/.*\(failures\|errors\)=\([0-9]*\).*/\2/p' |
+		    awk '{ s += $1 } END { print s + 0 }')
+		skip=$(sed -n 's/^OK (skipped=\([0-9]*\))$/\1/p;s/.*skipped=\([0-9]*\).*/\1/p' \
+		    "$log" | tail -n 1)
+		if [ -n "$r" ]; then
+			n=$((r - bad - ${skip:-0}))
+			f=$bad
+			tests_skipped=$((tests_skipped + ${skip:-0}))
+		fi
+	fi
+	n=${n:-0}
+	f=${f:-0}
+	if [ "$ok" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1	# it failed without saying which test
+	fi
+	tests_passed=$((tests_passed + n))
+	tests_failed=$((tests_failed + f))
+}
 
 run() {
 	name=$1
@@ -21,10 +54,12 @@ run() {
 	mkdir -p build/test-logs
 	if "$@" >"$log" 2>&1; then
 		passed=$((passed + 1))
+		count "$log" 0
 		echo "PASS $name"
 	else
 		failed=$((failed + 1))
 		failures="$failures $name"
+		count "$log" 1
 		echo "FAIL $name (log: $log)"
 		tail -n 30 "$log" | sed 's/^/    /'
 	fi
@@ -52,6 +87,11 @@ if [ "$passed" -eq 0 ] && [ "$failed" -eq 0 ]; then
 	echo "no tests found" >&2
 	exit 1
 fi
-[ -n "$failures" ] && echo "failed:$failures"
-echo "$passed passed, $failed failed"
+[ -n "$failures" ] && echo "failed suites:$failures"
+echo "suites: $passed passed, $failed failed"
+if [ "$tests_skipped" -gt 0 ]; then
+	echo "$tests_passed passed, $tests_failed failed, $tests_skipped skipped"
+else
+	echo "$tests_passed passed, $tests_failed failed"
+fi
 [ "$failed" -eq 0 ]
