@@ -1,6 +1,6 @@
-/* gatewayctl audit: offline verification of the audit log (read-only), its
- * checkpoints and proofs, and offline checking of a tlog-proof bundle with
- * nothing but the log's public key. */
+/* gatewayctl audit: the audit log's command line (verify lives in
+ * ctl_audit_verify.c), its checkpoints, entries and proofs, and offline
+ * checking of a tlog-proof bundle with nothing but the log's public key. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "ctl/ctl.h"
+#include "ctl/ctl_audit.h"
 #include "keeper/merkle.h"
 #include "keeper/note.h"
 #include "keeper/sign.h"
@@ -22,22 +23,8 @@
 
 #define AUDIT_CONF		"/etc/gateway/gateway.conf"
 #define AUDIT_MAX_FILE		(4 * 1024 * 1024)
-#define AUDIT_MAX_CPS		65536
 
-struct audit_opts {
-	const char	*conf;
-	const char	*db;
-	const char	*vkey;
-	uint64_t	 index, size;
-	int		 has_index, has_size;
-	char		 dbpath[CFG_PATH_MAX];
-	char		 cpfile[CFG_PATH_MAX];
-	struct note_verifier verifier;
-	int		 has_verifier;
-};
-
-/* Reads a whole (small) file into a new NUL-terminated buffer. */
-static char *
+char *
 audit_read_file(const char *path, size_t *len)
 {
 	char	*buf;
@@ -121,216 +108,6 @@ audit_setup(struct audit_opts *o, int need_db, int need_key)
 	rc = need_key ? audit_load_verifier(o, cf) : 0;
 	config_free(cf);
 	return rc;
-}
-
-/* ---- verify -------------------------------------------------------------- */
-
-struct audit_cp {
-	uint64_t	size;
-	uint8_t		root[MERKLE_HASH_LEN];
-	int		checked;
-};
-
-struct audit_verify {
-	struct audit_opts	*o;
-	struct merkle_frontier	 f;
-	struct store_nodes	*nodes;
-	struct audit_cp		*cps;
-	size_t			 ncps, next_cp;
-	uint64_t		 bad_index;
-	const char		*bad;
-};
-
-static int
-audit_verify_cp(void *arg, uint64_t size, const char *note, size_t len)
-{
-	struct audit_verify	*v = arg;
-	struct note_checkpoint	 c;
-
-	if (v->ncps == AUDIT_MAX_CPS)
-		return 0;
-	if (!v->o->has_verifier ||
-	    note_checkpoint_open(note, len, &v->o->verifier, 1, &c) == -1) {
-		fprintf(stderr, "checkpoint at size %llu: signature does not "
-		    "verify with the log key\n", (unsigned long long)size);
-		v->bad = "checkpoint signature";
-		return 1;
-	}
-	if (c.size != size) {
-		fprintf(stderr, "checkpoint at size %llu: the note says size "
-		    "%llu\n", (unsigned long long)size,
-		    (unsigned long long)c.size);
-		v->bad = "checkpoint size";
-		return 1;
-	}
-	v->cps[v->ncps].size = size;
-	memcpy(v->cps[v->ncps].root, c.root, MERKLE_HASH_LEN);
-	v->ncps++;
-	return 0;
-}
-
-/* Compares the roots of checkpoints that end at the current size. */
-static int
-audit_verify_roots(struct audit_verify *v)
-{
-	uint8_t	root[MERKLE_HASH_LEN];
-
-	while (v->next_cp < v->ncps && v->cps[v->next_cp].size == v->f.size) {
-		merkle_frontier_root(&v->f, root);
-		if (memcmp(root, v->cps[v->next_cp].root, MERKLE_HASH_LEN) != 0) {
-			fprintf(stderr, "checkpoint at size %llu: its root does not "
-			    "match the entries\n",
-			    (unsigned long long)v->f.size);
-			v->bad = "checkpoint root";
-			v->bad_index = v->f.size - 1;
-			return 1;
-		}
-		v->cps[v->next_cp++].checked = 1;
-	}
-	return 0;
-}
-
-static int
-audit_verify_entry(void *arg, uint64_t index, const uint8_t *leaf,
-    const void *data, size_t len)
-{
-	struct audit_verify	*v = arg;
-	uint8_t			 h[MERKLE_HASH_LEN], stored[MERKLE_HASH_LEN];
-	uint8_t			 done[MERKLE_MAX_LEVELS * MERKLE_HASH_LEN];
-	size_t			 n, l;
-	uint64_t		 pos, at;
-
-	if (index != v->f.size) {
-		fprintf(stderr, "entry %llu is missing (next stored index is "
-		    "%llu)\n", (unsigned long long)v->f.size,
-		    (unsigned long long)index);
-		v->bad = "missing entry";
-		v->bad_index = v->f.size;
-		return 1;
-	}
-	merkle_leaf_hash(data, len, h);
-	if (leaf == NULL || memcmp(h, leaf, MERKLE_HASH_LEN) != 0) {
-		fprintf(stderr, "entry %llu: its content does not match its "
-		    "stored leaf hash\n", (unsigned long long)index);
-		v->bad = "entry content";
-		v->bad_index = index;
-		return 1;
-	}
-	if (merkle_frontier_append(&v->f, h, done, &n) == -1)
-		return 1;
-	/* Every subtree this leaf completed must be stored as computed. */
-	for (l = 1; l < n; l++) {
-		at = v->f.size - (UINT64_C(1) << l);
-		if (store_nodes_next(v->nodes, (unsigned)l, &pos, stored) != 1 ||
-		    pos != at >> l ||
-		    memcmp(stored, done + l * MERKLE_HASH_LEN,
-		    MERKLE_HASH_LEN) != 0) {
-			fprintf(stderr, "entry %llu: the stored tree node at level "
-			    "%zu is missing or wrong\n",
-			    (unsigned long long)index, l);
-			v->bad = "tree node";
-			v->bad_index = index;
-			return 1;
-		}
-	}
-	return audit_verify_roots(v);
-}
-
-static int
-audit_verify_file(struct audit_opts *o, uint64_t size, struct store *st)
-{
-	char			*text;
-	size_t			 len;
-	struct note_checkpoint	 c;
-	uint8_t			 root[MERKLE_HASH_LEN];
-
-	if (o->cpfile[0] == '\0')
-		return 0;
-	if ((text = audit_read_file(o->cpfile, &len)) == NULL) {
-		if (errno == ENOENT && size == 0)
-			return 0;
-		fprintf(stderr, "checkpoint file %s: cannot read it\n", o->cpfile);
-		return -1;
-	}
-	if (note_checkpoint_open(text, len, &o->verifier, 1, &c) == -1 ||
-	    c.size > size || store_root(st, c.size, root) == -1 ||
-	    memcmp(root, c.root, MERKLE_HASH_LEN) != 0) {
-		fprintf(stderr, "checkpoint file %s: not a checkpoint of this "
-		    "log (the database was rolled back, truncated or swapped)\n",
-		    o->cpfile);
-		free(text);
-		return -1;
-	}
-	free(text);
-	return 0;
-}
-
-static int
-audit_verify(struct audit_opts *o)
-{
-	struct store		*st;
-	struct audit_verify	 v;
-	uint64_t		 pos, t0 = now_ms(), ms;
-	uint8_t			 h[MERKLE_HASH_LEN];
-	unsigned		 l;
-	int			 rc = 0;
-
-	if (!o->has_verifier) {
-		fprintf(stderr, "audit verify: need the log key (-c or --vkey)\n");
-		return CTL_EXIT_USAGE;
-	}
-	if (store_open(o->dbpath, 1, &st) == -1) {
-		fprintf(stderr, "audit verify: cannot open %s\n", o->dbpath);
-		return CTL_EXIT_FAIL;
-	}
-	memset(&v, 0, sizeof(v));
-	v.o = o;
-	merkle_frontier_init(&v.f);
-	if ((v.cps = calloc(AUDIT_MAX_CPS, sizeof(*v.cps))) == NULL ||
-	    store_nodes_open(st, &v.nodes) == -1)
-		rc = -1;
-	if (rc == 0 && store_each_checkpoint(st, audit_verify_cp, &v) != 0)
-		rc = -1;
-	if (rc == 0 && store_each_entry(st, audit_verify_entry, &v) != 0)
-		rc = -1;
-	/* Nothing may be stored beyond what the entries account for. */
-	for (l = 1; rc == 0 && l < MERKLE_MAX_LEVELS; l++)
-		if (store_nodes_next(v.nodes, l, &pos, h) != 0) {
-			fprintf(stderr, "tree node at level %u position %llu has no "
-			    "entries under it\n", l, (unsigned long long)pos);
-			v.bad = "extra tree node";
-			rc = -1;
-		}
-	if (rc == 0 && v.next_cp != v.ncps) {
-		fprintf(stderr, "checkpoint at size %llu: beyond the %llu entries "
-		    "in the log (entries were removed)\n",
-		    (unsigned long long)v.cps[v.next_cp].size,
-		    (unsigned long long)v.f.size);
-		v.bad = "truncated log";
-		v.bad_index = v.f.size;
-		rc = -1;
-	}
-	if (rc == 0 && audit_verify_file(o, v.f.size, st) == -1) {
-		v.bad = "checkpoint file";
-		rc = -1;
-	}
-	ms = now_ms() - t0;
-	store_nodes_close(v.nodes);
-	store_close(st);
-	free(v.cps);
-	if (rc != 0) {
-		if (v.bad != NULL)
-			printf("audit log BAD: %s; first bad index %llu\n", v.bad,
-			    (unsigned long long)v.bad_index);
-		else
-			printf("audit log BAD: cannot read it\n");
-		return CTL_EXIT_FAIL;
-	}
-	printf("audit log OK: %llu entries, %zu checkpoints verified, "
-	    "%llu ms (%.0f entries/s)\n", (unsigned long long)v.f.size, v.ncps,
-	    (unsigned long long)ms, ms ? (double)v.f.size * 1000.0 / (double)ms :
-	    (double)v.f.size * 1000.0);
-	return CTL_EXIT_OK;
 }
 
 /* ---- checkpoint, show, proof --------------------------------------------- */

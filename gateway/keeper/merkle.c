@@ -17,6 +17,7 @@
 
 static const EVP_MD	*merkle_sha256;
 static pthread_once_t	 merkle_sha256_once = PTHREAD_ONCE_INIT;
+static __thread EVP_MD_CTX *merkle_ctx;
 
 /* Fetching once matters: with OpenSSL 3 an implicit fetch per digest costs more
  * than hashing 65 bytes, and audit verify hashes millions of nodes. */
@@ -39,7 +40,10 @@ merkle_digest(const uint8_t *prefix_and_data, size_t len, const void *more,
 		log_warnx("%s: SHA-256 is not available", __func__);
 		return -1;
 	}
-	if ((ctx = EVP_MD_CTX_new()) == NULL) {
+	/* One context per thread, reused: EVP_MD_CTX_new/free per hash cost
+	 * about as much as hashing a 65-byte node. */
+	if ((ctx = merkle_ctx) == NULL &&
+	    (ctx = merkle_ctx = EVP_MD_CTX_new()) == NULL) {
 		log_warnx("%s: out of memory", __func__);
 		return -1;
 	}
@@ -47,7 +51,6 @@ merkle_digest(const uint8_t *prefix_and_data, size_t len, const void *more,
 	    EVP_DigestUpdate(ctx, prefix_and_data, len) == 1 &&
 	    (morelen == 0 || EVP_DigestUpdate(ctx, more, morelen) == 1) &&
 	    EVP_DigestFinal_ex(ctx, out, &outlen) == 1 && outlen == MERKLE_HASH_LEN;
-	EVP_MD_CTX_free(ctx);
 	if (!ok) {
 		log_warnx("%s: SHA-256 failed", __func__);
 		return -1;

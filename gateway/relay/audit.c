@@ -107,6 +107,7 @@ audit_event(struct bufferevent *bev, short what, void *arg)
 	audit_fail_all(r);
 	bufferevent_free(r->keeper);
 	r->keeper = NULL;
+	relay_conn_gone(r);
 }
 
 static void
@@ -127,6 +128,7 @@ audit_appended(struct relay *r, const struct ipc_hdr *h,
 		    (int)sizeof(a->error), a->error);
 	access_write(r, p->line, a->ok, a->index);
 	free(p);
+	relay_conn_gone(r);
 }
 
 static void

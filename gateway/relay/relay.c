@@ -49,10 +49,14 @@ relay_request_id(struct relay *r, char *dst, size_t dsz)
 	    (unsigned long long)(++r->serial & 0xffffffffULL));
 }
 
+/* A draining worker exits once its connections are gone and every audit
+ * entry it sent is acknowledged: the exchanges were answered, their entries
+ * must reach the keeper before the channel closes. */
 void
 relay_conn_gone(struct relay *r)
 {
-	if (r->draining && r->nconns == 0)
+	if (r->draining && r->nconns == 0 &&
+	    (r->keeper == NULL || TAILQ_EMPTY(&r->appends)))
 		event_base_loopexit(r->base, NULL);
 }
 
@@ -88,10 +92,7 @@ relay_sigterm(evutil_socket_t sig, short what, void *arg)
 		next = TAILQ_NEXT(c, entry);
 		conn_drain(c);
 	}
-	if (r->nconns == 0) {
-		event_base_loopexit(r->base, NULL);
-		return;
-	}
+	relay_conn_gone(r);
 	tv.tv_sec = (time_t)(r->cf->shutdown_timeout_ms / 1000);
 	tv.tv_usec = (suseconds_t)(r->cf->shutdown_timeout_ms % 1000) * 1000;
 	r->ev_drain = evtimer_new(r->base, relay_drain_deadline, r);
