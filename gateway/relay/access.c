@@ -5,6 +5,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
+#include <event2/event.h>
+
 #include "config.h"
 #include "relay/relay.h"
 #include "runtime.h"
@@ -55,22 +58,71 @@ access_format(struct relay_conn *c, char *dst, size_t dsz)
 	    (unsigned long long)(now_ms() - c->start_ms));
 }
 
+/* Lines are gathered and written together, at the end of the loop pass or
+ * once 32 KiB wait: one write(2) for many exchanges, each line still whole
+ * (O_APPEND writes do not interleave). */
+#define ACCESS_FLUSH_AT	(32 * 1024)
+
+void
+access_flush(struct relay *r)
+{
+	struct evbuffer	*b = r->access_buf;
+	size_t		 len;
+	ssize_t		 n;
+
+	while (b != NULL && (len = evbuffer_get_length(b)) > 0) {
+		n = write(r->rt->access_fd, evbuffer_pullup(b, (ssize_t)len), len);
+		if (n <= 0) {
+			evbuffer_drain(b, len);	/* the log is not worth a stall */
+			return;
+		}
+		evbuffer_drain(b, (size_t)n);
+	}
+}
+
+static void
+access_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	access_flush(arg);
+}
+
+int
+access_init(struct relay *r)
+{
+	if ((r->access_buf = evbuffer_new()) == NULL ||
+	    (r->access_ev = event_new(r->base, -1, 0, access_flush_cb, r)) == NULL)
+		return -1;
+	/* The lowest of the base's three priorities (everything else gets
+	 * the middle one): after the exchanges of this pass are logged. */
+	event_priority_set(r->access_ev, 2);
+	return 0;
+}
+
+void
+access_free(struct relay *r)
+{
+	access_flush(r);
+	if (r->access_ev != NULL)
+		event_free(r->access_ev);
+	if (r->access_buf != NULL)
+		evbuffer_free(r->access_buf);
+	r->access_ev = NULL;
+	r->access_buf = NULL;
+}
+
 void
 access_write(struct relay *r, const char *line, int indexed, uint64_t index)
 {
-	char	buf[2200];
-	int	n;
-
-	if (indexed)
-		n = snprintf(buf, sizeof(buf), "%s,\"audit_index\":%llu}\n", line,
-		    (unsigned long long)index);
-	else
-		n = snprintf(buf, sizeof(buf), "%s,\"audit_index\":null}\n", line);
-	if (n < 0)
+	if (r->access_buf == NULL)
 		return;
-	if ((size_t)n >= sizeof(buf)) {
-		n = (int)sizeof(buf) - 1;
-		buf[n - 1] = '\n';
-	}
-	(void)!write(r->rt->access_fd, buf, (size_t)n);
+	if (indexed)
+		evbuffer_add_printf(r->access_buf, "%s,\"audit_index\":%llu}\n",
+		    line, (unsigned long long)index);
+	else
+		evbuffer_add_printf(r->access_buf, "%s,\"audit_index\":null}\n",
+		    line);
+	if (evbuffer_get_length(r->access_buf) >= ACCESS_FLUSH_AT)
+		access_flush(r);
+	else
+		event_active(r->access_ev, 0, 0);
 }

@@ -110,6 +110,7 @@ relay_free(struct relay *r)
 	while ((c = TAILQ_FIRST(&r->conns)) != NULL)
 		conn_free(c);
 	audit_free(r);
+	access_free(r);
 	for (k = 0; k < LISTENER_COUNT; k++)
 		if (r->lis[k] != NULL)
 			evconnlistener_free(r->lis[k]);
@@ -129,6 +130,7 @@ int
 relay_main(struct runtime *rt, unsigned slot, int keeper_fd)
 {
 	struct relay		 r;
+	struct event_config	*ecfg;
 	struct sandbox_spec	 sb;
 	int			 keep[4];
 	sigset_t		 block;
@@ -164,8 +166,14 @@ relay_main(struct runtime *rt, unsigned slot, int keeper_fd)
 	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
 		fatal("%s: getrandom", __func__);
 	hex_encode(r.id_prefix, rnd, sizeof(rnd));
-	if ((r.base = event_base_new()) == NULL)
-		fatalx("%s: event_base_new failed", __func__);
+	/* The changelist folds an event enabled and disabled in the same
+	 * pass into no epoll_ctl at all: system calls are the cost here. */
+	if ((ecfg = event_config_new()) == NULL ||
+	    event_config_set_flag(ecfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST) ||
+	    (r.base = event_base_new_with_config(ecfg)) == NULL ||
+	    event_base_priority_init(r.base, 3) == -1 || access_init(&r) == -1)
+		fatalx("%s: event base", __func__);
+	event_config_free(ecfg);
 	for (k = 0; k < LISTENER_COUNT; k++) {
 		r.lis[k] = evconnlistener_new(r.base, cbs[k], &r,
 		    LEV_OPT_CLOSE_ON_FREE, -1, rt->listen_fd[slot][k]);

@@ -14,6 +14,7 @@ struct bufferevent;
 struct event;
 struct event_base;
 struct evconnlistener;
+struct evbuffer;
 struct runtime;
 struct upstream_pool;
 struct proxy;
@@ -97,6 +98,8 @@ struct relay {
 	/* Fetched once: an implicit fetch per digest takes a global lock. */
 	EVP_MD			*sha256;
 	struct metrics_slot	*ms;		/* this worker's counters */
+	struct evbuffer		*access_buf;	/* access lines not yet written */
+	struct event		*access_ev;
 };
 
 /* Runs a relay worker for listener slot `slot` until SIGTERM drains it;
@@ -143,6 +146,9 @@ void	admin_probe_detach(struct admin_probe *);
 void	access_format(struct relay_conn *, char *dst, size_t dsz);
 void	access_write(struct relay *, const char *line, int indexed,
 	    uint64_t index);
+int	access_init(struct relay *);
+void	access_flush(struct relay *);
+void	access_free(struct relay *);
 
 /* audit.c: the keeper channel. */
 /* Most appends a worker lets wait for the keeper before refusing work. */
