@@ -703,17 +703,27 @@ http_write_simple(struct evbuffer *out, int status, const char *ctype,
     const char *body, size_t len, const char *rid, int close, int retry,
     const char *extra)
 {
-	char	retry_hdr[64] = "";
+	struct evbuffer	*tmp;
+	char		 retry_hdr[64] = "";
+	int		 rc;
 
 	if (retry > 0)
 		str_printf(retry_hdr, sizeof(retry_hdr), "Retry-After: %d\r\n",
 		    retry);
-	return evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
+	/* Built apart and moved in one piece: a TLS bufferevent writes a
+	 * record (and makes a system call) for every addition. */
+	if ((tmp = evbuffer_new()) == NULL)
+		return -1;
+	rc = evbuffer_add_printf(tmp, "HTTP/1.1 %d %s\r\n"
 	    "Content-Type: %s\r\nContent-Length: %zu\r\n"
 	    "X-Gateway-Request-Id: %s\r\n%s%s%s\r\n", status, http_reason(status),
 	    ctype, len, rid, retry_hdr, extra ? extra : "",
 	    close ? "Connection: close\r\n" : "") < 0 ||
-	    evbuffer_add(out, body, len) == -1 ? -1 : 0;
+	    evbuffer_add(tmp, body, len) == -1 ||
+	    evbuffer_pullup(tmp, -1) == NULL ||
+	    evbuffer_add_buffer(out, tmp) == -1 ? -1 : 0;
+	evbuffer_free(tmp);
+	return rc;
 }
 
 int

@@ -23,6 +23,8 @@
 /* Response heads from upstreams: generous but bounded. */
 #define PROXY_MAX_HEAD		(64 * 1024)
 #define PROXY_MAX_HEADERS	256
+/* A TLS record's payload: what is worth joining into one write. */
+#define PROXY_RECORD		16384
 
 struct proxy {
 	struct relay_conn	*c;
@@ -34,12 +36,16 @@ struct proxy {
 	int			 resp_chunked;	/* response re-framed as chunks */
 	int			 interim;	/* a 1xx being skipped */
 	int			 up_paused;	/* client backpressure */
+	/* What goes to the client from one read of the upstream, moved to
+	 * the client in one piece: one TLS record, one system call. */
+	struct evbuffer		*stage;
 };
 
 static int	proxy_on_head(struct http_msg *, void *);
 static int	proxy_on_body(struct http_msg *, const char *, size_t, void *);
 static int	proxy_on_done(struct http_msg *, void *);
 static void	proxy_up_read(struct bufferevent *, void *);
+static void	proxy_flush(struct proxy *);
 static void	proxy_up_write(struct bufferevent *, void *);
 static void	proxy_up_event(struct bufferevent *, short, void *);
 
@@ -76,15 +82,21 @@ proxy_start(struct relay_conn *c)
 		return -1;
 	}
 	px->c = c;
+	if ((px->stage = evbuffer_new()) == NULL) {
+		free(px);
+		return -1;
+	}
 	if (http_msg_init(&px->resp, 0, PROXY_MAX_HEAD, PROXY_MAX_HEADERS,
 	    UINT64_MAX, &proxy_http_cbs, px) == -1) {
 		log_warnx("%s: out of memory", __func__);
+		evbuffer_free(px->stage);
 		free(px);
 		return -1;
 	}
 	px->resp.head_request = c->req.method == HTTP_HEAD;
 	if ((px->uc = upstream_get(r->pools[c->route->upstream])) == NULL) {
 		http_msg_free(&px->resp);
+		evbuffer_free(px->stage);
 		free(px);
 		return -1;
 	}
@@ -94,8 +106,9 @@ proxy_start(struct relay_conn *c)
 	if (px->uc->connected)
 		proxy_set_timeouts(px);
 
-	/* The head is rebuilt from the parsed request, never copied raw. */
-	out = bufferevent_get_output(px->uc->bev);
+	/* The head is rebuilt from the parsed request, never copied raw, and
+	 * handed to the upstream connection in one piece. */
+	out = px->stage;
 	url = http_msg_url(&c->req, &ulen);
 	rc = evbuffer_add_printf(out, "%s %.*s HTTP/1.1\r\nHost: %s:%u\r\n",
 	    http_msg_method_name(&c->req), (int)ulen, url, u->host,
@@ -112,6 +125,8 @@ proxy_start(struct relay_conn *c)
 		    (unsigned long long)c->req.content_length) < 0;
 	else
 		rc |= evbuffer_add(out, "\r\n", 2);
+	evbuffer_pullup(out, -1);
+	rc |= evbuffer_add_buffer(bufferevent_get_output(px->uc->bev), out);
 	c->px = px;
 	c->proxied = 1;
 	if (rc != 0) {
@@ -159,6 +174,7 @@ proxy_free(struct proxy *px)
 	if (px->uc != NULL)
 		upstream_release(px->uc, 0);
 	http_msg_free(&px->resp);
+	evbuffer_free(px->stage);
 	free(px);
 }
 
@@ -188,11 +204,27 @@ proxy_finish(struct proxy *px)
 	int			 reusable;
 
 	reusable = px->resp.keep_alive && px->req_done;
+	proxy_flush(px);
 	upstream_release(px->uc, reusable);
 	px->uc = NULL;
 	c->px = NULL;
 	proxy_free(px);
 	conn_exchange_done(c);
+}
+
+/* Moves the staged bytes to the client. A TLS bufferevent writes one record
+ * per buffer chain, so up to one record's worth is joined into one chain
+ * first: a small response leaves in one record and one system call. */
+static void
+proxy_flush(struct proxy *px)
+{
+	size_t	len = evbuffer_get_length(px->stage);
+
+	if (len == 0)
+		return;
+	if (len <= PROXY_RECORD)
+		evbuffer_pullup(px->stage, -1);
+	evbuffer_add_buffer(bufferevent_get_output(px->c->bev), px->stage);
 }
 
 static void
@@ -206,8 +238,10 @@ proxy_up_read(struct bufferevent *bev, void *arg)
 	enum http_feed	 rc;
 
 	while ((len = evbuffer_get_contiguous_space(in)) > 0) {
-		if (evbuffer_get_length(cout) > PROXY_HIGH_WATER) {
+		if (evbuffer_get_length(cout) + evbuffer_get_length(px->stage) >
+		    PROXY_HIGH_WATER) {
 			/* Resumed from the client's write callback. */
+			proxy_flush(px);
 			bufferevent_disable(bev, EV_READ);
 			px->up_paused = 1;
 			return;
@@ -231,6 +265,8 @@ proxy_up_read(struct bufferevent *bev, void *arg)
 			return;
 		}
 	}
+	/* Everything this read produced, to the client in one piece. */
+	proxy_flush(px);
 }
 
 static void
@@ -290,7 +326,7 @@ proxy_on_head(struct http_msg *m, void *arg)
 {
 	struct proxy		*px = arg;
 	struct relay_conn	*c = px->c;
-	struct evbuffer		*out = bufferevent_get_output(c->bev);
+	struct evbuffer		*out = px->stage;
 	int			 rc, nobody;
 
 	if (m->status >= 100 && m->status < 200) {
@@ -326,7 +362,7 @@ static int
 proxy_on_body(struct http_msg *m, const char *p, size_t len, void *arg)
 {
 	struct proxy	*px = arg;
-	struct evbuffer	*out = bufferevent_get_output(px->c->bev);
+	struct evbuffer	*out = px->stage;
 
 	if (px->interim || len == 0)
 		return 0;
@@ -349,7 +385,6 @@ proxy_on_done(struct http_msg *m, void *arg)
 	if (px->interim)
 		return 0;
 	if (px->resp_chunked)
-		return evbuffer_add(bufferevent_get_output(px->c->bev),
-		    "0\r\n\r\n", 5);
+		return evbuffer_add(px->stage, "0\r\n\r\n", 5);
 	return 0;
 }
