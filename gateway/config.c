@@ -250,6 +250,11 @@ config_listener_kv(struct config_parse *p, struct cfg_listener *l,
 		else
 			config_error(p->cf, p->line,
 			    "min_protocol must be TLSv1.2 or TLSv1.3");
+	} else if (strcmp(k, "tickets") == 0) {
+		if (strcmp(v, "yes") == 0 || strcmp(v, "no") == 0)
+			l->tickets = strcmp(v, "yes") == 0;
+		else
+			config_error(p->cf, p->line, "tickets must be yes or no");
 	} else
 		config_error(p->cf, p->line, "unknown key \"%s\" in a listener", k);
 }
@@ -800,6 +805,8 @@ config_load(const char *file)
 	str_copy(cf->access_log, sizeof(cf->access_log), "-");
 	cf->listeners[LISTENER_AGENCY].min_proto = TLS_PROTO_1_2;
 	cf->listeners[LISTENER_ADMIN].min_proto = TLS_PROTO_1_2;
+	cf->listeners[LISTENER_AGENCY].tickets = 1;
+	cf->listeners[LISTENER_ADMIN].tickets = 1;
 	cf->limits = (struct cfg_limits){
 		.max_header_bytes = 16384, .max_headers = 64,
 		.max_body = 1048576, .request_timeout_ms = 10000,

@@ -46,6 +46,7 @@ struct cfg_listener {
 	char			 ca[CFG_PATH_MAX];
 	char			 crl[CFG_PATH_MAX];
 	int			 min_proto;	/* TLS1_2_VERSION or TLS1_3_VERSION */
+	int			 tickets;	/* TLS session tickets (resumption) */
 };
 
 struct cfg_agency {

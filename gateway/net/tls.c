@@ -135,6 +135,13 @@ tls_server_ctx(const struct cfg_listener *l, const char *sid_ctx, char *err,
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)sid_ctx,
 	    (unsigned)strlen(sid_ctx));
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	if (!l->tickets) {
+		/* No resumption at all: every connection a full handshake,
+		 * and no ticket to encrypt and send after each one. */
+		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+		SSL_CTX_set_num_tickets(ctx, 0);
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	}
 	return ctx;
 fail:
 	SSL_CTX_free(ctx);

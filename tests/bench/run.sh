@@ -214,6 +214,7 @@ gateway_conf() {
 	ca = $CERTS/ca.crt
 	crl = $CERTS/crl.pem
 	min_protocol = TLSv1.3
+	tickets = no
 
 	[listener admin]
 	listen = 127.0.0.1:$ADMIN_PORT
@@ -222,6 +223,7 @@ gateway_conf() {
 	ca = $CERTS/ca.crt
 	crl = $CERTS/crl.pem
 	min_protocol = TLSv1.3
+	tickets = no
 
 	[agency finance]
 	role = finance
