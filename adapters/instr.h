@@ -20,8 +20,9 @@
 #define INSTR_MAX_PLAN_ITEMS	16	/* one per benefit code */
 #define INSTR_MAX_LINES		64	/* disbursement lines */
 #define INSTR_MAX_TX		1000	/* bank status / notification entries */
-/* Largest amount in fen: the 16 integer digits XML allows, in yuan. */
-#define INSTR_MAX_FEN		INT64_C(999999999999999999)
+/* Largest amount in fen: 2^53 - 1, the largest integer canonical JSON
+ * (I-JSON, RFC 8785) carries exactly; about 90 trillion yuan. */
+#define INSTR_MAX_FEN		INT64_C(9007199254740991)
 
 enum instr_kind {
 	INSTR_COLLECTION = 1,	/* tax: premiums collected in a city for a month */
