@@ -489,6 +489,7 @@ instr_json_bank_status(json_t *o, const struct instr_bank_status *b, int *ok)
 
 	SET_STR(o, "original_msg_id", b->original_msg_id, ok);
 	SET_OPT(o, "group_status", b->group_status, ok);
+	SET_OPT(o, "group_reason", b->group_reason, ok);
 	if ((arr = json_array()) == NULL) {
 		*ok = 0;
 		return;

@@ -103,12 +103,13 @@ struct instr_tx_status {
 	char		end_to_end_id[INSTR_ID_MAX];
 	char		status[5];		/* RCVD ACTC ACCP ACSP ACSC ACCC RJCT */
 	char		reason[5];		/* ISO reason code, "" if none */
-	char		bank_reference[INSTR_ACCOUNT_MAX];
+	char		bank_reference[141];	/* Max140Text, "" if none */
 };
 
 struct instr_bank_status {
 	char			 original_msg_id[INSTR_ID_MAX];
 	char			 group_status[5];	/* "" if not given */
+	char			 group_reason[5];	/* "" if not given */
 	size_t			 ntx;
 	struct instr_tx_status	*tx;		/* owned */
 };
@@ -120,7 +121,7 @@ struct instr_bank_entry {
 	int64_t		amount_fen;
 	char		booking_date[INSTR_DATE_LEN];
 	char		end_to_end_id[INSTR_ID_MAX];	/* "" if none */
-	char		reference[INSTR_ACCOUNT_MAX];	/* remittance info */
+	char		reference[561];	/* Ustrd: Max140Text, in UTF-8 */
 };
 
 struct instr_bank_notification {
