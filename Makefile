@@ -97,7 +97,7 @@ UNIT_TESTS = $(patsubst tests/unit/%.c,%,$(TEST_SRCS))
 
 .SECONDARY:
 
-.PHONY: all deps build build-san pki check unit unit-san integration run bench fuzz \
+.PHONY: all deps build build-san pki check unit unit-san integration faults run bench fuzz \
 	install clean _build _check
 
 all: deps
@@ -126,6 +126,12 @@ unit: _build
 
 integration: _build build-san pki
 	@sh scripts/run-tests.sh integration
+
+# Fault injection, full figures (kill -9 of every role under load, disk full,
+# 2,000 slow connections, upstream resets and hangs, broken reloads); root.
+faults: deps
+	@$(MAKE) --no-print-directory _build build-san pki
+	@FAULTS_MODE=full sh tests/faults/run.sh
 
 # The README's main command: gateway plus stub agencies on loopback.
 run: deps

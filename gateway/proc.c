@@ -2,6 +2,7 @@
  * relay worker per slot, restarts any that die (with a delay if they die
  * young), and on SIGTERM closes the sockets and lets the workers drain. */
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
@@ -44,6 +45,7 @@ static struct proc_worker	proc_workers[CFG_MAX_WORKERS];
 static pid_t			proc_retiring[4 * CFG_MAX_WORKERS];
 static struct proc_worker	proc_keeper;
 static int			proc_keeper_ctl = -1;
+static pid_t			proc_parent;	/* for the roles' orphan check */
 /* How long the keeper may take to open and check the audit log. */
 #define PROC_KEEPER_START_MS	60000
 
@@ -155,6 +157,11 @@ proc_child_signals(void)
 {
 	sigset_t	empty;
 
+	/* A role whose parent is gone (kill -9) drains and exits instead of
+	 * holding the sockets against the next gatewayd. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 ||
+	    getppid() != proc_parent)
+		_exit(0);
 	signal(SIGCHLD, SIG_DFL);
 	signal(SIGHUP, SIG_IGN);
 	sigemptyset(&empty);
@@ -425,6 +432,7 @@ proc_run(struct runtime *rt)
 
 	memset(rt->listen_fd, -1, sizeof(rt->listen_fd));
 	rt->access_fd = -1;
+	proc_parent = getpid();
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Runs the test suites and prints one closing line "N passed, N failed".
-#   run-tests.sh            unit (plain and ASan+UBSan) and integration
+#   run-tests.sh            unit (plain and ASan+UBSan), integration, faults (short)
 #   run-tests.sh unit       unit tests, plain build only
 #   run-tests.sh integration
+#   run-tests.sh faults     fault-injection suite, short form (root)
 set -u
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -81,6 +82,12 @@ if [ "$what" = all ] || [ "$what" = integration ]; then
 	    run "integration" python3 -m unittest discover -s tests/integration \
 	    -p 'test_*.py' -v
 	sed -n '/^Ran /p;/^OK/p;/^FAILED/p' build/test-logs/integration.log
+fi
+
+# The fault-injection suite in its short form (make faults runs the full one).
+if [ "$what" = all ] || [ "$what" = faults ]; then
+	run "faults" env FAULTS_MODE=short sh tests/faults/run.sh
+	sed -n '/^\[faults\//p;/^Ran /p;/^OK/p;/^FAILED/p' build/test-logs/faults.log
 fi
 
 if [ "$passed" -eq 0 ] && [ "$failed" -eq 0 ]; then

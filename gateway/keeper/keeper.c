@@ -74,6 +74,7 @@ struct keeper {
 	size_t			 nbatch;
 	uint64_t		 commits, committed;
 	struct metrics_keeper	*km;		/* shared with the relays */
+	int			 cp_failing;
 	void			*msg;	/* IPC_MAX_PAYLOAD bytes */
 };
 
@@ -198,9 +199,21 @@ keeper_checkpoint(evutil_socket_t fd, short what, void *arg)
 {
 	struct keeper	*k = arg;
 
-	if (checkpoint_issue(&k->cp, k->st) == -1)
-		log_warnx("%s: checkpoint failed; retrying", __func__);
-	else if (k->cp.size > 0) {
+	if (checkpoint_issue(&k->cp, k->st) == -1) {
+		/* Say it once per outage and retry once a second: a full
+		 * disk must not turn into a busy loop. */
+		if (!k->cp_failing)
+			log_warnx("%s: checkpoint failed; retrying every second",
+			    __func__);
+		k->cp_failing = 1;
+		evtimer_add(k->ev_cp, &keeper_second);
+		return;
+	}
+	if (k->cp_failing)
+		log_info("checkpoints resumed at size %llu",
+		    (unsigned long long)k->cp.size);
+	k->cp_failing = 0;
+	if (k->cp.size > 0) {
 		atomic_store(&k->km->checkpoint_size, k->cp.size);
 		atomic_store(&k->km->checkpoint_time, (long long)time(NULL));
 	}

@@ -103,11 +103,13 @@ audit_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct relay	*r = arg;
 
-	log_warnx("%s: keeper channel lost", __func__);
+	log_warnx("%s: keeper channel lost; draining", __func__);
 	audit_fail_all(r);
 	bufferevent_free(r->keeper);
 	r->keeper = NULL;
-	relay_conn_gone(r);
+	/* No new channel ever comes to a running worker: finish what is in
+	 * flight and exit, so the parent starts one with a channel. */
+	relay_drain(r);
 }
 
 static void

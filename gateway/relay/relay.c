@@ -70,11 +70,17 @@ relay_drain_deadline(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(r->base, NULL);
 }
 
-/* SIGTERM: stop accepting, let in-flight exchanges finish, then exit. */
 static void
 relay_sigterm(evutil_socket_t sig, short what, void *arg)
 {
-	struct relay		*r = arg;
+	relay_drain(arg);
+}
+
+/* Stops accepting, lets in-flight exchanges finish, then exits: on SIGTERM,
+ * and when the keeper channel is gone for good. */
+void
+relay_drain(struct relay *r)
+{
 	struct relay_conn	*c, *next;
 	struct timeval		 tv;
 	int			 k;

@@ -108,6 +108,7 @@ int	relay_main(struct runtime *, unsigned slot, int keeper_fd);
 /* Makes a new request id into dst (24 bytes). */
 void	relay_request_id(struct relay *, char *dst, size_t dsz);
 void	relay_conn_gone(struct relay *);
+void	relay_drain(struct relay *);
 
 /* conn.c */
 void	conn_accept(struct relay *, enum listener_kind, int fd,
