@@ -103,4 +103,8 @@ int	xml_child_text(const xmlNode *parent, const char *ns, const char *name,
 	    int required, char *dst, size_t dsz, const char *field,
 	    struct adapter_error *err);
 
+/* xml_charset.c: strict UTF-8 (RFC 3629: no overlong forms, no surrogates,
+ * nothing past U+10FFFF); the offset of the first bad byte, or n. */
+size_t	xml_utf8_check(const unsigned char *s, size_t n);
+
 #endif

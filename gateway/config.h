@@ -136,6 +136,10 @@ void		 config_free(struct config *);
 void		 config_error(struct config *, int line, const char *fmt, ...)
 		    __attribute__((format(printf, 3, 4)));
 
+/* config_validate.c: the checks that need the whole file (called by
+ * config_load; errors through config_error). */
+void		 config_validate(struct config *);
+
 const char	*config_role_name(enum role);
 int		 config_role_parse(const char *name, enum role *out);
 /* Method name (counted) to its METHOD_* bit, 0 if unknown. */

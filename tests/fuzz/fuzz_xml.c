@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "adapters/xml.c"
+#include "adapters/xml_charset.c"
 #include "adapters/iso20022.c"
 #include "adapters/tax.c"
 #include "adapters/pain002.c"

@@ -1,0 +1,102 @@
+/* Cross-section checks of a configuration once the whole file is read:
+ * required keys, references between sections, pins naming one agency. */
+#include <string.h>
+
+#include "config.h"
+
+static void
+config_check_listener(struct config *cf, struct cfg_listener *l,
+    const char *name)
+{
+	if (!l->configured) {
+		config_error(cf, 1, "no [listener %s] section", name);
+		return;
+	}
+	if (l->listen[0] == '\0')
+		config_error(cf, l->line, "listener %s: listen is required", name);
+	if (l->cert[0] == '\0' || l->key[0] == '\0' || l->ca[0] == '\0')
+		config_error(cf, l->line,
+		    "listener %s: cert, key and ca are required", name);
+}
+
+void
+config_validate(struct config *cf)
+{
+	size_t	i, j;
+	int	k, m;
+
+	config_check_listener(cf, &cf->listeners[LISTENER_AGENCY], "agency");
+	config_check_listener(cf, &cf->listeners[LISTENER_ADMIN], "admin");
+	for (i = 0; i < cf->nagencies; i++) {
+		struct cfg_agency *a = &cf->agencies[i];
+
+		if (!a->has_role)
+			config_error(cf, a->line, "agency %s: role is required",
+			    a->name);
+		if (a->npins == 0)
+			config_error(cf, a->line,
+			    "agency %s: at least one pin or pin_cert is required",
+			    a->name);
+		if (a->has_role && a->role == ROLE_FINANCE_CITY && a->city[0] == '\0')
+			config_error(cf, a->line,
+			    "agency %s: a finance-city agency needs its city", a->name);
+		if (a->has_role && a->role != ROLE_FINANCE_CITY && a->city[0] != '\0')
+			config_error(cf, a->line,
+			    "agency %s: only finance-city agencies have a city",
+			    a->name);
+		/* A pin must name exactly one agency. */
+		for (j = 0; j < i; j++)
+			for (k = 0; k < a->npins; k++)
+				for (m = 0; m < cf->agencies[j].npins; m++)
+					if (memcmp(a->pins[k],
+					    cf->agencies[j].pins[m], 32) == 0)
+						config_error(cf, a->line,
+						    "agency %s: pin already used by "
+						    "agency %s", a->name,
+						    cf->agencies[j].name);
+	}
+	for (i = 0; i < cf->nupstreams; i++) {
+		struct cfg_upstream *u = &cf->upstreams[i];
+
+		if (u->url[0] == '\0' || u->ca[0] == '\0' || u->cert[0] == '\0' ||
+		    u->key[0] == '\0')
+			config_error(cf, u->line,
+			    "upstream %s: url, ca, cert and key are required",
+			    u->name);
+	}
+	for (i = 0; i < cf->nroutes; i++) {
+		struct cfg_route *r = &cf->routes[i];
+
+		if (r->prefix[0] == '\0')
+			config_error(cf, r->line, "route %s: prefix is required",
+			    r->name);
+		if (r->roles == 0)
+			config_error(cf, r->line, "route %s: roles is required",
+			    r->name);
+		if (r->methods == 0)
+			r->methods = METHOD_GET | METHOD_HEAD | METHOD_POST |
+			    METHOD_PUT | METHOD_DELETE | METHOD_PATCH;
+		for (j = 0; j < cf->nupstreams; j++)
+			if (strcmp(cf->upstreams[j].name, r->upstream_name) == 0)
+				r->upstream = (int)j;
+		if (r->upstream == -1)
+			config_error(cf, r->line, "route %s: unknown upstream \"%s\"",
+			    r->name, r->upstream_name);
+		for (j = 0; j < i; j++)
+			if (strcmp(cf->routes[j].prefix, r->prefix) == 0)
+				config_error(cf, r->line,
+				    "route %s: prefix %s already used by route %s",
+				    r->name, r->prefix, cf->routes[j].name);
+	}
+	if (cf->keeper.line == 0)
+		config_error(cf, 1, "no [keeper] section");
+	else if (cf->keeper.database[0] == '\0' ||
+	    cf->keeper.checkpoint_file[0] == '\0' ||
+	    cf->keeper.origin[0] == '\0' || cf->keeper.log_key[0] == '\0')
+		config_error(cf, cf->keeper.line,
+		    "keeper: database, checkpoint_file, origin and log_key are required");
+	if (cf->limits.max_connections_per_agency > cf->limits.max_connections)
+		config_error(cf, 1,
+		    "max_connections_per_agency exceeds max_connections");
+}
+
