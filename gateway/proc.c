@@ -451,7 +451,7 @@ proc_run(struct runtime *rt)
 		return 1;
 	}
 	if (proc_open(rt, NULL) == -1) {
-		kill(proc_keeper.pid, SIGTERM);
+		kill(proc_keeper.pid, SIGUSR1);
 		waitpid(proc_keeper.pid, NULL, 0);
 		return 1;
 	}
@@ -493,7 +493,7 @@ proc_run(struct runtime *rt)
 			/* The keeper goes last, once no worker can append. */
 			if (alive == (proc_keeper.pid != 0) && proc_keeper.pid != 0 &&
 			    !keeper_signalled) {
-				kill(proc_keeper.pid, SIGTERM);
+				kill(proc_keeper.pid, SIGUSR1);
 				keeper_signalled = 1;
 			}
 			if (alive == 0)
@@ -502,7 +502,7 @@ proc_run(struct runtime *rt)
 				log_warnx("workers did not stop in time; killing");
 				proc_signal_all(rt, SIGKILL);
 				if (proc_keeper.pid > 0 && !keeper_signalled) {
-					kill(proc_keeper.pid, SIGTERM);
+					kill(proc_keeper.pid, SIGUSR1);
 					keeper_signalled = 1;
 				}
 				deadline = UINT64_MAX;

@@ -79,6 +79,7 @@ struct keeper {
 };
 
 static void	keeper_read(struct bufferevent *, void *);
+static void	keeper_sigterm(evutil_socket_t, short, void *);
 
 static void
 keeper_chan_close(struct keeper_chan *ch)
@@ -310,9 +311,10 @@ keeper_ctl(evutil_socket_t fd, short what, void *arg)
 	int			 cfd;
 
 	if (ipc_recv_fd(fd, &slot, &cfd) == -1) {
-		/* The parent is gone: nothing more will come; stop. */
+		/* The parent is gone: nothing more will come; commit what
+		 * was gathered and stop. */
 		log_warnx("%s: parent channel closed; stopping", __func__);
-		event_base_loopexit(k->base, NULL);
+		keeper_sigterm(-1, 0, k);
 		return;
 	}
 	for (ch = NULL, i = 0; i < KEEPER_MAX_CHANS && ch == NULL; i++)
@@ -437,7 +439,10 @@ keeper_main(struct config *cf, int ctl_fd, struct metrics_keeper *km)
 	k.ev_ctl = event_new(k.base, ctl_fd, EV_READ | EV_PERSIST, keeper_ctl, &k);
 	k.ev_commit = event_new(k.base, -1, 0, keeper_commit, &k);
 	k.ev_cp = evtimer_new(k.base, keeper_checkpoint, &k);
-	k.ev_term = evsignal_new(k.base, SIGTERM, keeper_sigterm, &k);
+	/* Only the parent stops the keeper, with SIGUSR1, once no worker can
+	 * append any more: a SIGTERM or SIGINT sent to the whole process group
+	 * (a terminal, a supervisor) must not close the log before them. */
+	k.ev_term = evsignal_new(k.base, SIGUSR1, keeper_sigterm, &k);
 	k.ev_space = evtimer_new(k.base, keeper_space, &k);
 	if (k.ev_ctl == NULL || k.ev_commit == NULL || k.ev_cp == NULL ||
 	    k.ev_term == NULL || k.ev_space == NULL)
@@ -446,7 +451,8 @@ keeper_main(struct config *cf, int ctl_fd, struct metrics_keeper *km)
 	event_priority_set(k.ev_commit, 1);
 	event_add(k.ev_ctl, NULL);
 	evsignal_add(k.ev_term, NULL);
-	signal(SIGINT, SIG_IGN);	/* the parent decides when we stop */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
 	if (sandbox_enter(&sb) == -1)
 		fatalx("keeper: cannot enter the sandbox");
 	/* Tell the parent the log is open and checked. */
@@ -466,8 +472,7 @@ keeper_main(struct config *cf, int ctl_fd, struct metrics_keeper *km)
 	/* Freeing the events restores default handlers: a second SIGTERM
 	 * must not cut the clean exit short, so it stays pending. */
 	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &block, NULL);
 
 	log_info("stopping after %llu commits of %llu entries",
