@@ -719,7 +719,7 @@ http_write_simple(struct evbuffer *out, int status, const char *ctype,
 	    "X-Gateway-Request-Id: %s\r\n%s%s%s\r\n", status, http_reason(status),
 	    ctype, len, rid, retry_hdr, extra ? extra : "",
 	    close ? "Connection: close\r\n" : "") < 0 ||
-	    evbuffer_add(tmp, body, len) == -1 ||
+	    (body != NULL && evbuffer_add(tmp, body, len) == -1) ||
 	    evbuffer_pullup(tmp, -1) == NULL ||
 	    evbuffer_add_buffer(out, tmp) == -1 ? -1 : 0;
 	evbuffer_free(tmp);

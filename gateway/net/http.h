@@ -133,9 +133,10 @@ const char	*http_reason(int status);
  * Connection: close when close is set and Retry-After when retry > 0. */
 int		 http_write_error(struct evbuffer *, int status, const char *code,
 		    const char *detail, const char *rid, int close, int retry);
-/* Appends a complete response with the given type and body, with
- * Connection: close when close is set, Retry-After when retry > 0, and the
- * extra header lines (each ending in CRLF) if not NULL. */
+/* Appends a complete response with the given type and body (len bytes; a
+ * NULL body sends the head alone, as for HEAD), with Connection: close when
+ * close is set, Retry-After when retry > 0, and the extra header lines
+ * (each ending in CRLF) if not NULL. */
 int		 http_write_simple(struct evbuffer *, int status,
 		    const char *ctype, const char *body, size_t len,
 		    const char *rid, int close, int retry, const char *extra);

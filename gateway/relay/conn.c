@@ -273,6 +273,18 @@ conn_has_body(const struct relay_conn *c)
 	return c->req.chunked || c->req.content_length > 0;
 }
 
+/* Queues a local response; a HEAD request gets its head only (RFC 9110
+ * §9.3.2), with the Content-Length the body would have had. */
+static void
+conn_write(struct relay_conn *c, int status, const char *ctype,
+    const char *body, size_t len, int retry, const char *extra)
+{
+	if (c->req.head_done && c->req.method == HTTP_HEAD)
+		body = NULL;
+	http_write_simple(bufferevent_get_output(c->bev), status, ctype, body,
+	    len, c->rid, conn_wants_close(c), retry, extra);
+}
+
 void
 conn_reply(struct relay_conn *c, int status, const char *ctype,
     const char *body, size_t len)
@@ -281,8 +293,7 @@ conn_reply(struct relay_conn *c, int status, const char *ctype,
 	c->bytes_out += len;
 	c->local_reply = 1;
 	EVP_DigestUpdate(c->md_resp, body, len);
-	http_write_simple(bufferevent_get_output(c->bev), status, ctype, body,
-	    len, c->rid, conn_wants_close(c), 0, NULL);
+	conn_write(c, status, ctype, body, len, 0, NULL);
 	if (c->req.done || c->close_after)
 		conn_exchange_done(c);
 	/* else conn_on_done finishes the exchange once the body is read */
@@ -324,8 +335,7 @@ conn_reply_error(struct relay_conn *c, int status, const char *code,
 			}
 		str_append(allow, sizeof(allow), "\r\n");
 	}
-	http_write_simple(bufferevent_get_output(c->bev), status,
-	    "application/json", body, (size_t)n, c->rid, conn_wants_close(c),
+	conn_write(c, status, "application/json", body, (size_t)n,
 	    status == 503 ? 1 : 0, allow[0] ? allow : NULL);
 	if (c->req.done || c->close_after)
 		conn_exchange_done(c);

@@ -78,6 +78,23 @@ class Metrics(unittest.TestCase):
         for pattern in want:
             self.assertRegex(text, pattern)
 
+    def test_head_gets_no_body_and_keeps_the_connection(self):
+        # Two HEADs and a GET on one keep-alive connection: a body after a
+        # HEAD answer would be read as the next response.
+        ctx = h.client_context("admin")
+        conn = h.http.client.HTTPSConnection("localhost", self.env.admin_port, context=ctx,
+                                             timeout=h.IO_TIMEOUT)
+        try:
+            for method in ("HEAD", "HEAD", "GET"):
+                conn.request(method, "/healthz")
+                r = conn.getresponse()
+                body = r.read()
+                self.assertEqual(r.status, 200)
+                self.assertEqual(r.getheader("Content-Length"), "16")
+                self.assertEqual(body, b"" if method == "HEAD" else b'{"status":"ok"}\n')
+        finally:
+            conn.close()
+
     def test_metrics_admin_only(self):
         r = self.env.https("GET", "/metrics", who="finance", admin=True)
         self.assertEqual(r.status, 403)
