@@ -352,7 +352,8 @@ kb_keeper_counts(struct kb *b, struct kb_keeper_run *r)
 	fclose(fp);
 }
 
-/* SIGTERM: the keeper commits what it has, signs a checkpoint and exits. */
+/* SIGUSR1, as the parent sends it: the keeper commits what it has, signs a
+ * checkpoint and exits (it ignores SIGTERM). */
 static void
 kb_keeper_stop(struct kb *b, struct kb_keeper_run *r)
 {
@@ -365,7 +366,7 @@ kb_keeper_stop(struct kb *b, struct kb_keeper_run *r)
 			bufferevent_free(b->chans[i].bev);
 		b->chans[i].bev = NULL;
 	}
-	kill(b->keeper, SIGTERM);
+	kill(b->keeper, SIGUSR1);
 	if (wait4(b->keeper, &st, 0, &ru) == -1)
 		fatal("wait4");
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
