@@ -98,16 +98,3 @@ fatal(const char *fmt, ...)
 	va_end(ap);
 	exit(1);
 }
-
-void
-log_json_line(const char *json)
-{
-	size_t	n = strlen(json);
-	char	line[4096];
-
-	if (n + 1 >= sizeof(line))
-		n = sizeof(line) - 2;
-	memcpy(line, json, n);
-	line[n++] = '\n';
-	(void)!write(STDERR_FILENO, line, n);
-}

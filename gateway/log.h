@@ -18,7 +18,5 @@ void	log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Logs and exits 1: only at start-up or on a broken invariant. */
 void	fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void	fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-/* Writes one JSON object line verbatim (the caller built valid JSON), for access logs. */
-void	log_json_line(const char *json);
 
 #endif

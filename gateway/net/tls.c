@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -244,23 +243,4 @@ tls_reverify_peer(SSL *ssl)
 	X509_STORE_CTX_free(vctx);
 	ERR_clear_error();
 	return ok ? 0 : -1;
-}
-
-int
-tls_cert_days_left(const char *file, long *days)
-{
-	X509	*x;
-	int	 d, s;
-
-	if ((x = tls_read_cert(file)) == NULL) {
-		ERR_clear_error();
-		return -1;
-	}
-	if (ASN1_TIME_diff(&d, &s, NULL, X509_get0_notAfter(x)) != 1) {
-		X509_free(x);
-		return -1;
-	}
-	*days = d;
-	X509_free(x);
-	return 0;
 }

@@ -31,7 +31,5 @@ int	 tls_spki_sha256_file(const char *file, unsigned char out[32]);
  * certificate against the context's current store: a session must never
  * outlive a revocation. 0 if still valid, -1 otherwise. */
 int	 tls_reverify_peer(SSL *);
-/* Days until notAfter of the first certificate in FILE (negative if past). */
-int	 tls_cert_days_left(const char *file, long *days);
 
 #endif

@@ -140,7 +140,6 @@ int		 stub_json_str(struct evbuffer *buf, const char *s);
 
 /* stub_reply.c */
 void		 stub_reply_init(void);
-const char	*stub_reply_reason(int status);
 int		 stub_reply_continue(struct evbuffer *out);
 int		 stub_reply_answer(struct evbuffer *out, const struct stub_cfg *cfg,
 		    const struct stub_req *req, const char *client_cn,

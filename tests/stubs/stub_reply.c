@@ -6,6 +6,7 @@
 #include "log.h"
 #include "util.h"
 
+#include "net/http.h"
 #include "stub.h"
 
 #define STUB_BIG_PIECE		16384
@@ -30,35 +31,6 @@ stub_reply_init(void)
 		stub_big_block[i] = stub_big_alphabet[i % 64];
 }
 
-const char *
-stub_reply_reason(int status)
-{
-	static const struct {
-		int		 status;
-		const char	*reason;
-	} reasons[] = {
-		{ 100, "Continue" }, { 200, "OK" }, { 201, "Created" },
-		{ 202, "Accepted" }, { 204, "No Content" },
-		{ 301, "Moved Permanently" }, { 302, "Found" },
-		{ 304, "Not Modified" }, { 400, "Bad Request" },
-		{ 401, "Unauthorized" }, { 403, "Forbidden" },
-		{ 404, "Not Found" }, { 405, "Method Not Allowed" },
-		{ 408, "Request Timeout" }, { 409, "Conflict" },
-		{ 413, "Content Too Large" }, { 414, "URI Too Long" },
-		{ 422, "Unprocessable Content" }, { 429, "Too Many Requests" },
-		{ 431, "Request Header Fields Too Large" },
-		{ 500, "Internal Server Error" }, { 501, "Not Implemented" },
-		{ 502, "Bad Gateway" }, { 503, "Service Unavailable" },
-		{ 504, "Gateway Timeout" },
-	};
-	size_t	i;
-
-	for (i = 0; i < nitems(reasons); i++)
-		if (reasons[i].status == status)
-			return reasons[i].reason;
-	return "Status";
-}
-
 /* Status line and headers. clen < 0 means chunked; bodiless statuses
  * (204, 304) get no framing header at all, as RFC 9110 requires. */
 static int
@@ -68,7 +40,7 @@ stub_reply_head(struct evbuffer *out, const struct stub_cfg *cfg, int status,
 	int	rc;
 
 	rc = evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nServer: stubd\r\n"
-	    "X-Stub: %s\r\n", status, stub_reply_reason(status), cfg->name);
+	    "X-Stub: %s\r\n", status, http_reason(status), cfg->name);
 	if (rc >= 0 && status != 204 && status != 304) {
 		if (clen < 0)
 			rc = evbuffer_add_printf(out, "Content-Type: %s\r\n"
