@@ -24,6 +24,10 @@
 #define STUB_MAX_PENDING_IN	(1024u * 1024)
 #define STUB_MAX_THREADS	64
 #define STUB_NAME_MAX		64
+/* Idempotency keys remembered (--idempotency-max-keys), and the longest key
+ * taken: the courier's are far shorter. */
+#define STUB_INBOX_DEFAULT_KEYS	1000000
+#define STUB_INBOX_KEY_MAX	256
 
 enum stub_mode_kind {
 	STUB_MODE_ANSWER,
@@ -40,6 +44,8 @@ struct stub_mode {
 };
 
 /* Read-only after start-up, shared by every worker thread. */
+struct sign_key;
+
 struct stub_cfg {
 	char			 name[STUB_NAME_MAX];
 	const char		*listen;
@@ -47,6 +53,11 @@ struct stub_cfg {
 	const char		*key;
 	const char		*ca;
 	const char		*record;
+	const char		*save_bodies;	/* --save-bodies DIR, or NULL */
+	const char		*verify_key_path;	/* --verify-key PEM */
+	const char		*sm2_id;	/* --sm2-id, for an SM2 key */
+	struct sign_key		*verify_key;	/* owned; bank mode when set */
+	uint64_t		 idem_max_keys;
 	struct stub_mode	 mode;		/* default for requests */
 	uint64_t		 delay_ms;	/* default for a bare "delay" */
 	int			 status;	/* status of "answer" */
@@ -55,6 +66,7 @@ struct stub_cfg {
 	int			 quiet;
 	SSL_CTX			*ssl;
 	int			 record_fd;	/* -1 when not recording */
+	int			 keep_body;	/* save-bodies or bank mode */
 };
 
 struct stub_conn;
@@ -96,10 +108,24 @@ struct stub_req {
 	int		 keep_alive;
 	int		 expect_continue;
 	void		*md;		/* EVP_MD_CTX, SHA-256 of the body */
+	int		 keep_body;	/* hold the body too, not only hash it */
+	uint8_t		*body;		/* owned; body_bytes of it when kept */
+	size_t		 body_cap;
 	uint64_t	 body_bytes;
 	char		 body_sha256[65];
 	int		 err_status;	/* set by a callback that refuses */
 	const char	*err_code;
+};
+
+/* An answer prepared when its request is dispatched, so the record line has
+ * its status and an idempotent replay is the same bytes; sent at once or
+ * after a delay. */
+struct stub_resp {
+	int		 status;
+	const char	*ctype;		/* a static string */
+	uint8_t		*body;		/* owned (malloc); NULL when len is 0 */
+	size_t		 len;
+	int		 replayed;	/* adds Idempotent-Replayed: true */
 };
 
 /* Streaming state of GET /__stub/big. */
@@ -120,7 +146,7 @@ int		 stub_tls_peer(SSL *ssl, char *cn, size_t cnsz, char *spki_hex,
 		    size_t spkisz);
 
 /* stub_req.c */
-int		 stub_req_init(struct stub_req *req);
+int		 stub_req_init(struct stub_req *req, int keep_body);
 void		 stub_req_reset(struct stub_req *req);
 void		 stub_req_free(struct stub_req *req);
 int		 stub_req_append(struct stub_req *req, const char *at,
@@ -134,6 +160,8 @@ const char	*stub_req_hvalue(const struct stub_req *req, size_t i);
 const char	*stub_req_header(const struct stub_req *req, const char *name);
 int		 stub_req_body(struct stub_req *req, const char *at, size_t len);
 int		 stub_req_body_done(struct stub_req *req);
+size_t		 stub_req_header_count(const struct stub_req *req,
+		    const char *name);
 
 /* stub_json.c */
 int		 stub_json_str(struct evbuffer *buf, const char *s);
@@ -141,9 +169,17 @@ int		 stub_json_str(struct evbuffer *buf, const char *s);
 /* stub_reply.c */
 void		 stub_reply_init(void);
 int		 stub_reply_continue(struct evbuffer *out);
-int		 stub_reply_answer(struct evbuffer *out, const struct stub_cfg *cfg,
-		    const struct stub_req *req, const char *client_cn,
-		    uint64_t conn_id, int status);
+void		 stub_reply_resp_clear(struct stub_resp *r);
+int		 stub_reply_resp_take(struct stub_resp *r, int status,
+		    const char *ctype, struct evbuffer *body);
+int		 stub_reply_resp_answer(struct stub_resp *r,
+		    const struct stub_cfg *cfg, const struct stub_req *req,
+		    const char *client_cn, uint64_t conn_id, int status);
+int		 stub_reply_resp_error(struct stub_resp *r,
+		    const struct stub_cfg *cfg, int status, const char *code,
+		    const char *msg, const char *request_id);
+int		 stub_reply_send(struct evbuffer *out, const struct stub_cfg *cfg,
+		    const struct stub_resp *r, int keep_alive, int head);
 int		 stub_reply_error(struct evbuffer *out, const struct stub_cfg *cfg,
 		    int status, const char *code, const char *msg,
 		    const char *request_id, int keep_alive, int head);
@@ -157,17 +193,50 @@ int		 stub_reply_big_fill(struct evbuffer *out, struct stub_big *big);
 /* stub_record.c */
 struct stub_record_info {
 	uint64_t		 conn_id;
-	uint64_t		 seq;
+	uint64_t		 seq;		/* stub-wide: stub_record_seq */
+	uint64_t		 conn_seq;	/* the request's number on conn */
 	const struct stub_req	*req;
 	const char		*client_cn;
 	const char		*client_spki;
 	const struct stub_mode	*mode;
 	int			 big;
 	int			 status;	/* 0 when nothing is answered */
+	const char		*idempotency_key;	/* NULL: none */
+	int			 replayed;
+	const char		*signature;	/* "ok", a reason, NULL */
 };
 int		 stub_record_open(const char *path);
+void		 stub_record_seq_start(uint64_t last);
+uint64_t	 stub_record_seq(void);
 int		 stub_record_write(const struct stub_cfg *cfg,
 		    const struct stub_record_info *info);
+
+/* stub_inbox.c */
+enum stub_inbox_outcome {
+	STUB_INBOX_NEW,		/* first time: stored if 2xx */
+	STUB_INBOX_REPLAY,	/* same key, same body: the stored answer */
+	STUB_INBOX_REUSED,	/* same key, another body */
+	STUB_INBOX_FULL,	/* new key, but the store is at its bound */
+};
+int		 stub_inbox_init(uint64_t max_keys);
+void		 stub_inbox_free(void);
+int		 stub_inbox_key(const char *hdr, char *out, size_t outsz);
+int		 stub_inbox_claim(const char *key, const char *body_sha256,
+		    struct stub_resp *resp, enum stub_inbox_outcome *outcome);
+
+/* stub_save.c */
+int		 stub_save_init(const char *dir, uint64_t *last_seq);
+int		 stub_save_write(const struct stub_cfg *cfg, uint64_t seq,
+		    const struct stub_req *req);
+
+/* stub_bank.c */
+int		 stub_bank_load(struct stub_cfg *cfg);
+void		 stub_bank_free(struct stub_cfg *cfg);
+const char	*stub_bank_verify(const struct stub_cfg *cfg,
+		    const struct stub_req *req);
+int		 stub_bank_pain002(const struct stub_cfg *cfg,
+		    const struct stub_req *req, uint64_t seq,
+		    struct stub_resp *resp);
 
 /* stub_conn.c */
 void		 stub_conn_accept(struct evconnlistener *lev, evutil_socket_t fd,

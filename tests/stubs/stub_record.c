@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -10,6 +11,26 @@
 #include "util.h"
 
 #include "stub.h"
+
+/* Request numbers, unique across worker threads: a record line's seq, and
+ * the name of its --save-bodies files. */
+static atomic_uint_fast64_t	stub_record_serial;
+
+/* Numbering continues after last (at start-up, before any thread: the
+ * highest seq already in the --save-bodies folder, so a restarted stub
+ * never overwrites what an earlier run saved). */
+void
+stub_record_seq_start(uint64_t last)
+{
+	atomic_store(&stub_record_serial, last);
+}
+
+/* The next request number, from 1. */
+uint64_t
+stub_record_seq(void)
+{
+	return atomic_fetch_add(&stub_record_serial, 1) + 1;
+}
 
 /* O_APPEND: every write lands at the end, so lines from several worker
  * threads (or several stubs sharing a file) never overwrite each other. */
@@ -53,7 +74,8 @@ stub_record_build(struct evbuffer *b, const struct stub_cfg *cfg,
 	if (evbuffer_add_printf(b, "{\"time\":\"%s\",\"stub\":", ts) < 0 ||
 	    stub_json_str(b, cfg->name) == -1 ||
 	    evbuffer_add_printf(b, ",\"conn\":%" PRIu64 ",\"seq\":%" PRIu64
-	    ",\"method\":", info->conn_id, info->seq) < 0 ||
+	    ",\"conn_seq\":%" PRIu64 ",\"method\":", info->conn_id, info->seq,
+	    info->conn_seq) < 0 ||
 	    stub_json_str(b, req->method) == -1 ||
 	    evbuffer_add_printf(b, ",\"path\":") < 0 ||
 	    stub_json_str(b, stub_req_url(req)) == -1 ||
@@ -72,10 +94,20 @@ stub_record_build(struct evbuffer *b, const struct stub_cfg *cfg,
 	    req->body_sha256) < 0 ||
 	    stub_json_str(b, info->client_cn) == -1 ||
 	    evbuffer_add_printf(b, ",\"client_spki_sha256\":\"%s\",\"mode\":\"%s\""
-	    ",\"delay_ms\":%" PRIu64 ",\"status\":%d,\"big\":%s}\n",
-	    info->client_spki, stub_mode_name(info->mode->kind),
+	    ",\"delay_ms\":%" PRIu64 ",\"status\":%d,\"big\":%s"
+	    ",\"idempotency_key\":", info->client_spki,
+	    stub_mode_name(info->mode->kind),
 	    info->mode->kind == STUB_MODE_DELAY ? info->mode->delay_ms : 0,
 	    info->status, info->big ? "true" : "false") < 0)
+		return -1;
+	if ((info->idempotency_key != NULL ?
+	    stub_json_str(b, info->idempotency_key) :
+	    evbuffer_add(b, "null", 4)) == -1 ||
+	    evbuffer_add_printf(b, ",\"replayed\":%s,\"signature\":",
+	    info->replayed ? "true" : "false") < 0 ||
+	    (info->signature != NULL ? stub_json_str(b, info->signature) :
+	    evbuffer_add(b, "null", 4)) == -1 ||
+	    evbuffer_add(b, "}\n", 2) == -1)
 		return -1;
 	return 0;
 }

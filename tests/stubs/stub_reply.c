@@ -1,6 +1,7 @@
-/* Responses of stubd: the JSON answer, JSON errors, 100 Continue, and the
- * generated body of GET /__stub/big, streamed in pieces. */
+/* Responses of stubd: the JSON answer, JSON errors, prepared answers (which
+ * idempotent replays repeat), 100 Continue, and GET /__stub/big's body. */
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -32,15 +33,16 @@ stub_reply_init(void)
 }
 
 /* Status line and headers. clen < 0 means chunked; bodiless statuses
- * (204, 304) get no framing header at all, as RFC 9110 requires. */
+ * (204, 304) get no framing header at all, as RFC 9110 requires. extra is
+ * more header lines, each ending in CRLF ("" for none). */
 static int
 stub_reply_head(struct evbuffer *out, const struct stub_cfg *cfg, int status,
-    const char *ctype, int64_t clen, int keep_alive)
+    const char *ctype, int64_t clen, int keep_alive, const char *extra)
 {
 	int	rc;
 
 	rc = evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nServer: stubd\r\n"
-	    "X-Stub: %s\r\n", status, http_reason(status), cfg->name);
+	    "X-Stub: %s\r\n%s", status, http_reason(status), cfg->name, extra);
 	if (rc >= 0 && status != 204 && status != 304) {
 		if (clen < 0)
 			rc = evbuffer_add_printf(out, "Content-Type: %s\r\n"
@@ -67,7 +69,8 @@ stub_reply_json(struct evbuffer *out, const struct stub_cfg *cfg, int status,
 	int	bodiless = status == 204 || status == 304;
 
 	if (stub_reply_head(out, cfg, status, "application/json",
-	    bodiless ? 0 : (int64_t)evbuffer_get_length(body), keep_alive) == -1)
+	    bodiless ? 0 : (int64_t)evbuffer_get_length(body), keep_alive,
+	    "") == -1)
 		return -1;
 	if (head || bodiless)
 		return 0;
@@ -98,18 +101,11 @@ stub_reply_hdr_or_empty(const struct stub_req *req, const char *name)
 	return v != NULL ? v : "";
 }
 
-int
-stub_reply_answer(struct evbuffer *out, const struct stub_cfg *cfg,
-    const struct stub_req *req, const char *client_cn, uint64_t conn_id,
-    int status)
+/* The JSON echo of a request (what "answer" mode says) into b. */
+static int
+stub_reply_answer_body(struct evbuffer *b, const struct stub_cfg *cfg,
+    const struct stub_req *req, const char *client_cn, uint64_t conn_id)
 {
-	struct evbuffer	*b;
-	int		 rc = -1;
-
-	if ((b = evbuffer_new()) == NULL) {
-		log_warnx("%s: evbuffer_new failed", __func__);
-		return -1;
-	}
 	if (evbuffer_add_printf(b, "{\"stub\":") < 0 ||
 	    stub_json_str(b, cfg->name) == -1 ||
 	    evbuffer_add_printf(b, ",\"method\":") < 0 ||
@@ -128,15 +124,31 @@ stub_reply_answer(struct evbuffer *out, const struct stub_cfg *cfg,
 	    "X-Gateway-Request-Id")) == -1 ||
 	    evbuffer_add_printf(b, ",\"conn\":%" PRIu64 "}", conn_id) < 0) {
 		log_warnx("%s: cannot build answer", __func__);
-		goto done;
+		return -1;
 	}
-	rc = stub_reply_json(out, cfg, status, b, req->keep_alive, req->head);
-done:
-	evbuffer_free(b);
-	return rc;
+	return 0;
 }
 
 /* The error shape of DESIGN §2, plus the stub's name and the status. */
+static int
+stub_reply_error_body(struct evbuffer *b, const struct stub_cfg *cfg,
+    int status, const char *code, const char *msg, const char *request_id)
+{
+	if (evbuffer_add_printf(b, "{\"error\":") < 0 ||
+	    stub_json_str(b, msg) == -1 ||
+	    evbuffer_add_printf(b, ",\"code\":") < 0 ||
+	    stub_json_str(b, code) == -1 ||
+	    evbuffer_add_printf(b, ",\"request_id\":") < 0 ||
+	    stub_json_str(b, request_id != NULL ? request_id : "") == -1 ||
+	    evbuffer_add_printf(b, ",\"stub\":") < 0 ||
+	    stub_json_str(b, cfg->name) == -1 ||
+	    evbuffer_add_printf(b, ",\"status\":%d}", status) < 0) {
+		log_warnx("%s: cannot build error", __func__);
+		return -1;
+	}
+	return 0;
+}
+
 int
 stub_reply_error(struct evbuffer *out, const struct stub_cfg *cfg, int status,
     const char *code, const char *msg, const char *request_id, int keep_alive,
@@ -149,22 +161,100 @@ stub_reply_error(struct evbuffer *out, const struct stub_cfg *cfg, int status,
 		log_warnx("%s: evbuffer_new failed", __func__);
 		return -1;
 	}
-	if (evbuffer_add_printf(b, "{\"error\":") < 0 ||
-	    stub_json_str(b, msg) == -1 ||
-	    evbuffer_add_printf(b, ",\"code\":") < 0 ||
-	    stub_json_str(b, code) == -1 ||
-	    evbuffer_add_printf(b, ",\"request_id\":") < 0 ||
-	    stub_json_str(b, request_id != NULL ? request_id : "") == -1 ||
-	    evbuffer_add_printf(b, ",\"stub\":") < 0 ||
-	    stub_json_str(b, cfg->name) == -1 ||
-	    evbuffer_add_printf(b, ",\"status\":%d}", status) < 0) {
-		log_warnx("%s: cannot build error", __func__);
-		goto done;
-	}
-	rc = stub_reply_json(out, cfg, status, b, keep_alive, head);
-done:
+	if (stub_reply_error_body(b, cfg, status, code, msg, request_id) == 0)
+		rc = stub_reply_json(out, cfg, status, b, keep_alive, head);
 	evbuffer_free(b);
 	return rc;
+}
+
+/* Frees r's body; r is empty (status 0) afterwards. */
+void
+stub_reply_resp_clear(struct stub_resp *r)
+{
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Moves the bytes of body (drained) into r, replacing what r held. */
+int
+stub_reply_resp_take(struct stub_resp *r, int status, const char *ctype,
+    struct evbuffer *body)
+{
+	size_t	 len = evbuffer_get_length(body);
+	uint8_t	*p = NULL;
+
+	if (len > 0) {
+		if ((p = malloc(len)) == NULL) {
+			log_warnx("%s: out of memory", __func__);
+			return -1;
+		}
+		if (evbuffer_remove(body, p, len) != (int)len) {
+			log_warnx("%s: evbuffer_remove failed", __func__);
+			free(p);
+			return -1;
+		}
+	}
+	stub_reply_resp_clear(r);
+	r->status = status;
+	r->ctype = ctype;
+	r->body = p;
+	r->len = len;
+	return 0;
+}
+
+int
+stub_reply_resp_answer(struct stub_resp *r, const struct stub_cfg *cfg,
+    const struct stub_req *req, const char *client_cn, uint64_t conn_id,
+    int status)
+{
+	struct evbuffer	*b;
+	int		 rc = -1;
+
+	if ((b = evbuffer_new()) == NULL) {
+		log_warnx("%s: evbuffer_new failed", __func__);
+		return -1;
+	}
+	if (stub_reply_answer_body(b, cfg, req, client_cn, conn_id) == 0)
+		rc = stub_reply_resp_take(r, status, "application/json", b);
+	evbuffer_free(b);
+	return rc;
+}
+
+int
+stub_reply_resp_error(struct stub_resp *r, const struct stub_cfg *cfg,
+    int status, const char *code, const char *msg, const char *request_id)
+{
+	struct evbuffer	*b;
+	int		 rc = -1;
+
+	if ((b = evbuffer_new()) == NULL) {
+		log_warnx("%s: evbuffer_new failed", __func__);
+		return -1;
+	}
+	if (stub_reply_error_body(b, cfg, status, code, msg, request_id) == 0)
+		rc = stub_reply_resp_take(r, status, "application/json", b);
+	evbuffer_free(b);
+	return rc;
+}
+
+/* Queues the prepared answer r (which stays r's: a replay sends a copy). */
+int
+stub_reply_send(struct evbuffer *out, const struct stub_cfg *cfg,
+    const struct stub_resp *r, int keep_alive, int head)
+{
+	int	bodiless = r->status == 204 || r->status == 304;
+
+	if (stub_reply_head(out, cfg, r->status, r->ctype, bodiless ? 0 :
+	    (int64_t)r->len, keep_alive, r->replayed ?
+	    "Idempotent-Replayed: true\r\n" : "") == -1)
+		return -1;
+	if (head || bodiless || r->len == 0)
+		return 0;
+	if (evbuffer_add(out, r->body, r->len) == -1) {
+		log_warnx("%s: evbuffer_add failed", __func__);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -216,7 +306,7 @@ stub_reply_big_head(struct evbuffer *out, const struct stub_cfg *cfg,
     const struct stub_big *big, uint64_t bytes, int keep_alive)
 {
 	return stub_reply_head(out, cfg, 200, "application/octet-stream",
-	    big->chunked ? -1 : (int64_t)bytes, keep_alive);
+	    big->chunked ? -1 : (int64_t)bytes, keep_alive, "");
 }
 
 /*

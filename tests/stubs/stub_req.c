@@ -1,5 +1,5 @@
 /* One request as stubd sees it: the head kept (bounded) for the record and
- * the answer, the body only hashed, never buffered. */
+ * the answer, the body hashed, and held only when a mode needs its bytes. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -11,10 +11,15 @@
 
 #include "stub.h"
 
+/* A kept body buffer larger than this is given back between requests, so an
+ * idle keep-alive connection does not pin a large upload's memory. */
+#define STUB_REQ_BODY_KEEP_CAP	(1024u * 1024)
+
 int
-stub_req_init(struct stub_req *req)
+stub_req_init(struct stub_req *req, int keep_body)
 {
 	memset(req, 0, sizeof(*req));
+	req->keep_body = keep_body;
 	if ((req->md = EVP_MD_CTX_new()) == NULL) {
 		log_warnx("%s: EVP_MD_CTX_new failed", __func__);
 		return -1;
@@ -36,6 +41,11 @@ stub_req_reset(struct stub_req *req)
 	req->expect_continue = 0;
 	req->body_bytes = 0;
 	req->body_sha256[0] = '\0';
+	if (req->body_cap > STUB_REQ_BODY_KEEP_CAP) {
+		free(req->body);
+		req->body = NULL;
+		req->body_cap = 0;
+	}
 	req->err_status = 0;
 	req->err_code = NULL;
 	if (EVP_DigestInit_ex(req->md, EVP_sha256(), NULL) != 1) {
@@ -49,6 +59,7 @@ stub_req_free(struct stub_req *req)
 {
 	free(req->buf);
 	free(req->hdrs);
+	free(req->body);
 	EVP_MD_CTX_free(req->md);
 	memset(req, 0, sizeof(*req));
 }
@@ -166,13 +177,54 @@ stub_req_header(const struct stub_req *req, const char *name)
 	return NULL;
 }
 
-/* Hashes body bytes; -1 (413) past STUB_MAX_BODY. */
+/* How many headers of that name (case-insensitive) the request has. */
+size_t
+stub_req_header_count(const struct stub_req *req, const char *name)
+{
+	size_t	i, n = 0;
+
+	for (i = 0; i < req->nhdrs; i++)
+		if (strcasecmp(stub_req_hname(req, i), name) == 0)
+			n++;
+	return n;
+}
+
+/* Appends body bytes to the kept body, growing it by doubling; the caller
+ * has checked STUB_MAX_BODY, which bounds it. */
+static int
+stub_req_keep(struct stub_req *req, const char *at, size_t len)
+{
+	size_t	 ncap, need = (size_t)req->body_bytes + len;
+	uint8_t	*nb;
+
+	if (need > req->body_cap) {
+		ncap = req->body_cap == 0 ? 4096 : req->body_cap;
+		while (ncap < need)
+			ncap *= 2;
+		if ((nb = realloc(req->body, ncap)) == NULL) {
+			log_warnx("%s: out of memory", __func__);
+			return -1;
+		}
+		req->body = nb;
+		req->body_cap = ncap;
+	}
+	memcpy(req->body + req->body_bytes, at, len);
+	return 0;
+}
+
+/* Hashes (and, with keep_body, holds) body bytes; -1 (413) past
+ * STUB_MAX_BODY. */
 int
 stub_req_body(struct stub_req *req, const char *at, size_t len)
 {
 	if (len > STUB_MAX_BODY || req->body_bytes + len > STUB_MAX_BODY) {
 		req->err_status = 413;
 		req->err_code = "body_too_large";
+		return -1;
+	}
+	if (req->keep_body && stub_req_keep(req, at, len) == -1) {
+		req->err_status = 500;
+		req->err_code = "internal";
 		return -1;
 	}
 	req->body_bytes += len;

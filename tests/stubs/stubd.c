@@ -31,7 +31,9 @@ stubd_usage(void)
 	    "--ca FILE --name NAME\n"
 	    "             [--record FILE] [--mode answer|delay[=MS]|fail[=STATUS]"
 	    "|hang|reset]\n"
-	    "             [--delay-ms N] [--status N] [--threads N] [--quiet]\n");
+	    "             [--delay-ms N] [--status N] [--threads N] [--quiet]\n"
+	    "             [--save-bodies DIR] [--verify-key PEM [--sm2-id ID]]\n"
+	    "             [--idempotency-max-keys N]\n");
 	exit(2);
 }
 
@@ -65,6 +67,10 @@ stubd_parse_args(int argc, char **argv, struct stub_cfg *cfg)
 		{ "status",	required_argument,	NULL, 's' },
 		{ "threads",	required_argument,	NULL, 't' },
 		{ "quiet",	no_argument,		NULL, 'q' },
+		{ "save-bodies", required_argument,	NULL, 'b' },
+		{ "verify-key",	required_argument,	NULL, 'v' },
+		{ "sm2-id",	required_argument,	NULL, 'i' },
+		{ "idempotency-max-keys", required_argument, NULL, 'x' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ NULL,		0,			NULL, 0 }
 	};
@@ -76,6 +82,7 @@ stubd_parse_args(int argc, char **argv, struct stub_cfg *cfg)
 	cfg->status = 200;
 	cfg->threads = 1;
 	cfg->record_fd = -1;
+	cfg->idem_max_keys = STUB_INBOX_DEFAULT_KEYS;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'l': cfg->listen = optarg; break;
@@ -85,6 +92,17 @@ stubd_parse_args(int argc, char **argv, struct stub_cfg *cfg)
 		case 'r': cfg->record = optarg; break;
 		case 'm': mode = optarg; break;
 		case 'q': cfg->quiet = 1; break;
+		case 'b': cfg->save_bodies = optarg; break;
+		case 'v': cfg->verify_key_path = optarg; break;
+		case 'i': cfg->sm2_id = optarg; break;
+		case 'x':
+			/* 100 million keys of stored answers would pass the
+			 * store's byte bound long before the key bound. */
+			if (parse_u64(optarg, 1, 100000000, &v) == -1)
+				fatalx("bad --idempotency-max-keys %s "
+				    "(1-100000000)", optarg);
+			cfg->idem_max_keys = v;
+			break;
 		case 'n':
 			if (!stubd_name_ok(optarg) ||
 			    str_copy(cfg->name, sizeof(cfg->name), optarg) == -1)
@@ -114,6 +132,11 @@ stubd_parse_args(int argc, char **argv, struct stub_cfg *cfg)
 	if (optind != argc || cfg->listen == NULL || cfg->cert == NULL ||
 	    cfg->key == NULL || cfg->ca == NULL || cfg->name[0] == '\0')
 		stubd_usage();
+	if (cfg->sm2_id != NULL && cfg->verify_key_path == NULL)
+		fatalx("--sm2-id needs --verify-key");
+	/* Saving and verifying need the body's bytes, not only its hash. */
+	cfg->keep_body = cfg->save_bodies != NULL ||
+	    cfg->verify_key_path != NULL;
 	/* A bare --mode fail uses --status when that is an error status. */
 	cfg->fail_status = status_set && cfg->status >= 400 ? cfg->status : 503;
 	if (stub_mode_parse(mode, cfg, &cfg->mode) == -1)
@@ -293,6 +316,7 @@ main(int argc, char **argv)
 	struct stub_cfg			 cfg;
 	struct sockaddr_storage		 ss;
 	socklen_t			 sslen;
+	uint64_t			 last_seq = 0;
 	int				 i, fd, sig = 0, rc = 0;
 	char				 line[256], addr[128];
 	sigset_t			 sigs;
@@ -318,6 +342,15 @@ main(int argc, char **argv)
 	if (cfg.record != NULL && (cfg.record_fd = stub_record_open(cfg.record)) == -1)
 		fatalx("cannot open record file %s", cfg.record);
 	stub_reply_init();
+	if (stub_inbox_init(cfg.idem_max_keys) == -1)
+		fatalx("cannot set up the idempotency store");
+	if (cfg.save_bodies != NULL) {
+		if (stub_save_init(cfg.save_bodies, &last_seq) == -1)
+			fatalx("cannot use --save-bodies %s", cfg.save_bodies);
+		stub_record_seq_start(last_seq);
+	}
+	if (cfg.verify_key_path != NULL && stub_bank_load(&cfg) == -1)
+		fatalx("cannot use --verify-key %s", cfg.verify_key_path);
 
 	for (i = 0; i < cfg.threads; i++) {
 		if ((fd = stubd_listen_socket(&ss, sslen,
@@ -366,6 +399,8 @@ main(int argc, char **argv)
 	}
 	if (cfg.record_fd != -1)
 		close(cfg.record_fd);
+	stub_inbox_free();
+	stub_bank_free(&cfg);
 	SSL_CTX_free(cfg.ssl);
 	libevent_global_shutdown();
 	return 0;
