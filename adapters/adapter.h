@@ -16,4 +16,10 @@ void	adapter_fail(struct adapter_error *, int status, const char *code,
 	    const char *field, const char *fmt, ...)
 	    __attribute__((format(printf, 5, 6)));
 
+/* Everything the adapters read from files or load lazily, done once before
+ * a role enters its sandbox (which forbids files): libxml2, the schemas
+ * from dir (NULL: xml_schema_dir()), and iconv's converters for the
+ * charsets of DESIGN §2. 0 or -1 with err filled. */
+int	adapter_init(const char *dir, struct adapter_error *);
+
 #endif

@@ -44,6 +44,9 @@ int	xml_validate(const struct xml_schema *, xmlDoc *doc,
 /* The canonical name of a supported charset ("UTF-8", "GB18030", "GBK";
  * compared without case), or NULL if unsupported. */
 const char	*xml_charset_name(const char *name);
+/* Opens (and keeps open) iconv's converters between UTF-8 and GB18030/GBK,
+ * so they are loaded before a sandbox forbids reading gconv modules. */
+int		 xml_charset_preload(void);
 
 /* Converts raw document bytes to UTF-8. charset is the Content-Type charset
  * parameter or NULL. The XML declaration's encoding wins when present and

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "adapters/xml.h"
+#include "log.h"
 #include "util.h"
 
 /* How far into a document its XML declaration may reach. */
@@ -298,3 +299,28 @@ xml_to_utf8(const void *raw, size_t len, const char *charset,
 	return 0;
 }
 
+
+int
+xml_charset_preload(void)
+{
+	/* Held for the life of the process: glibc unloads a gconv module
+	 * once nothing uses it, and could not load it again in a sandbox. */
+	static iconv_t	 held[4];
+	static const char *const pairs[4][2] = {
+		{ "UTF-8", "GB18030" }, { "GB18030", "UTF-8" },
+		{ "UTF-8", "GBK" }, { "GBK", "UTF-8" },
+	};
+	size_t		 i;
+
+	for (i = 0; i < 4; i++) {
+		if (held[i] != NULL && held[i] != (iconv_t)-1)
+			continue;
+		if ((held[i] = iconv_open(pairs[i][0], pairs[i][1])) ==
+		    (iconv_t)-1) {
+			log_warn("%s: iconv_open %s from %s", __func__,
+			    pairs[i][0], pairs[i][1]);
+			return -1;
+		}
+	}
+	return 0;
+}

@@ -32,7 +32,9 @@ command -v openssl >/dev/null 2>&1 || die "openssl not found"
 umask 077
 
 # Agencies: name | organization. CN = name.
-AGENCIES="tax finance hrss finance-city-620100 finance-city-620200 bank admin"
+CITIES="620100 620200 620300 620400 620500 620600 620700 620800 620900 621000 621100 621200 622900 623000"
+AGENCIES="tax finance hrss bank admin"
+for c in $CITIES; do AGENCIES="$AGENCIES finance-city-$c"; done
 agency_org() {
 	case $1 in
 	tax) echo "Gansu Provincial Tax Service" ;;
@@ -40,6 +42,7 @@ agency_org() {
 	hrss) echo "Gansu Provincial Social Insurance Agency" ;;
 	finance-city-620100) echo "Lanzhou Municipal Finance Bureau" ;;
 	finance-city-620200) echo "Jiayuguan Municipal Finance Bureau" ;;
+	finance-city-*) echo "Municipal Finance Bureau ${1#finance-city-}" ;;
 	bank) echo "Bank of Gansu" ;;
 	admin) echo "Gansu Work-Injury Insurance Fund Gateway Operations" ;;
 	*) die "unknown agency $1" ;;
@@ -52,7 +55,7 @@ FILES="root-ca.crt root-ca.key issuing-ca.crt issuing-ca.key ca.crt
 gateway.crt gateway.key gateway-fullchain.crt gateway-client.crt gateway-client.key
 expired.crt expired.key revoked.crt revoked.key crl.pem
 rogue-ca.crt rogue-ca.key rogue.crt rogue.key unpinned.crt unpinned.key pins.txt
-log.key log.pub"
+log.key log.pub signing.key signing.pub bank-sign.key bank-sign.pub"
 for n in $AGENCIES; do FILES="$FILES $n.crt $n.key $n.pem"; done
 for n in $STUBS; do FILES="$FILES $n.crt $n.key"; done
 
@@ -190,6 +193,12 @@ mv "$work/pins.txt" "$out/pins.txt"
 # The keeper's Ed25519 key that signs audit-log checkpoints (development only).
 run openssl genpkey -algorithm ed25519 -out "$out/log.key"
 run openssl pkey -in "$out/log.key" -pubout -out "$out/log.pub"
+# The keeper's key signing instructions (receipts), and its SM2 key signing
+# disbursement files for the development bank (SM2 with SM3, DESIGN §2).
+run openssl genpkey -algorithm ed25519 -out "$out/signing.key"
+run openssl pkey -in "$out/signing.key" -pubout -out "$out/signing.pub"
+run openssl genpkey -algorithm SM2 -out "$out/bank-sign.key"
+run openssl pkey -in "$out/bank-sign.key" -pubout -out "$out/bank-sign.pub"
 
 # Keys and .pem stay 0600 (umask); public material may be read by others.
 cd "$out"

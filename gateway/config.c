@@ -215,6 +215,8 @@ config_gateway_kv(struct config_parse *p, const char *k, const char *v)
 		else
 			config_error(cf, p->line, "sandbox must be yes or no");
 	}
+	else if (strcmp(k, "schemas") == 0)
+		config_set_path(p, cf->schemas, sizeof(cf->schemas), v);
 	else if (strcmp(k, "access_log") == 0) {
 		if (strcmp(v, "-") == 0)
 			str_copy(cf->access_log, sizeof(cf->access_log), "-");
@@ -486,6 +488,10 @@ config_keeper_kv(struct config_parse *p, const char *k, const char *v)
 		    sizeof(kp->checkpoint_file), v);
 	else if (strcmp(k, "log_key") == 0)
 		config_set_path(p, kp->log_key, sizeof(kp->log_key), v);
+	else if (strcmp(k, "signing_key") == 0)
+		config_set_path(p, kp->signing_key, sizeof(kp->signing_key), v);
+	else if (strcmp(k, "accounts") == 0)
+		config_set_path(p, kp->accounts, sizeof(kp->accounts), v);
 	else if (strcmp(k, "origin") == 0) {
 		/* A signed-note key name: no spaces, no plus signs. */
 		if (str_copy(kp->origin, sizeof(kp->origin), v) == -1 ||
@@ -494,6 +500,48 @@ config_keeper_kv(struct config_parse *p, const char *k, const char *v)
 			    "origin must be a short name without spaces or '+'");
 	} else
 		config_error(p->cf, p->line, "unknown key \"%s\" in [keeper]", k);
+}
+
+static void
+config_courier_kv(struct config_parse *p, const char *k, const char *v)
+{
+	struct cfg_courier	*c = &p->cf->courier;
+
+	if (strcmp(k, "finance") == 0)
+		str_copy(c->finance_name, sizeof(c->finance_name), v);
+	else if (strcmp(k, "hrss") == 0)
+		str_copy(c->hrss_name, sizeof(c->hrss_name), v);
+	else if (strcmp(k, "max_attempts") == 0)
+		config_number(p, v, 1, 1000, &c->max_attempts);
+	else if (strcmp(k, "retry_min") == 0)
+		config_duration(p, v, &c->retry_min_ms);
+	else if (strcmp(k, "retry_max") == 0)
+		config_duration(p, v, &c->retry_max_ms);
+	else
+		config_error(p->cf, p->line, "unknown key \"%s\" in [courier]", k);
+}
+
+static void
+config_bank_kv(struct config_parse *p, struct cfg_bank *b, const char *k,
+    const char *v)
+{
+	if (strcmp(k, "upstream") == 0)
+		str_copy(b->upstream_name, sizeof(b->upstream_name), v);
+	else if (strcmp(k, "charset") == 0) {
+		if (strcmp(v, "UTF-8") != 0 && strcmp(v, "GB18030") != 0 &&
+		    strcmp(v, "GBK") != 0)
+			config_error(p->cf, p->line,
+			    "charset must be UTF-8, GB18030 or GBK");
+		else
+			str_copy(b->charset, sizeof(b->charset), v);
+	} else if (strcmp(k, "signing_key") == 0)
+		config_set_path(p, b->signing_key, sizeof(b->signing_key), v);
+	else if (strcmp(k, "sm2_id") == 0) {
+		if (str_copy(b->sm2_id, sizeof(b->sm2_id), v) == -1)
+			config_error(p->cf, p->line, "sm2_id too long");
+		b->has_sm2_id = 1;
+	} else
+		config_error(p->cf, p->line, "unknown key \"%s\" in a bank", k);
 }
 
 static int
@@ -581,6 +629,22 @@ config_section_begin(struct config_parse *p, const char *kind, const char *name)
 		str_copy(r->name, sizeof(r->name), name);
 		return r;
 	}
+	if (strcmp(kind, "bank") == 0) {
+		for (i = 0; i < cf->nbanks; i++)
+			if (strcmp(cf->banks[i].name, name) == 0)
+				config_error(cf, p->line, "bank %s defined twice",
+				    name);
+		if (cf->nbanks == CFG_MAX_BANKS) {
+			config_error(cf, p->line, "too many banks");
+			return NULL;
+		}
+		struct cfg_bank *b = &cf->banks[cf->nbanks++];
+		b->line = p->line;
+		b->agency = b->upstream = -1;
+		str_copy(b->name, sizeof(b->name), name);
+		str_copy(b->charset, sizeof(b->charset), "UTF-8");
+		return b;
+	}
 	config_error(cf, p->line, "unknown section [%s %s]", kind, name);
 	return NULL;
 }
@@ -612,6 +676,10 @@ config_handler(void *arg, const char *section, const char *k, const char *v)
 		config_upstream_kv(p, p->cur, k, v);
 	else if (strcmp(p->kind, "route") == 0)
 		config_route_kv(p, p->cur, k, v);
+	else if (strcmp(p->kind, "courier") == 0)
+		config_courier_kv(p, k, v);
+	else if (strcmp(p->kind, "bank") == 0)
+		config_bank_kv(p, p->cur, k, v);
 	return 1;	/* keep going: report every error, not just the first */
 }
 
@@ -641,13 +709,15 @@ config_section_line(struct config_parse *p, const char *line)
 		return;
 	}
 	if (strcmp(hdr, "gateway") == 0 || strcmp(hdr, "limits") == 0 ||
-	    strcmp(hdr, "keeper") == 0) {
+	    strcmp(hdr, "keeper") == 0 || strcmp(hdr, "courier") == 0) {
 		if (sp != NULL)
 			config_error(p->cf, p->line, "[%s] takes no name", hdr);
 		else
 			p->bad_section = 0;
 		if (strcmp(hdr, "keeper") == 0 && p->cf->keeper.line == 0)
 			p->cf->keeper.line = p->line;
+		if (strcmp(hdr, "courier") == 0 && p->cf->courier.line == 0)
+			p->cf->courier.line = p->line;
 		return;
 	}
 	if ((p->cur = config_section_begin(p, hdr, name)) != NULL)
@@ -716,6 +786,10 @@ config_load(const char *file)
 		.idle_timeout_ms = 60000, .max_connections = 4096,
 		.max_connections_per_agency = 512,
 	};
+	cf->courier = (struct cfg_courier){
+		.finance = -1, .hrss = -1, .max_attempts = 8,
+		.retry_min_ms = 200, .retry_max_ms = 30000,
+	};
 
 	memset(&p, 0, sizeof(p));
 	p.cf = cf;
@@ -731,6 +805,17 @@ config_load(const char *file)
 		config_error(cf, rc, "syntax error");
 	else if (rc < 0)
 		config_error(cf, 0, "cannot read the file");
+	/* Schemas ship beside the configuration unless it (or, for tools
+	 * and tests, $GW_SCHEMAS) says otherwise. */
+	if (cf->schemas[0] == '\0') {
+		const char *env = getenv("GW_SCHEMAS");
+
+		if ((env != NULL && env[0] != '\0') ?
+		    str_copy(cf->schemas, sizeof(cf->schemas), env) == -1 :
+		    str_printf(cf->schemas, sizeof(cf->schemas), "%s/schemas",
+		    cf->dir) == -1)
+			config_error(cf, 0, "schemas path too long");
+	}
 	config_validate(cf);
 	if (cf->nerrors > 0) {
 		config_free(cf);

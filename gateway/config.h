@@ -15,6 +15,7 @@
 #define CFG_MAX_ROUTES		128
 #define CFG_PREFIX_MAX		256
 #define CFG_MAX_WORKERS		64
+#define CFG_MAX_BANKS		16
 
 enum role {
 	ROLE_TAX,
@@ -103,6 +104,36 @@ struct cfg_keeper {
 	char		 checkpoint_file[CFG_PATH_MAX];
 	char		 origin[256];		/* checkpoint origin and key name */
 	char		 log_key[CFG_PATH_MAX];	/* Ed25519 PEM private key */
+	/* Signs instructions (receipts); "" means the log key does. */
+	char		 signing_key[CFG_PATH_MAX];
+	/* The fund's account registry; "" refuses disbursements. */
+	char		 accounts[CFG_PATH_MAX];
+};
+
+/* Where the courier delivers what the keeper queues, and how it retries. */
+struct cfg_courier {
+	int		 line;
+	char		 finance_name[CFG_NAME_MAX];
+	char		 hrss_name[CFG_NAME_MAX];
+	int		 finance;	/* upstream index, -1 if none */
+	int		 hrss;
+	uint64_t	 max_attempts;	/* then the row is parked */
+	uint64_t	 retry_min_ms;
+	uint64_t	 retry_max_ms;
+};
+
+/* A bank: the agency it is, where its files go, how they are written and
+ * signed. */
+struct cfg_bank {
+	int		 line;
+	char		 name[CFG_NAME_MAX];	/* an agency of role bank */
+	int		 agency;		/* index into agencies */
+	char		 upstream_name[CFG_NAME_MAX];
+	int		 upstream;
+	char		 charset[16];		/* UTF-8, GB18030 or GBK */
+	char		 signing_key[CFG_PATH_MAX];
+	char		 sm2_id[128];
+	int		 has_sm2_id;
 };
 
 struct config {
@@ -113,6 +144,7 @@ struct config {
 	char			 access_log[CFG_PATH_MAX];
 	char			 user[CFG_NAME_MAX];	/* roles run as this user */
 	int			 sandbox;		/* seccomp and Landlock */
+	char			 schemas[CFG_PATH_MAX];	/* XML schemas folder */
 	uid_t			 uid;			/* of user, or -1 */
 	gid_t			 gid;
 	struct cfg_listener	 listeners[LISTENER_COUNT];
@@ -124,6 +156,9 @@ struct config {
 	size_t			 nroutes;
 	struct cfg_limits	 limits;
 	struct cfg_keeper	 keeper;
+	struct cfg_courier	 courier;
+	struct cfg_bank		 banks[CFG_MAX_BANKS];
+	size_t			 nbanks;
 	unsigned		 nerrors;
 };
 

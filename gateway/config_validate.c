@@ -19,6 +19,56 @@ config_check_listener(struct config *cf, struct cfg_listener *l,
 		    "listener %s: cert, key and ca are required", name);
 }
 
+static int
+config_upstream_index(const struct config *cf, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < cf->nupstreams; i++)
+		if (strcmp(cf->upstreams[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Deliveries: the courier's upstreams and every bank's agency, upstream
+ * and key. */
+static void
+config_validate_delivery(struct config *cf)
+{
+	struct cfg_courier	*c = &cf->courier;
+	size_t			 i, j;
+
+	if (c->finance_name[0] != '\0' &&
+	    (c->finance = config_upstream_index(cf, c->finance_name)) == -1)
+		config_error(cf, c->line, "courier: unknown upstream \"%s\"",
+		    c->finance_name);
+	if (c->hrss_name[0] != '\0' &&
+	    (c->hrss = config_upstream_index(cf, c->hrss_name)) == -1)
+		config_error(cf, c->line, "courier: unknown upstream \"%s\"",
+		    c->hrss_name);
+	if (c->retry_min_ms == 0 || c->retry_min_ms > c->retry_max_ms)
+		config_error(cf, c->line ? c->line : 1,
+		    "courier: retry_min must be above 0 and at most retry_max");
+	for (i = 0; i < cf->nbanks; i++) {
+		struct cfg_bank *b = &cf->banks[i];
+
+		for (j = 0; j < cf->nagencies; j++)
+			if (strcmp(cf->agencies[j].name, b->name) == 0)
+				b->agency = (int)j;
+		if (b->agency == -1 || cf->agencies[b->agency].role != ROLE_BANK)
+			config_error(cf, b->line,
+			    "bank %s: no agency of role bank has that name",
+			    b->name);
+		if ((b->upstream = config_upstream_index(cf,
+		    b->upstream_name)) == -1)
+			config_error(cf, b->line, "bank %s: unknown upstream \"%s\"",
+			    b->name, b->upstream_name);
+		if (b->signing_key[0] == '\0')
+			config_error(cf, b->line, "bank %s: signing_key is required",
+			    b->name);
+	}
+}
+
 void
 config_validate(struct config *cf)
 {
@@ -95,6 +145,7 @@ config_validate(struct config *cf)
 	    cf->keeper.origin[0] == '\0' || cf->keeper.log_key[0] == '\0')
 		config_error(cf, cf->keeper.line,
 		    "keeper: database, checkpoint_file, origin and log_key are required");
+	config_validate_delivery(cf);
 	if (cf->limits.max_connections_per_agency > cf->limits.max_connections)
 		config_error(cf, 1,
 		    "max_connections_per_agency exceeds max_connections");

@@ -10,7 +10,8 @@
 struct evbuffer;
 
 #define IPC_VERSION		1
-#define IPC_MAX_PAYLOAD		(256 * 1024)
+/* A collection of INSTR_MAX_ITEMS items in canonical JSON fits. */
+#define IPC_MAX_PAYLOAD		(4 * 1024 * 1024)
 
 enum ipc_type {
 	IPC_PASSTHROUGH = 1,	/* relay -> keeper: struct ipc_passthrough */
@@ -18,6 +19,12 @@ enum ipc_type {
 	IPC_AUDIT_QUERY,	/* relay -> keeper: struct ipc_audit_query */
 	IPC_AUDIT_REPLY,	/* keeper -> relay: struct ipc_audit_reply + body */
 	IPC_CHANNEL,		/* parent -> keeper: a relay channel (fd passed) */
+	IPC_INSTR,		/* relay -> keeper: struct ipc_instr + canonical */
+	IPC_INSTR_REPLY,	/* keeper -> relay: struct ipc_instr_reply + body */
+	IPC_TRANSFER_QUERY,	/* relay -> keeper: struct ipc_transfer_query;
+				   answered with IPC_AUDIT_REPLY */
+	IPC_DELIVER,		/* keeper -> courier: struct ipc_deliver + body */
+	IPC_DELIVERED,		/* courier -> keeper: struct ipc_delivered */
 	IPC_TYPE_MAX
 };
 
@@ -75,6 +82,77 @@ struct ipc_audit_reply {
 	char		ctype[64];
 	char		code[48];	/* error code when status >= 400 */
 };
+
+/* An instruction the relay parsed and checked: its canonical JSON (RFC 8785)
+ * follows. The keeper parses it again, never trusting the relay's JSON, and
+ * takes the caller's identity from here (the relay got it from the verified
+ * certificate). */
+struct ipc_instr {
+	char		request_id[24];
+	char		agency[64];	/* the caller's agency name */
+	uint32_t	role;		/* enum role */
+	uint32_t	kind;		/* enum instr_kind */
+	char		city[8];	/* the city bound to the caller, or "" */
+	uint64_t	request_bytes;
+	uint8_t		request_sha256[32];	/* of the raw body */
+};
+
+enum {
+	IPC_INSTR_REPLAYED = 1 << 0,	/* the original receipt of a duplicate */
+};
+
+/* The keeper's verdict: status 202 (accepted; the receipt JSON follows),
+ * 200 (bank status and notifications), the same status and receipt again
+ * for a duplicate (IPC_INSTR_REPLAYED), or >= 400 with code (the rule or
+ * reason) and the detail text following. */
+struct ipc_instr_reply {
+	int32_t		status;
+	uint32_t	flags;
+	uint64_t	index;		/* the audit entry of this exchange */
+	char		code[48];
+};
+
+/* GET /v1/transfers/{id}[?kind=K]: who asks and what. */
+struct ipc_transfer_query {
+	char		agency[64];
+	uint32_t	role;
+	uint32_t	kind;		/* 0: any kind */
+	char		id[40];
+};
+
+/* One delivery attempt of an outbox row; the body follows. headers holds
+ * extra "Name: value\r\n" lines the keeper made (Content-Digest,
+ * Signature-Input, Signature); the courier adds Host, Content-Type,
+ * Content-Length and Idempotency-Key itself. */
+struct ipc_deliver {
+	uint64_t	seq;		/* the outbox row */
+	uint32_t	upstream;	/* index into config.upstreams */
+	uint32_t	attempt;	/* 1 for the first */
+	char		path[256];
+	char		ctype[64];
+	char		idempotency_key[80];
+	char		headers[2048];
+};
+
+enum ipc_delivery_outcome {
+	DELIVERY_OK = 1,	/* 2xx: delivered */
+	DELIVERY_RETRY,		/* no answer, 5xx, 408, 425, 429: try again */
+	DELIVERY_REFUSED,	/* another 4xx: the upstream will not take it */
+};
+
+/* What came of one attempt. The upstream's response body is not sent: the
+ * keeper never parses bytes from outside; its digest is logged. */
+struct ipc_delivered {
+	uint64_t	seq;
+	uint32_t	outcome;	/* enum ipc_delivery_outcome */
+	int32_t		status;		/* HTTP status, 0 if none */
+	uint64_t	duration_ms;
+	uint8_t		response_sha256[32];
+	char		error[128];	/* why, when not DELIVERY_OK */
+};
+
+/* The slot number under which the parent passes the courier's channel. */
+#define IPC_SLOT_COURIER	UINT32_MAX
 
 struct ipc_channel {
 	uint32_t	slot;

@@ -4,8 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adapters/adapter.h"
 #include "config.h"
 #include "keeper/checkpoint.h"
+#include "keeper/registry.h"
+#include "keeper/sign.h"
 #include "log.h"
 #include "proc.h"
 #include "runtime.h"
@@ -26,7 +29,10 @@ usage(void)
 static int
 main_check_keys(struct config *cf)
 {
-	struct checkpoint	cp;
+	struct checkpoint	 cp;
+	struct sign_key		*k;
+	struct registry		*reg;
+	size_t			 i;
 
 	if (checkpoint_init(&cp, &cf->keeper) == -1) {
 		config_error(cf, cf->keeper.line, "keeper: cannot use log_key %s",
@@ -34,14 +40,42 @@ main_check_keys(struct config *cf)
 		return -1;
 	}
 	checkpoint_free(&cp);
+	if (cf->keeper.signing_key[0] != '\0') {
+		if (sign_key_load_private(cf->keeper.signing_key, &k) == -1) {
+			config_error(cf, cf->keeper.line,
+			    "keeper: cannot use signing_key %s",
+			    cf->keeper.signing_key);
+			return -1;
+		}
+		sign_key_free(k);
+	}
+	for (i = 0; i < cf->nbanks; i++) {
+		if (sign_key_load_private(cf->banks[i].signing_key, &k) == -1) {
+			config_error(cf, cf->banks[i].line,
+			    "bank %s: cannot use signing_key %s",
+			    cf->banks[i].name, cf->banks[i].signing_key);
+			return -1;
+		}
+		sign_key_free(k);
+	}
+	if (cf->keeper.accounts[0] != '\0') {
+		if (registry_load(cf->keeper.accounts, &reg) == -1) {
+			config_error(cf, cf->keeper.line,
+			    "keeper: the account registry %s has errors",
+			    cf->keeper.accounts);
+			return -1;
+		}
+		registry_free(reg);
+	}
 	return 0;
 }
 
 int
 main(int argc, char *argv[])
 {
-	struct runtime	 rt;
-	const char	*file = GATEWAYD_CONF;
+	struct runtime		 rt;
+	struct adapter_error	 aerr;
+	const char		*file = GATEWAYD_CONF;
 	int		 ch, test = 0, debug = 0, rc;
 
 	while ((ch = getopt(argc, argv, "c:dnt")) != -1) {
@@ -67,6 +101,15 @@ main(int argc, char *argv[])
 	memset(&rt, 0, sizeof(rt));
 	if ((rt.cf = config_load(file)) == NULL) {
 		fprintf(stderr, "%s: configuration has errors\n", file);
+		return 1;
+	}
+	/* Schemas and converters are loaded once here: every role inherits
+	 * them, and `-t` proves them. */
+	memset(&aerr, 0, sizeof(aerr));
+	if (adapter_init(rt.cf->schemas, &aerr) == -1) {
+		fprintf(stderr, "%s: schemas in %s: %s\n", file, rt.cf->schemas,
+		    aerr.detail);
+		config_free(rt.cf);
 		return 1;
 	}
 	if (runtime_tls_load(&rt) == -1 ||

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "ipc.h"
 #include "metrics.h"
+#include "courier/courier.h"
 #include "keeper/keeper.h"
 #include "log.h"
 #include "proc.h"
@@ -45,6 +46,7 @@ static struct proc_worker	proc_workers[CFG_MAX_WORKERS];
 static pid_t			proc_retiring[4 * CFG_MAX_WORKERS];
 static struct proc_worker	proc_keeper;
 static int			proc_keeper_ctl = -1;
+static struct proc_worker	proc_courier;
 static pid_t			proc_parent;	/* for the roles' orphan check */
 /* How long the keeper may take to open and check the audit log. */
 #define PROC_KEEPER_START_MS	60000
@@ -262,6 +264,45 @@ proc_spawn_keeper(struct runtime *rt)
 	return 0;
 }
 
+/* Starts the courier with a fresh channel to the keeper (which re-sends
+ * whatever the previous courier left unreported). */
+static void
+proc_spawn_courier(struct runtime *rt)
+{
+	pid_t		pid;
+	unsigned	s;
+	int		k, sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1 ||
+	    ipc_send_fd(proc_keeper_ctl, IPC_SLOT_COURIER, sv[1]) == -1) {
+		log_warn("%s: keeper channel", __func__);
+		proc_courier.restart_at = now_ms() + PROC_RESTART_DELAY_MS;
+		return;
+	}
+	close(sv[1]);
+	fflush(NULL);
+	if ((pid = fork()) == -1) {
+		log_warn("%s: fork", __func__);
+		close(sv[0]);
+		proc_courier.restart_at = now_ms() + PROC_RESTART_DELAY_MS;
+		return;
+	}
+	if (pid == 0) {
+		for (s = 0; s < CFG_MAX_WORKERS; s++)
+			for (k = 0; k < LISTENER_COUNT; k++)
+				if (rt->listen_fd[s][k] != -1)
+					close(rt->listen_fd[s][k]);
+		close(proc_keeper_ctl);
+		proc_child_signals();
+		exit(courier_main(rt->cf, sv[0]));
+	}
+	close(sv[0]);
+	proc_courier.pid = pid;
+	proc_courier.started_ms = now_ms();
+	proc_courier.restart_at = 0;
+	log_info("courier started (pid %ld)", (long)pid);
+}
+
 /* Reaps exited workers; schedules restarts unless stopping. */
 static unsigned
 proc_reap(struct runtime *rt, int stopping)
@@ -283,6 +324,20 @@ proc_reap(struct runtime *rt, int stopping)
 			if (!stopping)
 				proc_keeper.restart_at = now +
 				    (now - proc_keeper.started_ms < PROC_YOUNG_MS ?
+				    PROC_RESTART_DELAY_MS : 0);
+			continue;
+		}
+		if (pid == proc_courier.pid) {
+			proc_courier.pid = 0;
+			if (WIFSIGNALED(st))
+				log_warnx("courier (pid %ld) killed by signal %d",
+				    (long)pid, WTERMSIG(st));
+			else if (!stopping || WEXITSTATUS(st) != 0)
+				log_warnx("courier (pid %ld) exited with status %d",
+				    (long)pid, WEXITSTATUS(st));
+			if (!stopping)
+				proc_courier.restart_at = now +
+				    (now - proc_courier.started_ms < PROC_YOUNG_MS ?
 				    PROC_RESTART_DELAY_MS : 0);
 			continue;
 		}
@@ -318,6 +373,8 @@ proc_reap(struct runtime *rt, int stopping)
 	for (s = 0; s < nitems(proc_retiring); s++)
 		if (proc_retiring[s] != 0)
 			alive++;
+	if (proc_courier.pid != 0)
+		alive++;
 	return alive + (proc_keeper.pid != 0);
 }
 
@@ -332,6 +389,8 @@ proc_signal_all(struct runtime *rt, int sig)
 	for (s = 0; s < nitems(proc_retiring); s++)
 		if (proc_retiring[s] > 0)
 			kill(proc_retiring[s], sig);
+	if (proc_courier.pid > 0)
+		kill(proc_courier.pid, sig);
 }
 
 static void
@@ -457,6 +516,7 @@ proc_run(struct runtime *rt)
 	}
 	for (s = 0; s < rt->cf->workers; s++)
 		proc_spawn(rt, s);
+	proc_spawn_courier(rt);
 	log_info("gatewayd ready: agency %s, admin %s, %u workers",
 	    rt->cf->listeners[LISTENER_AGENCY].listen,
 	    rt->cf->listeners[LISTENER_ADMIN].listen, rt->cf->workers);
@@ -520,6 +580,9 @@ proc_run(struct runtime *rt)
 			} else
 				proc_signal_all(rt, SIGTERM);
 		}
+		if (proc_courier.pid == 0 && proc_courier.restart_at != 0 &&
+		    now_ms() >= proc_courier.restart_at && proc_keeper.pid != 0)
+			proc_spawn_courier(rt);
 		for (s = 0; s < rt->cf->workers; s++)
 			if (proc_workers[s].pid == 0 &&
 			    proc_workers[s].restart_at != 0 &&

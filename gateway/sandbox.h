@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-enum sandbox_role { SANDBOX_RELAY, SANDBOX_KEEPER };
+enum sandbox_role { SANDBOX_RELAY, SANDBOX_KEEPER, SANDBOX_COURIER };
 
 /* Sanitizer builds: LeakSanitizer needs a few more calls and /proc at exit;
  * the sandboxes allow exactly that there, never in release builds. */

@@ -1,6 +1,6 @@
-/* Landlock file-system rules: the relay may open no file at all, the keeper
- * only what is under its own folders. A kernel without Landlock is logged,
- * not fatal: seccomp still applies. */
+/* Landlock file-system rules: the relay and the courier may open no file at
+ * all, the keeper only what is under its own folders. A kernel without
+ * Landlock is logged, not fatal: seccomp still applies. */
 #include <sys/syscall.h>
 
 #include <errno.h>

@@ -2,6 +2,7 @@
  * list kills the process; the parent logs the signal and restarts it. */
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
 
 #include <errno.h>
 #include <signal.h>
@@ -36,6 +37,12 @@ static const char *const sandbox_common[] = {
  * socket() is further limited to TCP over IPv4 and IPv6 below. */
 static const char *const sandbox_relay[] = {
 	"accept", "accept4", "connect",
+};
+
+/* The courier: connecting out to upstreams, nothing else; no accept, no
+ * files. socket() is limited to TCP over IPv4 and IPv6 below. */
+static const char *const sandbox_courier[] = {
+	"connect",
 };
 
 /* The keeper: its SQLite files and the checkpoint file (Landlock bounds
@@ -96,6 +103,25 @@ sandbox_allow(scmp_filter_ctx ctx, const char *const *names, size_t n)
 	return 0;
 }
 
+/* socket(family, SOCK_STREAM | flags, 0 or IPPROTO_TCP): the flags
+ * (SOCK_NONBLOCK, SOCK_CLOEXEC) are masked off the type. 0 or -1. */
+static int
+sandbox_courier_socket(scmp_filter_ctx ctx, int family)
+{
+	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 3,
+	    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)family),
+	    SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_STREAM),
+	    SCMP_A2(SCMP_CMP_EQ, 0)) != 0 ||
+	    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 3,
+	    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)family),
+	    SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_STREAM),
+	    SCMP_A2(SCMP_CMP_EQ, IPPROTO_TCP)) != 0) {
+		log_warnx("%s: cannot allow TCP sockets", __func__);
+		return -1;
+	}
+	return 0;
+}
+
 int
 sandbox_seccomp(const struct sandbox_spec *s)
 {
@@ -135,6 +161,12 @@ sandbox_seccomp(const struct sandbox_spec *s)
 		goto done;
 	if (s->role == SANDBOX_KEEPER &&
 	    sandbox_allow(ctx, sandbox_keeper, nitems(sandbox_keeper)) == -1)
+		goto done;
+	if (s->role == SANDBOX_COURIER &&
+	    (sandbox_allow(ctx, sandbox_courier,
+	    nitems(sandbox_courier)) == -1 ||
+	    sandbox_courier_socket(ctx, AF_INET) == -1 ||
+	    sandbox_courier_socket(ctx, AF_INET6) == -1))
 		goto done;
 #ifdef SANDBOX_SANITIZER
 	if (sandbox_allow(ctx, sandbox_sanitizer,

@@ -23,8 +23,12 @@
 #include "config.h"
 #include "ipc.h"
 #include "keeper/checkpoint.h"
+#include "adapters/iso20022.h"
+#include "adapters/tax.h"
 #include "keeper/entry.h"
 #include "keeper/keeper.h"
+#include "keeper/ledger.h"
+#include "keeper/outbox.h"
 #include "keeper/query.h"
 #include "keeper/store.h"
 #include "log.h"
@@ -54,12 +58,25 @@ struct keeper_chan {
 	uint64_t		 gen;	/* bumped when the entry is reused */
 };
 
+/* What a batch holds: the transaction runs them in arrival order. */
+enum keeper_item_type {
+	KI_ENTRY,	/* a finished audit entry (passthrough, refusal) */
+	KI_INSTR,	/* an instruction: the ledger decides */
+	KI_DELIVERED,	/* a delivery outcome from the courier */
+};
+
 struct keeper_item {
-	unsigned	 chan;
-	uint64_t	 gen;
-	uint64_t	 id;
-	char		*data;
-	size_t		 len;
+	enum keeper_item_type	 type;
+	unsigned		 chan;
+	uint64_t		 gen;
+	uint64_t		 id;
+	char			*data;		/* entry or canonical bytes */
+	size_t			 len;
+	union {
+		struct ipc_instr	instr;
+		struct ipc_delivered	del;
+	} m;
+	struct ledger_reply	 reply;
 };
 
 struct keeper {
@@ -76,10 +93,19 @@ struct keeper {
 	struct metrics_keeper	*km;		/* shared with the relays */
 	int			 cp_failing;
 	void			*msg;	/* IPC_MAX_PAYLOAD bytes */
+	struct ledger		*lg;
+	/* The courier's channel and the row each upstream has in flight
+	 * (0: none): one at a time per upstream keeps them in order. */
+	struct bufferevent	*courier;
+	uint64_t		 courier_gen;
+	uint64_t		 inflight[CFG_MAX_UPSTREAMS];
+	struct event		*ev_outbox;
+	int			 outbox_dirty;
 };
 
 static void	keeper_read(struct bufferevent *, void *);
 static void	keeper_sigterm(evutil_socket_t, short, void *);
+static void	keeper_outbox_kick(struct keeper *);
 
 static void
 keeper_chan_close(struct keeper_chan *ch)
@@ -135,31 +161,98 @@ keeper_cp_due(struct keeper *k)
 	evtimer_add(k->ev_cp, &tv);
 }
 
+static void
+keeper_reply_instr(struct keeper *k, struct keeper_item *it, int ok)
+{
+	struct keeper_chan	*ch = &k->chans[it->chan];
+	struct ipc_instr_reply	 a;
+	const char		*body = it->reply.body;
+	size_t			 blen = it->reply.blen;
+
+	if (ch->bev == NULL || ch->gen != it->gen)
+		return;		/* the requester died; the outcome stands */
+	memset(&a, 0, sizeof(a));
+	if (!ok) {
+		a.status = 503;
+		str_copy(a.code, sizeof(a.code), "audit-unavailable");
+		body = "the audit log cannot be written";
+		blen = strlen(body);
+	} else {
+		a.status = it->reply.status;
+		a.flags = it->reply.flags;
+		a.index = it->reply.index;
+		str_copy(a.code, sizeof(a.code), it->reply.code);
+	}
+	ipc_send2(bufferevent_get_output(ch->bev), IPC_INSTR_REPLY, it->id, &a,
+	    sizeof(a), body, blen);
+}
+
+/* One item inside the transaction: 0, or -1 if the store failed. */
+static int
+keeper_apply(struct keeper *k, struct keeper_item *it, uint64_t *index)
+{
+	int	parked;
+
+	switch (it->type) {
+	case KI_ENTRY:
+		return store_append(k->st, it->data, it->len, index);
+	case KI_INSTR:
+		k->outbox_dirty = 1;
+		return ledger_instr(k->lg, k->chans[it->chan].slot, &it->m.instr,
+		    it->data, it->len, &it->reply);
+	case KI_DELIVERED:
+		k->outbox_dirty = 1;
+		if (ledger_delivered(k->lg, &it->m.del, index, &parked) == -1)
+			return -1;
+		if (parked)
+			log_warnx("outbox row %llu parked after its last attempt: "
+			    "%.*s", (unsigned long long)it->m.del.seq,
+			    (int)sizeof(it->m.del.error), it->m.del.error);
+		return 0;
+	}
+	return -1;
+}
+
 /* Group commit: everything gathered since the last commit, one transaction,
  * then the answers. Runs at the lowest priority, after all pending reads. */
 static void
 keeper_commit(evutil_socket_t fd, short what, void *arg)
 {
-	struct keeper	*k = arg;
-	size_t		 i, n = k->nbatch;
-	uint64_t	 first = 0, index;
-	int		 ok = store_begin(k->st) == 0;
+	struct keeper		*k = arg;
+	struct keeper_item	*it;
+	size_t			 i, n = k->nbatch;
+	uint64_t		 index = 0;
+	int			 ok = store_begin(k->st) == 0;
 
 	for (i = 0; ok && i < n; i++) {
-		if (store_append(k->st, k->batch[i].data, k->batch[i].len,
-		    &index) == -1)
+		it = &k->batch[i];
+		if (keeper_apply(k, it, &index) == -1)
 			ok = 0;
-		if (i == 0)
-			first = index;
+		if (it->type == KI_ENTRY)
+			it->reply.index = index;
 	}
 	if (ok)
 		ok = store_commit(k->st) == 0;
 	else
 		store_rollback(k->st);
 	for (i = 0; i < n; i++) {
-		keeper_reply_appended(k, &k->batch[i], ok, first + i,
-		    ok ? NULL : "the audit log cannot be written");
-		free(k->batch[i].data);
+		it = &k->batch[i];
+		if (it->type == KI_ENTRY)
+			keeper_reply_appended(k, it, ok, it->reply.index,
+			    ok ? NULL : "the audit log cannot be written");
+		else if (it->type == KI_INSTR)
+			keeper_reply_instr(k, it, ok);
+		else if (it->type == KI_DELIVERED &&
+		    it->gen == k->courier_gen) {
+			/* Recorded (or, if not, to be sent again): either way
+			 * the upstream is free for its next row. */
+			for (size_t u = 0; u < CFG_MAX_UPSTREAMS; u++)
+				if (k->inflight[u] == it->m.del.seq)
+					k->inflight[u] = 0;
+		}
+		free(it->data);
+		free(it->reply.body);
+		memset(it, 0, sizeof(*it));
 	}
 	if (!ok) {
 		log_warnx("%s: a batch of %zu entries was refused", __func__, n);
@@ -176,6 +269,10 @@ keeper_commit(evutil_socket_t fd, short what, void *arg)
 		keeper_cp_due(k);
 	}
 	k->nbatch = 0;
+	if (k->outbox_dirty) {
+		k->outbox_dirty = 0;
+		keeper_outbox_kick(k);
+	}
 }
 
 /* While commits fail, look at the free space once a second: once there is
@@ -222,21 +319,79 @@ keeper_checkpoint(evutil_socket_t fd, short what, void *arg)
 		keeper_cp_due(k);
 }
 
-static void
-keeper_append(struct keeper *k, struct keeper_chan *ch, uint64_t id,
-    char *data, size_t len)
+/* Adds an item to the batch (data is taken); the caller fills it in. */
+static struct keeper_item *
+keeper_item_add(struct keeper *k, struct keeper_chan *ch, uint64_t id,
+    enum keeper_item_type type, char *data, size_t len)
 {
 	struct keeper_item	*it = &k->batch[k->nbatch++];
 
+	memset(it, 0, sizeof(*it));
+	it->type = type;
 	it->chan = (unsigned)(ch - k->chans);
 	it->gen = ch->gen;
 	it->id = id;
 	it->data = data;
 	it->len = len;
+	return it;
+}
+
+/* The batch is full: commit now, or else at the end of this round. */
+static void
+keeper_item_added(struct keeper *k)
+{
 	if (k->nbatch == KEEPER_MAX_BATCH)
 		keeper_commit(-1, 0, k);
 	else
 		event_active(k->ev_commit, 0, 0);
+}
+
+static void
+keeper_append(struct keeper *k, struct keeper_chan *ch, uint64_t id,
+    char *data, size_t len)
+{
+	keeper_item_add(k, ch, id, KI_ENTRY, data, len);
+	keeper_item_added(k);
+}
+
+/* An instruction from a relay: a copy of its canonical bytes waits for the
+ * commit; the ledger parses them again there. */
+static int
+keeper_instr(struct keeper *k, struct keeper_chan *ch, const struct ipc_hdr *h)
+{
+	const struct ipc_instr	*m = k->msg;
+	struct keeper_item	*it;
+	size_t			 len = h->len - sizeof(*m);
+	char			*data;
+
+	if (!ipc_str_ok(m->request_id, sizeof(m->request_id)) ||
+	    !ipc_str_ok(m->agency, sizeof(m->agency)) ||
+	    !ipc_str_ok(m->city, sizeof(m->city)) || m->role >= ROLE_COUNT ||
+	    m->kind < INSTR_COLLECTION || m->kind > INSTR_BANK_NOTIFICATION ||
+	    len == 0)
+		return -1;
+	if ((data = malloc(len + 1)) == NULL)
+		return -1;
+	memcpy(data, (const char *)k->msg + sizeof(*m), len);
+	data[len] = '\0';
+	it = keeper_item_add(k, ch, h->id, KI_INSTR, data, len);
+	it->m.instr = *m;
+	keeper_item_added(k);
+	return 0;
+}
+
+static void
+keeper_transfer(struct keeper *k, struct keeper_chan *ch, uint64_t id,
+    const struct ipc_transfer_query *q)
+{
+	struct ipc_audit_reply	 r;
+	char			*body;
+	size_t			 blen;
+
+	ledger_transfer(k->lg, q, &r, &body, &blen);
+	ipc_send2(bufferevent_get_output(ch->bev), IPC_AUDIT_REPLY, id, &r,
+	    sizeof(r), body, blen);
+	free(body);
 }
 
 static void
@@ -274,10 +429,12 @@ keeper_read(struct bufferevent *bev, void *arg)
 			if (h.len != sizeof(struct ipc_passthrough))
 				goto bad;
 			if (entry_passthrough(k->msg, ch->slot, &data, &len) == -1) {
-				struct keeper_item it = {
-				    (unsigned)(ch - k->chans), ch->gen, h.id,
-				    NULL, 0 };
+				struct keeper_item it;
 
+				memset(&it, 0, sizeof(it));
+				it.chan = (unsigned)(ch - k->chans);
+				it.gen = ch->gen;
+				it.id = h.id;
 				keeper_reply_appended(k, &it, 0, 0,
 				    "malformed exchange record");
 				continue;
@@ -289,6 +446,16 @@ keeper_read(struct bufferevent *bev, void *arg)
 				goto bad;
 			keeper_query(k, ch, h.id, k->msg);
 			break;
+		case IPC_INSTR:
+			if (h.len <= sizeof(struct ipc_instr) ||
+			    keeper_instr(k, ch, &h) == -1)
+				goto bad;
+			break;
+		case IPC_TRANSFER_QUERY:
+			if (h.len != sizeof(struct ipc_transfer_query))
+				goto bad;
+			keeper_transfer(k, ch, h.id, k->msg);
+			break;
 		default:
 			goto bad;
 		}
@@ -298,6 +465,122 @@ bad:
 	log_warnx("%s: relay %u sent a bad message; channel closed", __func__,
 	    ch->slot);
 	keeper_chan_close(ch);
+}
+
+/* ----- the courier's channel and the outbox ----- */
+
+static void
+keeper_courier_gone(struct keeper *k)
+{
+	if (k->courier != NULL)
+		bufferevent_free(k->courier);
+	k->courier = NULL;
+	k->courier_gen++;
+	/* What was in flight is sent again to the next courier: receivers
+	 * honour Idempotency-Key, so a delivery made but not reported is
+	 * not made twice. */
+	memset(k->inflight, 0, sizeof(k->inflight));
+}
+
+static void
+keeper_courier_event(struct bufferevent *bev, short what, void *arg)
+{
+	log_warnx("courier channel closed");
+	keeper_courier_gone(arg);
+}
+
+static void
+keeper_courier_read(struct bufferevent *bev, void *arg)
+{
+	struct keeper		*k = arg;
+	struct keeper_item	*it;
+	struct ipc_hdr		 h;
+	int			 rc;
+
+	while (k->courier != NULL &&
+	    (rc = ipc_recv(bufferevent_get_input(bev), &h, k->msg)) != 0) {
+		if (rc == -1 || h.type != IPC_DELIVERED ||
+		    h.len != sizeof(struct ipc_delivered)) {
+			log_warnx("%s: bad message from the courier", __func__);
+			keeper_courier_gone(k);
+			return;
+		}
+		it = keeper_item_add(k, &k->chans[0], h.id, KI_DELIVERED, NULL, 0);
+		it->gen = k->courier_gen;
+		it->m.del = *(const struct ipc_delivered *)k->msg;
+		keeper_item_added(k);
+	}
+}
+
+/* Sends each upstream its oldest due row if it has none in flight, and
+ * sets the timer for the next row waiting out its backoff. */
+static void
+keeper_outbox_kick(struct keeper *k)
+{
+	struct outbox_row	 row;
+	struct ipc_deliver	 d;
+	struct timeval		 tv;
+	uint64_t		 now = now_ms(), next = 0;
+	size_t			 u;
+
+	if (k->courier == NULL)
+		return;
+	for (u = 0; u < k->cf->nupstreams; u++) {
+		if (k->inflight[u] != 0)
+			continue;
+		if (outbox_head(ledger_outbox(k->lg), (int)u, &row) != 1)
+			continue;
+		if (row.next_at > now) {
+			if (next == 0 || row.next_at < next)
+				next = row.next_at;
+			outbox_row_clear(&row);
+			continue;
+		}
+		memset(&d, 0, sizeof(d));
+		d.seq = row.seq;
+		d.upstream = (uint32_t)u;
+		d.attempt = row.attempts + 1;
+		str_copy(d.path, sizeof(d.path), row.path);
+		str_copy(d.ctype, sizeof(d.ctype), row.ctype);
+		str_copy(d.idempotency_key, sizeof(d.idempotency_key), row.idem);
+		str_copy(d.headers, sizeof(d.headers), row.headers);
+		if (ipc_send2(bufferevent_get_output(k->courier), IPC_DELIVER,
+		    row.seq, &d, sizeof(d), row.body, row.blen) == 0)
+			k->inflight[u] = row.seq;
+		else
+			log_warnx("%s: row %llu too large to send", __func__,
+			    (unsigned long long)row.seq);
+		outbox_row_clear(&row);
+	}
+	if (next != 0) {
+		next -= now;
+		tv.tv_sec = (time_t)(next / 1000);
+		tv.tv_usec = (suseconds_t)(next % 1000) * 1000;
+		evtimer_add(k->ev_outbox, &tv);
+	}
+}
+
+static void
+keeper_outbox_timer(evutil_socket_t fd, short what, void *arg)
+{
+	keeper_outbox_kick(arg);
+}
+
+static void
+keeper_courier_new(struct keeper *k, int fd)
+{
+	keeper_courier_gone(k);
+	if ((k->courier = bufferevent_socket_new(k->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		close(fd);
+		return;
+	}
+	bufferevent_priority_set(k->courier, 0);
+	bufferevent_setcb(k->courier, keeper_courier_read, NULL,
+	    keeper_courier_event, k);
+	bufferevent_enable(k->courier, EV_READ | EV_WRITE);
+	log_info("courier channel open");
+	keeper_outbox_kick(k);
 }
 
 /* The parent hands over one socketpair end per relay worker it starts. */
@@ -315,6 +598,10 @@ keeper_ctl(evutil_socket_t fd, short what, void *arg)
 		 * was gathered and stop. */
 		log_warnx("%s: parent channel closed; stopping", __func__);
 		keeper_sigterm(-1, 0, k);
+		return;
+	}
+	if (slot == IPC_SLOT_COURIER) {
+		keeper_courier_new(k, cfd);
 		return;
 	}
 	for (ch = NULL, i = 0; i < KEEPER_MAX_CHANS && ch == NULL; i++)
@@ -404,6 +691,7 @@ keeper_main(struct config *cf, int ctl_fd, struct metrics_keeper *km)
 	struct keeper		 k;
 	struct sandbox_spec	 sb;
 	sigset_t		 block;
+	struct adapter_error	 aerr;
 	char			 dbdir[CFG_PATH_MAX], cpdir[CFG_PATH_MAX];
 	size_t			 i;
 
@@ -430,6 +718,15 @@ keeper_main(struct config *cf, int ctl_fd, struct metrics_keeper *km)
 	if (keeper_open_log(cf, &k.st, &k.cp) == -1)
 		return 1;
 	keeper_own_files(cf, sb.rw_dirs[0], sb.rw_dirs[1]);
+	/* Keys, the registry, schemas and converters are read now: the
+	 * sandbox leaves the keeper only its own folders. */
+	memset(&aerr, 0, sizeof(aerr));
+	if (adapter_init(cf->schemas, &aerr) == -1) {
+		log_warnx("keeper: %s", aerr.detail);
+		return 1;
+	}
+	if (ledger_open(cf, k.st, &k.lg) == -1)
+		return 1;
 	if ((k.batch = calloc(KEEPER_MAX_BATCH, sizeof(*k.batch))) == NULL ||
 	    (k.msg = malloc(IPC_MAX_PAYLOAD)) == NULL)
 		fatal("%s: malloc", __func__);
@@ -444,8 +741,9 @@ keeper_main(struct config *cf, int ctl_fd, struct metrics_keeper *km)
 	 * (a terminal, a supervisor) must not close the log before them. */
 	k.ev_term = evsignal_new(k.base, SIGUSR1, keeper_sigterm, &k);
 	k.ev_space = evtimer_new(k.base, keeper_space, &k);
+	k.ev_outbox = evtimer_new(k.base, keeper_outbox_timer, &k);
 	if (k.ev_ctl == NULL || k.ev_commit == NULL || k.ev_cp == NULL ||
-	    k.ev_term == NULL || k.ev_space == NULL)
+	    k.ev_term == NULL || k.ev_space == NULL || k.ev_outbox == NULL)
 		fatalx("%s: events", __func__);
 	/* Reads first (priority 0), the commit after them (priority 1). */
 	event_priority_set(k.ev_commit, 1);
@@ -479,6 +777,8 @@ keeper_main(struct config *cf, int ctl_fd, struct metrics_keeper *km)
 	    (unsigned long long)k.commits, (unsigned long long)k.committed);
 	for (i = 0; i < KEEPER_MAX_CHANS; i++)
 		keeper_chan_close(&k.chans[i]);
+	keeper_courier_gone(&k);
+	event_free(k.ev_outbox);
 	event_free(k.ev_ctl);
 	event_free(k.ev_commit);
 	event_free(k.ev_cp);
@@ -488,6 +788,7 @@ keeper_main(struct config *cf, int ctl_fd, struct metrics_keeper *km)
 	free(k.batch);
 	free(k.msg);
 	checkpoint_free(&k.cp);
+	ledger_free(k.lg);
 	store_close(k.st);
 	return 0;
 }

@@ -243,6 +243,12 @@ store_close(struct store *s)
 	free(s);
 }
 
+sqlite3 *
+store_db(struct store *s)
+{
+	return s->db;
+}
+
 uint64_t
 store_size(const struct store *s)
 {

@@ -17,6 +17,10 @@ struct store;
 int	store_open(const char *path, int readonly, struct store **out);
 void	store_close(struct store *);
 
+/* The database handle, for the ledger's own tables (same transactions). */
+struct sqlite3;
+struct sqlite3	*store_db(struct store *);
+
 /* Number of entries. */
 uint64_t	store_size(const struct store *);
 

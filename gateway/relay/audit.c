@@ -15,6 +15,7 @@
 #include "metrics.h"
 #include "runtime.h"
 #include "relay/relay.h"
+#include "relay/transfer.h"
 #include "util.h"
 
 #define AUDIT_LINE_MAX	2048
@@ -39,6 +40,7 @@ audit_init(struct relay *r, int fd)
 {
 	TAILQ_INIT(&r->appends);
 	TAILQ_INIT(&r->queries);
+	TAILQ_INIT(&r->instrs);
 	if ((r->ipc_msg = malloc(IPC_MAX_PAYLOAD)) == NULL)
 		return -1;
 	if ((r->keeper = bufferevent_socket_new(r->base, fd,
@@ -72,6 +74,18 @@ audit_fail_all(struct relay *r)
 			p->wait->c->audit = NULL;
 			conn_reply_error(p->wait->c, 503, "keeper-unavailable",
 			    "the audit log is not reachable");
+		}
+		free(p->wait);
+		free(p);
+	}
+	while ((p = TAILQ_FIRST(&r->instrs)) != NULL) {
+		TAILQ_REMOVE(&r->instrs, p, entry);
+		if (p->wait->c != NULL) {
+			/* Committed or not, we cannot tell: the caller sends
+			 * it again and gets the receipt if it was. */
+			p->wait->c->audit = NULL;
+			conn_reply_error(p->wait->c, 503, "keeper-unavailable",
+			    "the audit log is not reachable; send it again");
 		}
 		free(p->wait);
 		free(p);
@@ -166,6 +180,35 @@ audit_replied(struct relay *r, const struct ipc_hdr *h, const char *msg)
 }
 
 static void
+audit_instr_replied(struct relay *r, const struct ipc_hdr *h, const char *msg)
+{
+	struct audit_pending		*p = TAILQ_FIRST(&r->instrs);
+	const struct ipc_instr_reply	*a = (const void *)msg;
+	struct relay_conn		*c;
+
+	if (p == NULL || p->id != h->id) {
+		log_warnx("%s: reply %llu matches no instruction", __func__,
+		    (unsigned long long)h->id);
+		return;
+	}
+	TAILQ_REMOVE(&r->instrs, p, entry);
+	r->npending--;
+	if ((c = p->wait->c) != NULL) {
+		c->audit = NULL;
+		if (!ipc_str_ok(a->code, sizeof(a->code)) || a->status < 200 ||
+		    a->status > 599)
+			conn_reply_error(c, 502, "keeper-error",
+			    "malformed answer from the keeper");
+		else
+			transfer_reply(c, a, msg + sizeof(*a),
+			    h->len - sizeof(*a));
+	}
+	free(p->wait);
+	free(p);
+	relay_conn_gone(r);
+}
+
+static void
 audit_read(struct bufferevent *bev, void *arg)
 {
 	struct relay	*r = arg;
@@ -181,6 +224,9 @@ audit_read(struct bufferevent *bev, void *arg)
 		else if (h.type == IPC_AUDIT_REPLY &&
 		    h.len >= sizeof(struct ipc_audit_reply))
 			audit_replied(r, &h, r->ipc_msg);
+		else if (h.type == IPC_INSTR_REPLY &&
+		    h.len >= sizeof(struct ipc_instr_reply))
+			audit_instr_replied(r, &h, r->ipc_msg);
 		else
 			goto bad;
 	}
@@ -222,12 +268,19 @@ audit_exchange(struct relay_conn *c)
 		access_write(r, line, 0, 0);
 		return;
 	}
+	/* The keeper logged this one itself, with the instruction. */
+	if (c->logged) {
+		access_write(r, line, 1, c->logged_index);
+		return;
+	}
 	memset(&m, 0, sizeof(m));
 	str_copy(m.request_id, sizeof(m.request_id), c->rid);
 	if (c->agency >= 0)
 		str_copy(m.agency, sizeof(m.agency), cf->agencies[c->agency].name);
 	if (c->route != NULL)
 		str_copy(m.route, sizeof(m.route), c->route->name);
+	else if (c->xfer != NULL)
+		str_copy(m.route, sizeof(m.route), transfer_name(c->xfer));
 	if (c->route != NULL && c->proxied)
 		str_copy(m.upstream, sizeof(m.upstream),
 		    cf->upstreams[c->route->upstream].name);
@@ -364,4 +417,60 @@ audit_request(struct relay_conn *c, const char *url, size_t len)
 	TAILQ_INSERT_TAIL(&r->queries, p, entry);
 	r->npending++;
 	return 0;
+}
+
+/* Queues a request that waits for its answer in list. */
+static struct audit_pending *
+audit_wait_new(struct relay_conn *c)
+{
+	struct audit_pending	*p;
+
+	if (audit_backlogged(c->r) || (p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	if ((p->wait = calloc(1, sizeof(*p->wait))) == NULL) {
+		free(p);
+		return NULL;
+	}
+	p->id = ++c->r->ipc_id;
+	p->wait->c = c;
+	c->audit = p->wait;
+	return p;
+}
+
+int
+audit_instr(struct relay_conn *c, const struct ipc_instr *m, const char *canon,
+    size_t len)
+{
+	struct relay		*r = c->r;
+	struct audit_pending	*p;
+
+	if ((p = audit_wait_new(c)) == NULL)
+		return -1;
+	if (ipc_send2(bufferevent_get_output(r->keeper), IPC_INSTR, p->id, m,
+	    sizeof(*m), canon, len) == -1) {
+		c->audit = NULL;
+		free(p->wait);
+		free(p);
+		return -1;
+	}
+	TAILQ_INSERT_TAIL(&r->instrs, p, entry);
+	r->npending++;
+	return 0;
+}
+
+void
+audit_transfer_query(struct relay_conn *c, const struct ipc_transfer_query *q)
+{
+	struct relay		*r = c->r;
+	struct audit_pending	*p;
+
+	if ((p = audit_wait_new(c)) == NULL) {
+		conn_reply_error(c, 503, "keeper-unavailable",
+		    "the audit log is not reachable");
+		return;
+	}
+	ipc_send(bufferevent_get_output(r->keeper), IPC_TRANSFER_QUERY, p->id,
+	    q, sizeof(*q));
+	TAILQ_INSERT_TAIL(&r->queries, p, entry);
+	r->npending++;
 }

@@ -24,6 +24,7 @@
 #include "relay/identity.h"
 #include "relay/relay.h"
 #include "relay/route.h"
+#include "relay/transfer.h"
 #include "metrics.h"
 #include "runtime.h"
 #include "util.h"
@@ -178,6 +179,7 @@ conn_free(struct relay_conn *c)
 		admin_probe_detach(c->probe);
 	if (c->audit != NULL)
 		audit_wait_detach(c->audit);
+	transfer_free(c->xfer);
 	if (c->counted_agency)
 		atomic_fetch_sub(&r->rt->shm->slot[r->slot].agency[c->agency], 1);
 	atomic_fetch_sub(&r->rt->shm->slot[r->slot].total, 1);
@@ -289,11 +291,18 @@ void
 conn_reply(struct relay_conn *c, int status, const char *ctype,
     const char *body, size_t len)
 {
+	conn_reply_extra(c, status, ctype, body, len, NULL);
+}
+
+void
+conn_reply_extra(struct relay_conn *c, int status, const char *ctype,
+    const char *body, size_t len, const char *extra)
+{
 	c->status = status;
 	c->bytes_out += len;
 	c->local_reply = 1;
 	EVP_DigestUpdate(c->md_resp, body, len);
-	conn_write(c, status, ctype, body, len, 0, NULL);
+	conn_write(c, status, ctype, body, len, 0, extra);
 	if (c->req.done || c->close_after)
 		conn_exchange_done(c);
 	/* else conn_on_done finishes the exchange once the body is read */
@@ -378,6 +387,10 @@ conn_begin_exchange(struct relay_conn *c)
 	c->proxied = 0;
 	c->code = NULL;
 	c->audit_req = 0;
+	c->logged = 0;
+	c->logged_index = 0;
+	transfer_free(c->xfer);
+	c->xfer = NULL;
 	EVP_DigestInit_ex(c->md_req, c->r->sha256, NULL);
 	EVP_DigestInit_ex(c->md_resp, c->r->sha256, NULL);
 	conn_set_state(c, CONN_READING);
@@ -573,6 +586,14 @@ conn_on_head(struct http_msg *m, void *arg)
 		return conn_refuse(c, 503, "audit-unavailable",
 		    "the audit log cannot take more entries now");
 	}
+	if (transfer_head(c, url, ulen) == 0) {
+		if (c->local_reply)
+			return c->close_after ? -1 : 0;
+		if (m->expect_continue)
+			evbuffer_add(bufferevent_get_output(c->bev),
+			    "HTTP/1.1 100 Continue\r\n\r\n", 25);
+		return 0;	/* answered in conn_on_done */
+	}
 	method = config_method_bit(http_msg_method_name(m),
 	    strlen(http_msg_method_name(m)));
 	c->route = route_match(c->r->cf, url, ulen);
@@ -603,6 +624,8 @@ conn_on_body(struct http_msg *m, const char *p, size_t len, void *arg)
 	struct relay_conn	*c = arg;
 
 	EVP_DigestUpdate(c->md_req, p, len);
+	if (c->xfer != NULL && !c->local_reply)
+		return transfer_body(c->xfer, p, len);
 	if (c->px == NULL)
 		return 0;	/* answered already; the body is discarded */
 	return proxy_body(c->px, p, len);
@@ -630,6 +653,14 @@ conn_on_done(struct http_msg *m, void *arg)
 	if (c->px != NULL) {
 		conn_set_state(c, CONN_WAITING);
 		return proxy_body_done(c->px);
+	}
+	if (c->xfer != NULL) {
+		const char	*url;
+		size_t		 ulen;
+
+		conn_set_state(c, CONN_WAITING);
+		url = http_msg_url(m, &ulen);
+		transfer_done(c, url, ulen);
 	}
 	return 0;
 }

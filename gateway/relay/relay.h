@@ -69,6 +69,9 @@ struct relay_conn {
 	const char		*code;		/* our refusal code, if any */
 	struct admin_probe	*probe;		/* a /readyz check in flight */
 	struct audit_wait	*audit;		/* an /audit query in flight */
+	struct transfer		*xfer;		/* a /v1/ exchange */
+	int			 logged;	/* the keeper logged it ... */
+	uint64_t		 logged_index;	/* ... at this index */
 	EVP_MD_CTX		*md_req;	/* body digests for the log */
 	EVP_MD_CTX		*md_resp;
 };
@@ -93,6 +96,7 @@ struct relay {
 	uint64_t		 ipc_id;
 	TAILQ_HEAD(, audit_pending) appends;
 	TAILQ_HEAD(, audit_pending) queries;
+	TAILQ_HEAD(, audit_pending) instrs;
 	unsigned		 npending;
 	void			*ipc_msg;
 	/* Fetched once: an implicit fetch per digest takes a global lock. */
@@ -119,6 +123,9 @@ void	conn_reply_error(struct relay_conn *, int status, const char *code,
 	    const char *detail);
 void	conn_reply(struct relay_conn *, int status, const char *ctype,
 	    const char *body, size_t len);
+/* The same with extra header lines (each ending in CRLF), or NULL. */
+void	conn_reply_extra(struct relay_conn *, int status, const char *ctype,
+	    const char *body, size_t len, const char *extra);
 /* The exchange's response is fully queued: log it and go on. */
 void	conn_exchange_done(struct relay_conn *);
 /* Drops the connection now (after a response could not be completed). */
@@ -163,6 +170,15 @@ void	audit_exchange(struct relay_conn *);
  * handled (the reply comes later), -1 if not an audit path. */
 int	audit_request(struct relay_conn *, const char *url, size_t len);
 void	audit_wait_detach(struct audit_wait *);
+struct ipc_instr;
+struct ipc_transfer_query;
+/* Sends an instruction (canonical bytes) to the keeper; the connection
+ * waits for transfer_reply. 0, or -1 if the keeper cannot take it. */
+int	audit_instr(struct relay_conn *, const struct ipc_instr *,
+	    const char *canon, size_t len);
+/* Asks the keeper about a transfer; the answer goes to the client. */
+void	audit_transfer_query(struct relay_conn *,
+	    const struct ipc_transfer_query *);
 int	audit_backlogged(const struct relay *);
 
 #endif

@@ -17,6 +17,7 @@ ROOT=$(pwd)
 BENCH=${KEEPER_BENCH:-$ROOT/build/keeper_bench}
 CTL=${GATEWAYCTL:-$ROOT/build/gatewayctl}
 CERTS=${GW_CERTS:-$ROOT/certs/dev}
+export GW_SCHEMAS=${GW_SCHEMAS:-$ROOT/config/schemas}
 SLOTS=${SLOTS:-8}
 WINDOW=${WINDOW:-64}
 DURATION=${DURATION:-10}

@@ -39,6 +39,8 @@ def _path_from_env(var, default):
 GATEWAYD = _path_from_env("GATEWAYD", "build/san/gatewayd")
 STUBD = _path_from_env("STUBD", "build/san/stubd")
 CERTS = _path_from_env("GW_CERTS", "certs/dev")
+# Configurations written in temporary folders have no schemas beside them.
+os.environ.setdefault("GW_SCHEMAS", os.path.join(REPO, "config", "schemas"))
 
 IO_TIMEOUT = 5.0          # every socket operation
 READY_TIMEOUT = 10.0      # processes must listen within this
@@ -48,7 +50,8 @@ AGENCY_CERTS = ("tax", "finance", "hrss", "finance-city-620100",
                 "finance-city-620200", "bank", "admin")
 NEGATIVE_CERTS = ("expired", "revoked", "rogue", "unpinned")
 REQUIRED_FILES = (["ca.crt", "crl.pem", "gateway.crt", "gateway.key",
-                   "gateway-client.crt", "gateway-client.key"]
+                   "gateway-client.crt", "gateway-client.key", "signing.key",
+                   "bank-sign.key", "bank-sign.pub"]
                   + ["%s.%s" % (n, e) for n in AGENCY_CERTS + NEGATIVE_CERTS
                      for e in ("crt", "key")]
                   + ["stub-%s.%s" % (n, e) for n in ("finance", "hrss", "bank")
@@ -258,7 +261,7 @@ class Stub:
     """One stubd upstream (tests/stubs/)."""
 
     def __init__(self, name, workdir, port=None, mode=None, delay_ms=None, host=LOCAL,
-                 cert_name=None):
+                 cert_name=None, args=()):
         self.name = name
         self.host = host
         self.port = port or free_port()
@@ -271,7 +274,15 @@ class Stub:
             argv += ["--mode", mode]
         if delay_ms is not None:
             argv += ["--delay-ms", str(delay_ms)]
+        argv += list(args)
+        self.argv = argv
+        self.workdir = workdir
         self.proc = Proc("stub-" + name, argv, workdir)
+
+    def restart(self):
+        """Starts the stub again on the same port (after stop())."""
+        self.proc = Proc("stub-" + self.name, self.argv, self.workdir)
+        self.wait_ready()
 
     def ready(self):
         if not self.proc.alive():
@@ -354,7 +365,8 @@ class GatewayConfig:
     def __init__(self, workdir, agency_port, admin_port, stubs, *, workers=2,
                  shutdown_timeout="5s", limits=None, upstream_timeout="5s",
                  slow_upstream_timeout="1s", down_port=None, access_log=None,
-                 extra_routes=(), extra_upstreams=(), agencies=None):
+                 extra_routes=(), extra_upstreams=(), agencies=None,
+                 bank_charset="GB18030", bank_key="bank-sign.key", courier=None):
         self.workdir = workdir
         self.agency_port = agency_port
         self.admin_port = admin_port
@@ -387,6 +399,8 @@ class GatewayConfig:
         kv("checkpoint_file", os.path.join(workdir, "checkpoint"))
         kv("origin", "gateway.test/audit")
         kv("log_key", os.path.join(CERTS, "log.key"))
+        kv("signing_key", os.path.join(CERTS, "signing.key"))
+        kv("accounts", os.path.join(REPO, "config", "accounts.conf"))
         for lname, port in (("agency", agency_port), ("admin", admin_port)):
             sec("listener " + lname)
             kv("listen", "%s:%d" % (LOCAL, port))
@@ -442,6 +456,20 @@ class GatewayConfig:
             kv("methods", methods)
             kv("roles", rroles)
             kv("upstream", upstream)
+        # Deliveries: finance and hrss notices, the bank's files.
+        sec("courier")
+        if "finance" in stubs:
+            kv("finance", "finance")
+        if "hrss" in stubs:
+            kv("hrss", "hrss")
+        for k, v in (courier or {"max_attempts": 5, "retry_min": "100ms",
+                                 "retry_max": "1s"}).items():
+            kv(k, v)
+        if "bank" in stubs and "bank" in (agencies or AGENCY_CERTS):
+            sec("bank bank")
+            kv("upstream", "bank")
+            kv("charset", bank_charset)
+            kv("signing_key", os.path.join(CERTS, bank_key))
         sec("limits")
         for k in ("max_header_bytes", "max_headers", "max_body", "request_timeout",
                   "idle_timeout", "max_connections", "max_connections_per_agency"):
@@ -466,12 +494,13 @@ class Env:
     """Stubs (finance, hrss, bank) plus one gateway, in a temporary folder."""
 
     def __init__(self, *, stubs=("finance", "hrss", "bank"), down_upstream=True, extra_stubs=None,
-                 **cfg_kw):
+                 stub_args=None, **cfg_kw):
         require_environment()
         self.dir = tempfile.mkdtemp(prefix="gw-itest-")
         os.chmod(self.dir, 0o755)    # the gateway may open its files after dropping root
         self.stub_names = stubs
         self.extra_stubs = extra_stubs or {}    # name -> Stub keyword arguments
+        self.stub_args = stub_args or {}        # name -> extra stubd arguments
         self.down_upstream = down_upstream
         self.cfg_kw = cfg_kw
         self.stubs = {}
@@ -485,7 +514,7 @@ class Env:
     def start(self):
         try:
             for n in self.stub_names:
-                self.stubs[n] = Stub(n, self.dir)
+                self.stubs[n] = Stub(n, self.dir, args=self.stub_args.get(n, ()))
             for n, kw in self.extra_stubs.items():
                 self.stubs[n] = Stub(n, self.dir, **kw)
             for s in self.stubs.values():

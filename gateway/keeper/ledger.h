@@ -1,0 +1,65 @@
+/* The ledger: what the keeper does with an instruction inside a group
+ * commit's transaction (duplicate check, the fund's rules, signature, audit
+ * entry, state, outbox rows), with delivery outcomes and the transfer view. */
+#ifndef GW_LEDGER_H
+#define GW_LEDGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct ipc_instr;
+struct ipc_delivered;
+struct ipc_transfer_query;
+struct ipc_audit_reply;
+struct outbox;
+struct store;
+
+struct ledger;
+
+/* The answer to one instruction. */
+struct ledger_reply {
+	int		 status;	/* 202, 200, or >= 400 */
+	unsigned	 flags;		/* IPC_INSTR_REPLAYED */
+	uint64_t	 index;		/* the entry of this exchange */
+	char		 code[48];	/* the rule or reason when >= 400 */
+	char		*body;		/* receipt or detail: the caller's (free) */
+	size_t		 blen;
+};
+
+/* Loads the signing keys (instructions, banks) and the account registry,
+ * creates the ledger and outbox tables in st's database. Before the
+ * sandbox: it reads files. *out is the caller's (ledger_free). */
+int	ledger_open(const struct config *, struct store *, struct ledger **out);
+void	ledger_free(struct ledger *);
+struct outbox	*ledger_outbox(struct ledger *);
+
+/* Inside a transaction. Appends this exchange's audit entry whatever the
+ * verdict (accepted, replayed, refused) and, when accepted, the
+ * instruction's state and outbox rows. -1 only when the store fails (the
+ * whole batch is rolled back); a refusal is 0 with reply->status >= 400.
+ * slot names the relay for the entry's source. */
+int	ledger_instr(struct ledger *, unsigned slot, const struct ipc_instr *,
+	    const char *canon, size_t len, struct ledger_reply *reply);
+
+/* Inside a transaction: logs a delivery attempt's outcome and moves the
+ * row and its instruction on. *parked is set when the row is parked. -1
+ * when the store fails; an outcome for an unknown or settled row is logged
+ * and ignored. */
+int	ledger_delivered(struct ledger *, const struct ipc_delivered *,
+	    uint64_t *index, int *parked);
+
+/* Inside a transaction: an operator re-queues a parked row (logged).
+ * reply->status 200, 404 (no such parked row) or 500. */
+int	ledger_requeue(struct ledger *, uint64_t seq, const char *who,
+	    struct ledger_reply *reply);
+
+/* GET /v1/transfers/{id}: the instruction's state, receipt, deliveries,
+ * payments and, once a checkpoint covers its entry, an inclusion proof.
+ * Only parties to it and admin see it (404 otherwise). *body is the
+ * caller's. */
+void	ledger_transfer(struct ledger *, const struct ipc_transfer_query *,
+	    struct ipc_audit_reply *, char **body, size_t *blen);
+
+#endif

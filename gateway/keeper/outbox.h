@@ -1,0 +1,79 @@
+/* The outbox: deliveries the keeper owes upstreams, written in the same
+ * transaction as the instruction they carry, handed to the courier one at a
+ * time per upstream (so each upstream sees them in order), retried with
+ * capped exponential backoff and jitter, parked after too many failures. */
+#ifndef GW_OUTBOX_H
+#define GW_OUTBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "config.h"
+
+struct outbox;
+struct sqlite3;
+
+/* A row as the courier needs it; strings and body are the caller's copy. */
+struct outbox_row {
+	uint64_t	 seq;
+	int		 upstream;
+	char		 kind[24];
+	char		 id[40];
+	char		 path[256];
+	char		 ctype[64];
+	char		 idem[80];
+	char		 headers[2048];
+	unsigned	 attempts;
+	uint64_t	 next_at;	/* ms since the epoch */
+	char		*body;		/* owned by the row (outbox_row_clear) */
+	size_t		 blen;
+};
+
+enum outbox_state { OUTBOX_PENDING, OUTBOX_DELIVERED, OUTBOX_PARKED };
+
+/* Creates the tables and prepares statements on db (the store's). *out is
+ * the caller's (outbox_free). */
+int	outbox_open(struct sqlite3 *db, const struct config *, struct outbox **out);
+void	outbox_free(struct outbox *);
+void	outbox_row_clear(struct outbox_row *);
+
+/* Inside a transaction: queues a delivery to upstream. *seq gets the row. */
+int	outbox_add(struct outbox *, const char *kind, const char *id,
+	    int upstream, const char *path, const char *ctype, const char *idem,
+	    const char *headers, const void *body, size_t blen, uint64_t *seq);
+
+/* The head of upstream's queue (the oldest pending row): 1 and row filled,
+ * 0 if there is none, -1 on error. */
+int	outbox_head(struct outbox *, int upstream, struct outbox_row *row);
+/* One row by its seq, whatever its state: 1, 0 (none), -1. */
+int	outbox_get(struct outbox *, uint64_t seq, struct outbox_row *row,
+	    enum outbox_state *state);
+
+/* Inside a transaction: records one attempt's outcome. ok: delivered;
+ * otherwise retried after a backoff, or parked when refused or out of
+ * attempts (*parked set). */
+int	outbox_attempted(struct outbox *, uint64_t seq, int ok, int refused,
+	    int status, const char *error, uint64_t entry, int *parked,
+	    uint64_t *next_at);
+/* Inside a transaction: puts a parked row back at the head of the queue
+ * with its attempts reset. 1 done, 0 if seq is not parked, -1. */
+int	outbox_requeue(struct outbox *, uint64_t seq);
+/* Whether every row of the instruction is delivered: 1, 0, -1. */
+int	outbox_all_delivered(struct outbox *, const char *kind, const char *id);
+
+/* The attempts made for row seq, and every row of an instruction with
+ * its attempts, as JSON arrays (GET /v1/transfers). The caller owns the
+ * result; NULL on error. */
+json_t	*outbox_history(struct outbox *, uint64_t seq);
+json_t	*outbox_of(struct outbox *, const char *kind, const char *id);
+
+/* Pending and parked rows, for the metrics. */
+int	outbox_counts(struct outbox *, uint64_t *pending, uint64_t *parked);
+
+/* The backoff before attempt n + 1 after n failures: min * 2^(n-1), capped
+ * at max, with "equal jitter" (half fixed, half random). */
+uint64_t	outbox_backoff_ms(const struct cfg_courier *, unsigned failures);
+
+#endif

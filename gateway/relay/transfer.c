@@ -1,0 +1,447 @@
+/* The transfer API (DESIGN §2) on a relay worker: each endpoint open to one
+ * role, the body read whole (within the limits), parsed and checked by its
+ * adapter, and the canonical instruction handed to the keeper; the answer
+ * (receipt or refusal) comes back only once the keeper's commit holds it. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "adapters/camt054.h"
+#include "adapters/finance.h"
+#include "adapters/hrss.h"
+#include "adapters/instr.h"
+#include "adapters/pain002.h"
+#include "adapters/tax.h"
+#include "config.h"
+#include "ipc.h"
+#include "log.h"
+#include "relay/relay.h"
+#include "relay/transfer.h"
+#include "util.h"
+
+enum transfer_ep {
+	TE_COLLECTIONS,
+	TE_REMITTANCES,
+	TE_PLANS,
+	TE_REVIEW,		/* /v1/plans/{plan_id}/review */
+	TE_DISBURSEMENTS,
+	TE_BANK_STATUS,
+	TE_BANK_NOTIFICATIONS,
+	TE_TRANSFERS,		/* GET /v1/transfers/{id} */
+};
+
+enum transfer_body { TB_JSON, TB_XML };
+
+static const struct transfer_def {
+	const char		*path;
+	enum transfer_ep	 ep;
+	enum role		 role;
+	enum instr_kind		 kind;
+	enum transfer_body	 body;
+} transfer_defs[] = {
+	{ "/v1/collections", TE_COLLECTIONS, ROLE_TAX, INSTR_COLLECTION, TB_XML },
+	{ "/v1/remittances", TE_REMITTANCES, ROLE_FINANCE_CITY,
+	    INSTR_REMITTANCE, TB_JSON },
+	{ "/v1/plans", TE_PLANS, ROLE_HRSS, INSTR_PLAN, TB_JSON },
+	{ "/v1/plans/*/review", TE_REVIEW, ROLE_FINANCE, INSTR_REVIEW, TB_JSON },
+	{ "/v1/disbursements", TE_DISBURSEMENTS, ROLE_HRSS, INSTR_DISBURSEMENT,
+	    TB_JSON },
+	{ "/v1/bank/status", TE_BANK_STATUS, ROLE_BANK, INSTR_BANK_STATUS,
+	    TB_XML },
+	{ "/v1/bank/notifications", TE_BANK_NOTIFICATIONS, ROLE_BANK,
+	    INSTR_BANK_NOTIFICATION, TB_XML },
+};
+
+struct transfer {
+	const struct transfer_def	*def;
+	char				 name[48];	/* for the log */
+	char				 plan_id[INSTR_ID_MAX];
+	char				 charset[32];	/* "" if none given */
+	struct evbuffer			*body;
+};
+
+/* The path without its query; "/v1/plans/{id}/review" fills id. */
+static const struct transfer_def *
+transfer_match(const char *url, size_t len, char *id, size_t idsz)
+{
+	const char	*q = memchr(url, '?', len);
+	size_t		 n = q ? (size_t)(q - url) : len, i;
+
+	for (i = 0; i < nitems(transfer_defs); i++) {
+		const char *p = transfer_defs[i].path;
+
+		if (transfer_defs[i].ep == TE_REVIEW) {
+			/* "/v1/plans/" id "/review" */
+			if (n > 17 && memcmp(url, "/v1/plans/", 10) == 0 &&
+			    memcmp(url + n - 7, "/review", 7) == 0 &&
+			    n - 17 < idsz) {
+				memcpy(id, url + 10, n - 17);
+				id[n - 17] = '\0';
+				return &transfer_defs[i];
+			}
+			continue;
+		}
+		if (strlen(p) == n && memcmp(url, p, n) == 0)
+			return &transfer_defs[i];
+	}
+	return NULL;
+}
+
+/* Content-Type: the media type must be the endpoint's; the charset
+ * parameter (XML) is kept for the adapter. 0 or -1. */
+static int
+transfer_ctype(struct relay_conn *c, struct transfer *t)
+{
+	const char	*v, *semi, *cs;
+	size_t		 len, mlen, i;
+	char		 mt[64];
+
+	if ((v = http_msg_header(&c->req, "Content-Type", &len)) == NULL)
+		return -1;
+	semi = memchr(v, ';', len);
+	mlen = semi ? (size_t)(semi - v) : len;
+	while (mlen > 0 && (v[mlen - 1] == ' ' || v[mlen - 1] == '\t'))
+		mlen--;
+	if (mlen >= sizeof(mt))
+		return -1;
+	for (i = 0; i < mlen; i++)
+		mt[i] = (char)(v[i] | 0x20);
+	mt[mlen] = '\0';
+	if (t->def->body == TB_JSON)
+		return strcmp(mt, "application/json") == 0 ? 0 : -1;
+	if (strcmp(mt, "application/xml") != 0 && strcmp(mt, "text/xml") != 0)
+		return -1;
+	if (semi == NULL)
+		return 0;
+	/* "; charset=X" (optionally quoted); other parameters are ignored. */
+	for (cs = semi; cs + 8 <= v + len; cs++)
+		if (strncasecmp(cs, "charset=", 8) == 0) {
+			const char	*s = cs + 8, *e = s;
+
+			if (*s == '"')
+				e = ++s;
+			while (e < v + len && *e != ';' && *e != '"' && *e != ' ')
+				e++;
+			if ((size_t)(e - s) >= sizeof(t->charset))
+				return -1;
+			memcpy(t->charset, s, (size_t)(e - s));
+			t->charset[e - s] = '\0';
+			break;
+		}
+	return 0;
+}
+
+void
+transfer_free(struct transfer *t)
+{
+	if (t == NULL)
+		return;
+	if (t->body != NULL)
+		evbuffer_free(t->body);
+	free(t);
+}
+
+const char *
+transfer_name(const struct transfer *t)
+{
+	return t->name;
+}
+
+/* Refuses in the caller's language: an XML receipt for the tax bureau,
+ * JSON for everyone else. */
+static void
+transfer_refuse(struct relay_conn *c, int status, const char *code,
+    const char *field, const char *detail)
+{
+	struct transfer		*t = c->xfer;
+	struct adapter_error	 e, werr;
+	struct tax_receipt	 rc;
+	char			*out;
+	size_t			 olen;
+
+	if (t == NULL || t->def == NULL || t->def->ep != TE_COLLECTIONS) {
+		conn_reply_error(c, status, code, detail);
+		return;
+	}
+	memset(&e, 0, sizeof(e));
+	memset(&werr, 0, sizeof(werr));
+	adapter_fail(&e, status, code, field, "%s", detail);
+	memset(&rc, 0, sizeof(rc));
+	rc.status = TAX_REFUSED;
+	rc.error = &e;
+	if (tax_receipt(&rc, t->charset[0] ? t->charset : NULL, &out, &olen,
+	    &werr) == -1) {
+		conn_reply_error(c, status, code, detail);
+		return;
+	}
+	c->code = code;
+	if (status == 400 || status == 413)
+		c->close_after = 1;
+	conn_reply(c, status, "application/xml; charset=UTF-8", out, olen);
+	free(out);
+}
+
+int
+transfer_head(struct relay_conn *c, const char *url, size_t len)
+{
+	const struct cfg_agency	*ag = &c->r->cf->agencies[c->agency];
+	const struct transfer_def *def;
+	struct transfer		*t;
+	char			 id[64] = "";
+
+	if (len < 4 || memcmp(url, "/v1/", 4) != 0)
+		return -1;
+	if ((t = calloc(1, sizeof(*t))) == NULL) {
+		conn_reply_error(c, 503, "out-of-memory", "try again");
+		return 0;
+	}
+	c->xfer = t;
+	if (len >= 14 && memcmp(url, "/v1/transfers/", 14) == 0) {
+		str_copy(t->name, sizeof(t->name), "v1/transfers");
+		if (c->req.method != HTTP_GET && c->req.method != HTTP_HEAD) {
+			conn_reply_error(c, 405, "method-not-allowed",
+			    "transfers are read with GET");
+			return 0;
+		}
+		return 0;	/* answered in transfer_done */
+	}
+	if ((def = transfer_match(url, len, id, sizeof(id))) == NULL) {
+		str_copy(t->name, sizeof(t->name), "v1");
+		conn_reply_error(c, 404, "no-route", "no such endpoint");
+		return 0;
+	}
+	t->def = def;
+	str_printf(t->name, sizeof(t->name), "v1/%s", instr_kind_name(def->kind));
+	str_copy(t->plan_id, sizeof(t->plan_id), id);
+	if (ag->role != def->role) {
+		transfer_refuse(c, 403, "role-not-allowed", "",
+		    "this endpoint is not open to the caller's role");
+		return 0;
+	}
+	if (c->req.method != HTTP_POST) {
+		transfer_refuse(c, 405, "method-not-allowed", "",
+		    "this endpoint takes POST");
+		return 0;
+	}
+	if (transfer_ctype(c, t) == -1) {
+		transfer_refuse(c, 415, "unsupported-media-type", "",
+		    def->body == TB_JSON ? "send application/json" :
+		    "send application/xml");
+		return 0;
+	}
+	if ((t->body = evbuffer_new()) == NULL) {
+		conn_reply_error(c, 503, "out-of-memory", "try again");
+		return 0;
+	}
+	return 0;
+}
+
+int
+transfer_body(struct transfer *t, const char *p, size_t len)
+{
+	if (t->body == NULL)
+		return 0;	/* refused at the head: the body is dropped */
+	return evbuffer_add(t->body, p, len);
+}
+
+static void
+transfer_query(struct relay_conn *c, const char *url, size_t len)
+{
+	const struct cfg_agency		*ag = &c->r->cf->agencies[c->agency];
+	struct ipc_transfer_query	 q;
+	const char			*qs = memchr(url, '?', len);
+	size_t				 n = (qs ? (size_t)(qs - url) : len) - 14;
+	enum instr_kind			 k;
+
+	memset(&q, 0, sizeof(q));
+	if (n == 0 || n >= sizeof(q.id)) {
+		conn_reply_error(c, 404, "no-transfer", "no such transfer");
+		return;
+	}
+	memcpy(q.id, url + 14, n);
+	if (!instr_id_ok(q.id)) {
+		conn_reply_error(c, 400, "bad-id", "not an instruction id");
+		return;
+	}
+	if (qs != NULL) {
+		size_t	ql = len - (size_t)(qs - url) - 1;
+
+		qs++;
+		if (ql <= 5 || memcmp(qs, "kind=", 5) != 0) {
+			conn_reply_error(c, 400, "bad-query",
+			    "the only parameter is kind");
+			return;
+		}
+		for (k = INSTR_COLLECTION; k <= INSTR_BANK_NOTIFICATION; k++)
+			if (strlen(instr_kind_name(k)) == ql - 5 &&
+			    memcmp(qs + 5, instr_kind_name(k), ql - 5) == 0)
+				q.kind = k;
+		if (q.kind == 0) {
+			conn_reply_error(c, 400, "bad-query", "unknown kind");
+			return;
+		}
+	}
+	str_copy(q.agency, sizeof(q.agency), ag->name);
+	q.role = ag->role;
+	audit_transfer_query(c, &q);
+}
+
+/* Runs the endpoint's adapter over the whole body. 0 and *in filled, or -1
+ * with err. */
+static int
+transfer_parse(struct relay_conn *c, struct transfer *t, const char *body,
+    size_t len, struct instr *in, struct adapter_error *err)
+{
+	const struct cfg_agency	*ag = &c->r->cf->agencies[c->agency];
+	size_t			 max = c->r->cf->limits.max_body;
+	const char		*cs = t->charset[0] ? t->charset : NULL;
+
+	switch (t->def->ep) {
+	case TE_COLLECTIONS:
+		return tax_parse(body, len, cs, in, err);
+	case TE_REMITTANCES:
+		return finance_parse_remittance(body, len, max, ag->city, in, err);
+	case TE_PLANS:
+		return hrss_parse_plan(body, len, max, in, err);
+	case TE_REVIEW:
+		return finance_parse_review(body, len, max, t->plan_id, in, err);
+	case TE_DISBURSEMENTS:
+		return hrss_parse_disbursement(body, len, max, in, err);
+	case TE_BANK_STATUS:
+		return pain002_parse(body, len, cs, in, err);
+	case TE_BANK_NOTIFICATIONS:
+		return camt054_parse(body, len, cs, in, err);
+	case TE_TRANSFERS:
+		break;
+	}
+	adapter_fail(err, 404, "no-route", NULL, "no such endpoint");
+	return -1;
+}
+
+void
+transfer_done(struct relay_conn *c, const char *url, size_t ulen)
+{
+	const struct cfg_agency	*ag = &c->r->cf->agencies[c->agency];
+	struct transfer		*t = c->xfer;
+	struct adapter_error	 err;
+	struct ipc_instr	 m;
+	struct instr		 in;
+	const char		*body;
+	char			*canon;
+	size_t			 len, clen;
+	unsigned int		 dlen;
+
+	if (t->def == NULL) {
+		transfer_query(c, url, ulen);
+		return;
+	}
+	memset(&err, 0, sizeof(err));
+	len = evbuffer_get_length(t->body);
+	body = (const char *)evbuffer_pullup(t->body, -1);
+	if (body == NULL && len > 0) {
+		conn_reply_error(c, 503, "out-of-memory", "try again");
+		return;
+	}
+	if (transfer_parse(c, t, body ? body : "", len, &in, &err) == -1) {
+		transfer_refuse(c, err.status ? err.status : 400,
+		    err.code[0] ? err.code : "malformed", err.field, err.detail);
+		return;
+	}
+	if (instr_canonical(&in, &canon, &clen) == -1) {
+		instr_free(&in);
+		transfer_refuse(c, 500, "internal", "",
+		    "the instruction cannot be serialized");
+		return;
+	}
+	memset(&m, 0, sizeof(m));
+	str_copy(m.request_id, sizeof(m.request_id), c->rid);
+	str_copy(m.agency, sizeof(m.agency), ag->name);
+	str_copy(m.city, sizeof(m.city), ag->city);
+	m.role = ag->role;
+	m.kind = in.kind;
+	m.request_bytes = len;
+	EVP_Digest(body ? body : "", len, m.request_sha256, &dlen,
+	    c->r->sha256, NULL);
+	instr_free(&in);
+	if (clen + sizeof(m) > IPC_MAX_PAYLOAD) {
+		free(canon);
+		transfer_refuse(c, 413, "too-large", "",
+		    "the instruction is too large");
+		return;
+	}
+	if (audit_instr(c, &m, canon, clen) == -1)
+		transfer_refuse(c, 503, "audit-unavailable",
+		    "", "the audit log cannot take the instruction now");
+	free(canon);
+}
+
+/* A tax receipt (XML) from the keeper's JSON receipt. 0 or -1. */
+static int
+transfer_tax_receipt(struct transfer *t, const char *json, size_t len,
+    char **out, size_t *olen)
+{
+	struct adapter_error	 err;
+	struct tax_receipt	 rc;
+	json_t			*o;
+	int			 ret;
+
+	memset(&err, 0, sizeof(err));
+	memset(&rc, 0, sizeof(rc));
+	if ((o = json_loadb(json, len, 0, NULL)) == NULL)
+		return -1;
+	rc.status = TAX_ACCEPTED;
+	rc.batch_id = json_string_value(json_object_get(o, "id"));
+	rc.has_index = 1;
+	rc.audit_index = (uint64_t)json_integer_value(json_object_get(o,
+	    "audit_index"));
+	rc.signature = json_string_value(json_object_get(json_object_get(o,
+	    "signature"), "value"));
+	rc.key_id = json_string_value(json_object_get(json_object_get(o,
+	    "signature"), "key_id"));
+	rc.digest = json_string_value(json_object_get(o, "digest"));
+	ret = tax_receipt(&rc, t->charset[0] ? t->charset : NULL, out, olen,
+	    &err);
+	json_decref(o);
+	return ret;
+}
+
+void
+transfer_reply(struct relay_conn *c, const struct ipc_instr_reply *a,
+    const char *body, size_t blen)
+{
+	struct transfer	*t = c->xfer;
+	char		*xml, detail[256], ctype[64];
+	size_t		 xlen;
+	const char	*extra = (a->flags & IPC_INSTR_REPLAYED) ?
+			    "Idempotent-Replayed: true\r\n" : NULL;
+
+	c->logged = a->status != 503 || a->index != 0;
+	c->logged_index = a->index;
+	if (a->status >= 400) {
+		str_copy(detail, sizeof(detail), "");
+		if (blen < sizeof(detail)) {
+			memcpy(detail, body, blen);
+			detail[blen] = '\0';
+		}
+		transfer_refuse(c, a->status, a->code, "", detail);
+		return;
+	}
+	if (t->def->ep == TE_COLLECTIONS) {
+		if (transfer_tax_receipt(t, body, blen, &xml, &xlen) == -1) {
+			conn_reply_error(c, 500, "internal",
+			    "the receipt cannot be written");
+			return;
+		}
+		str_printf(ctype, sizeof(ctype), "application/xml; charset=%s",
+		    t->charset[0] ? t->charset : "UTF-8");
+		conn_reply_extra(c, a->status, ctype, xml, xlen, extra);
+		free(xml);
+		return;
+	}
+	conn_reply_extra(c, a->status, "application/json", body, blen, extra);
+}
