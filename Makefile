@@ -97,6 +97,8 @@ UNIT_TESTS = $(patsubst tests/unit/%.c,%,$(TEST_SRCS))
 
 .SECONDARY:
 
+.DEFAULT_GOAL := all
+
 .PHONY: all deps build build-san pki check unit unit-san integration faults run bench fuzz \
 	install clean _build _check
 
@@ -162,6 +164,7 @@ install: build/gatewayd build/gatewayctl
 	install -m 0755 build/gatewayctl "$(DESTDIR)$(BINDIR)/gatewayctl"
 	install -m 0640 config/gateway.conf.example "$(GW_ETC)/gateway.conf.example"
 	[ -e "$(GW_ETC)/gateway.conf" ] || install -m 0640 config/gateway.conf.example "$(GW_ETC)/gateway.conf"
+	install -m 0640 config/accounts.conf "$(GW_ETC)/accounts.conf.example"
 	if [ -d config/schemas ]; then \
 		rm -rf "$(GW_ETC)/schemas" && cp -R config/schemas "$(GW_ETC)/schemas" && \
 		find "$(GW_ETC)/schemas" -type d -exec chmod 0755 {} + && \

@@ -25,6 +25,8 @@ enum ipc_type {
 				   answered with IPC_AUDIT_REPLY */
 	IPC_DELIVER,		/* keeper -> courier: struct ipc_deliver + body */
 	IPC_DELIVERED,		/* courier -> keeper: struct ipc_delivered */
+	IPC_OUTBOX_RETRY,	/* relay -> keeper: struct ipc_outbox_retry;
+				   answered with IPC_INSTR_REPLY */
 	IPC_TYPE_MAX
 };
 
@@ -149,6 +151,12 @@ struct ipc_delivered {
 	uint64_t	duration_ms;
 	uint8_t		response_sha256[32];
 	char		error[128];	/* why, when not DELIVERY_OK */
+};
+
+/* An operator re-queues a parked outbox row (admin listener). */
+struct ipc_outbox_retry {
+	uint64_t	seq;
+	char		agency[64];	/* who asked, for the log */
 };
 
 /* The slot number under which the parent passes the courier's channel. */

@@ -240,6 +240,28 @@ metrics_keeper(const struct runtime *rt, struct evbuffer *out)
 	    (unsigned long long)atomic_load(&k->commits),
 	    (unsigned long long)atomic_load(&k->refused),
 	    (unsigned long long)atomic_load(&k->checkpoint_size));
+	evbuffer_add_printf(out,
+	    "# HELP gateway_instructions_total Instructions by outcome.\n"
+	    "# TYPE gateway_instructions_total counter\n"
+	    "gateway_instructions_total{outcome=\"accepted\"} %llu\n"
+	    "gateway_instructions_total{outcome=\"replayed\"} %llu\n"
+	    "gateway_instructions_total{outcome=\"refused\"} %llu\n"
+	    "# HELP gateway_deliveries_total Delivery attempts by outcome.\n"
+	    "# TYPE gateway_deliveries_total counter\n"
+	    "gateway_deliveries_total{outcome=\"delivered\"} %llu\n"
+	    "gateway_deliveries_total{outcome=\"failed\"} %llu\n"
+	    "# HELP gateway_outbox_rows Deliveries waiting (pending) or given up "
+	    "until an operator acts (parked).\n"
+	    "# TYPE gateway_outbox_rows gauge\n"
+	    "gateway_outbox_rows{state=\"pending\"} %llu\n"
+	    "gateway_outbox_rows{state=\"parked\"} %llu\n",
+	    (unsigned long long)atomic_load(&k->instr_accepted),
+	    (unsigned long long)atomic_load(&k->instr_replayed),
+	    (unsigned long long)atomic_load(&k->instr_refused),
+	    (unsigned long long)atomic_load(&k->deliveries_ok),
+	    (unsigned long long)atomic_load(&k->deliveries_failed),
+	    (unsigned long long)atomic_load(&k->outbox_pending),
+	    (unsigned long long)atomic_load(&k->outbox_parked));
 	if (t > 0)
 		evbuffer_add_printf(out,
 		    "# HELP gateway_audit_checkpoint_age_seconds Age of the "

@@ -42,6 +42,14 @@ struct metrics_keeper {
 	atomic_llong	checkpoint_time;	/* unix seconds, 0: none */
 	atomic_ullong	refused;		/* appends not made durable */
 	atomic_int	unwritable;		/* the last commit failed */
+	/* Instructions and deliveries (the ledger and the outbox). */
+	atomic_ullong	instr_accepted;
+	atomic_ullong	instr_replayed;
+	atomic_ullong	instr_refused;
+	atomic_ullong	deliveries_ok;
+	atomic_ullong	deliveries_failed;
+	atomic_ullong	outbox_pending;		/* gauge, refreshed each second */
+	atomic_ullong	outbox_parked;		/* gauge: each one an alert */
 };
 
 /* Every certificate the configuration names, with its notAfter. */

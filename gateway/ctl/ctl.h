@@ -19,5 +19,6 @@ struct ctl_command {
  * its address in gatewayctl.c's table. */
 extern const struct ctl_command	ctl_keygen_command;
 extern const struct ctl_command	ctl_audit_command;
+extern const struct ctl_command	ctl_outbox_command;
 
 #endif

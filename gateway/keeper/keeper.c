@@ -63,6 +63,7 @@ enum keeper_item_type {
 	KI_ENTRY,	/* a finished audit entry (passthrough, refusal) */
 	KI_INSTR,	/* an instruction: the ledger decides */
 	KI_DELIVERED,	/* a delivery outcome from the courier */
+	KI_REQUEUE,	/* an operator re-queues a parked row */
 };
 
 struct keeper_item {
@@ -75,8 +76,10 @@ struct keeper_item {
 	union {
 		struct ipc_instr	instr;
 		struct ipc_delivered	del;
+		struct ipc_outbox_retry	retry;
 	} m;
 	struct ledger_reply	 reply;
+	int			 failed;	/* rolled back alone */
 };
 
 struct keeper {
@@ -187,6 +190,25 @@ keeper_reply_instr(struct keeper *k, struct keeper_item *it, int ok)
 	    sizeof(a), body, blen);
 }
 
+/* The metrics of a committed item. */
+static void
+keeper_count(struct keeper *k, const struct keeper_item *it)
+{
+	if (it->type == KI_INSTR) {
+		if (it->reply.flags & IPC_INSTR_REPLAYED)
+			atomic_fetch_add(&k->km->instr_replayed, 1);
+		else if (it->reply.status >= 400)
+			atomic_fetch_add(&k->km->instr_refused, 1);
+		else
+			atomic_fetch_add(&k->km->instr_accepted, 1);
+	} else if (it->type == KI_DELIVERED) {
+		if (it->m.del.outcome == DELIVERY_OK)
+			atomic_fetch_add(&k->km->deliveries_ok, 1);
+		else
+			atomic_fetch_add(&k->km->deliveries_failed, 1);
+	}
+}
+
 /* One item inside the transaction: 0, or -1 if the store failed. */
 static int
 keeper_apply(struct keeper *k, struct keeper_item *it, uint64_t *index)
@@ -200,6 +222,10 @@ keeper_apply(struct keeper *k, struct keeper_item *it, uint64_t *index)
 		k->outbox_dirty = 1;
 		return ledger_instr(k->lg, k->chans[it->chan].slot, &it->m.instr,
 		    it->data, it->len, &it->reply);
+	case KI_REQUEUE:
+		k->outbox_dirty = 1;
+		return ledger_requeue(k->lg, it->m.retry.seq, it->m.retry.agency,
+		    &it->reply);
 	case KI_DELIVERED:
 		k->outbox_dirty = 1;
 		if (ledger_delivered(k->lg, &it->m.del, index, &parked) == -1)
@@ -226,10 +252,24 @@ keeper_commit(evutil_socket_t fd, short what, void *arg)
 
 	for (i = 0; ok && i < n; i++) {
 		it = &k->batch[i];
-		if (keeper_apply(k, it, &index) == -1)
-			ok = 0;
-		if (it->type == KI_ENTRY)
+		/* Ledger items run under a savepoint: one that fails is
+		 * answered 503 alone (a full disk then fails the commit). */
+		if (it->type == KI_ENTRY) {
+			if (keeper_apply(k, it, &index) == -1)
+				ok = 0;
 			it->reply.index = index;
+			continue;
+		}
+		if (store_savepoint(k->st) == -1) {
+			ok = 0;
+			break;
+		}
+		if (keeper_apply(k, it, &index) == 0)
+			ok = store_release(k->st) == 0;
+		else {
+			it->failed = 1;
+			ok = store_rollback_savepoint(k->st) == 0;
+		}
 	}
 	if (ok)
 		ok = store_commit(k->st) == 0;
@@ -240,8 +280,10 @@ keeper_commit(evutil_socket_t fd, short what, void *arg)
 		if (it->type == KI_ENTRY)
 			keeper_reply_appended(k, it, ok, it->reply.index,
 			    ok ? NULL : "the audit log cannot be written");
-		else if (it->type == KI_INSTR)
-			keeper_reply_instr(k, it, ok);
+		else if (it->type == KI_INSTR || it->type == KI_REQUEUE)
+			keeper_reply_instr(k, it, ok && !it->failed);
+		if (ok && !it->failed)
+			keeper_count(k, it);
 		else if (it->type == KI_DELIVERED &&
 		    it->gen == k->courier_gen) {
 			/* Recorded (or, if not, to be sent again): either way
@@ -296,6 +338,13 @@ static void
 keeper_checkpoint(evutil_socket_t fd, short what, void *arg)
 {
 	struct keeper	*k = arg;
+	uint64_t	 pending, parked;
+
+	/* The outbox gauges ride on the checkpoint's once-a-second tick. */
+	if (outbox_counts(ledger_outbox(k->lg), &pending, &parked) == 0) {
+		atomic_store(&k->km->outbox_pending, pending);
+		atomic_store(&k->km->outbox_parked, parked);
+	}
 
 	if (checkpoint_issue(&k->cp, k->st) == -1) {
 		/* Say it once per outage and retry once a second: a full
@@ -451,6 +500,18 @@ keeper_read(struct bufferevent *bev, void *arg)
 			    keeper_instr(k, ch, &h) == -1)
 				goto bad;
 			break;
+		case IPC_OUTBOX_RETRY: {
+			struct keeper_item *it;
+
+			if (h.len != sizeof(struct ipc_outbox_retry) ||
+			    !ipc_str_ok(((struct ipc_outbox_retry *)k->msg)->agency,
+			    sizeof(((struct ipc_outbox_retry *)k->msg)->agency)))
+				goto bad;
+			it = keeper_item_add(k, ch, h.id, KI_REQUEUE, NULL, 0);
+			it->m.retry = *(struct ipc_outbox_retry *)k->msg;
+			keeper_item_added(k);
+			break;
+		}
 		case IPC_TRANSFER_QUERY:
 			if (h.len != sizeof(struct ipc_transfer_query))
 				goto bad;
@@ -765,6 +826,18 @@ keeper_main(struct config *cf, int ctl_fd, struct metrics_keeper *km)
 		atomic_store(&km->checkpoint_time, (long long)time(NULL));
 	if (store_size(k.st) != k.cp.size)
 		keeper_cp_due(&k);
+	{
+		uint64_t pending, parked;
+
+		if (outbox_counts(ledger_outbox(k.lg), &pending, &parked) == 0) {
+			atomic_store(&km->outbox_pending, pending);
+			atomic_store(&km->outbox_parked, parked);
+			if (parked > 0)
+				log_warnx("%llu parked deliveries wait for an "
+				    "operator (gatewayctl outbox list)",
+				    (unsigned long long)parked);
+		}
+	}
 
 	event_base_dispatch(k.base);
 	/* Freeing the events restores default handlers: a second SIGTERM

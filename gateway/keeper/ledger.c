@@ -1266,7 +1266,7 @@ ledger_delivered(struct ledger *l, const struct ipc_delivered *d,
 		json_object_set_new(e, "error", json_string(d->error));
 	/* Whether this attempt parks the row is known before the entry. */
 	if (e != NULL && !ok && (d->outcome == DELIVERY_REFUSED ||
-	    row.attempts + 1 >= l->cf->courier.max_attempts))
+	    outbox_last_attempt(l->ob, &row)))
 		json_object_set_new(e, "alert", json_string("delivery-parked"));
 	if (ledger_append(l, e, index) == -1 ||
 	    outbox_attempted(l->ob, d->seq, ok, d->outcome == DELIVERY_REFUSED,

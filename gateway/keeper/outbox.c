@@ -21,6 +21,8 @@ static const char outbox_schema[] =
     "  headers TEXT NOT NULL, body BLOB NOT NULL,"
     "  state INTEGER NOT NULL DEFAULT 0,"
     "  attempts INTEGER NOT NULL DEFAULT 0,"
+    /* Attempts made before the last re-queue: the budget starts there. */
+    "  base INTEGER NOT NULL DEFAULT 0,"
     "  next_at INTEGER NOT NULL DEFAULT 0,"
     "  last_status INTEGER, last_error TEXT);"
     "CREATE INDEX IF NOT EXISTS outbox_queue ON outbox (upstream, state, seq);"
@@ -37,7 +39,7 @@ enum outbox_stmt {
 };
 
 #define OUTBOX_COLS	"seq, kind, id, upstream, path, ctype, idem, headers, " \
-			"body, attempts, next_at, state"
+			"body, attempts, next_at, state, base"
 
 static const char *const outbox_sql[OB_COUNT] = {
 	[OB_INSERT] = "INSERT INTO outbox (kind, id, upstream, path, ctype, "
@@ -51,7 +53,7 @@ static const char *const outbox_sql[OB_COUNT] = {
 	    "FROM attempts WHERE seq = ? ORDER BY attempt",
 	[OB_SET] = "UPDATE outbox SET state = ?, attempts = ?, next_at = ?, "
 	    "last_status = ?, last_error = ? WHERE seq = ?",
-	[OB_REQUEUE] = "UPDATE outbox SET state = 0, attempts = 0, next_at = 0 "
+	[OB_REQUEUE] = "UPDATE outbox SET state = 0, base = attempts, next_at = 0 "
 	    "WHERE seq = ? AND state = 2",
 	[OB_UNDELIVERED] = "SELECT count(*) FROM outbox WHERE kind = ? AND "
 	    "id = ? AND state != 1",
@@ -170,6 +172,7 @@ outbox_read_row(struct outbox *o, sqlite3_stmt *st, struct outbox_row *r,
 	r->next_at = (uint64_t)sqlite3_column_int64(st, 10);
 	if (state != NULL)
 		*state = (enum outbox_state)sqlite3_column_int(st, 11);
+	r->base = (unsigned)sqlite3_column_int(st, 12);
 	return 0;
 }
 
@@ -234,6 +237,12 @@ outbox_get(struct outbox *o, uint64_t seq, struct outbox_row *row,
 	return rc;
 }
 
+int
+outbox_last_attempt(const struct outbox *o, const struct outbox_row *r)
+{
+	return r->attempts + 1 - r->base >= o->cf->courier.max_attempts;
+}
+
 uint64_t
 outbox_backoff_ms(const struct cfg_courier *c, unsigned failures)
 {
@@ -269,18 +278,20 @@ outbox_attempted(struct outbox *o, uint64_t seq, int ok, int refused,
 	if ((rc = outbox_get(o, seq, &row, &state)) != 1)
 		return -1;
 	n = row.attempts + 1;
-	outbox_row_clear(&row);
-	if (state != OUTBOX_PENDING)
+	if (state != OUTBOX_PENDING) {
+		outbox_row_clear(&row);
 		return -1;
+	}
 	if (ok)
 		to = OUTBOX_DELIVERED;
-	else if (refused || n >= o->cf->courier.max_attempts) {
+	else if (refused || outbox_last_attempt(o, &row)) {
 		to = OUTBOX_PARKED;
 		*parked = 1;
 	} else {
 		to = OUTBOX_PENDING;
-		next = now + outbox_backoff_ms(&o->cf->courier, n);
+		next = now + outbox_backoff_ms(&o->cf->courier, n - row.base);
 	}
+	outbox_row_clear(&row);
 	st = o->st[OB_SET];
 	sqlite3_bind_int(st, 1, (int)to);
 	sqlite3_bind_int(st, 2, (int)n);

@@ -26,6 +26,7 @@ struct outbox_row {
 	char		 idem[80];
 	char		 headers[2048];
 	unsigned	 attempts;
+	unsigned	 base;		/* attempts before the last re-queue */
 	uint64_t	 next_at;	/* ms since the epoch */
 	char		*body;		/* owned by the row (outbox_row_clear) */
 	size_t		 blen;
@@ -57,8 +58,10 @@ int	outbox_get(struct outbox *, uint64_t seq, struct outbox_row *row,
 int	outbox_attempted(struct outbox *, uint64_t seq, int ok, int refused,
 	    int status, const char *error, uint64_t entry, int *parked,
 	    uint64_t *next_at);
+/* Whether the next attempt at r is its last before it is parked. */
+int	outbox_last_attempt(const struct outbox *, const struct outbox_row *r);
 /* Inside a transaction: puts a parked row back at the head of the queue
- * with its attempts reset. 1 done, 0 if seq is not parked, -1. */
+ * with a fresh budget of attempts. 1 done, 0 if seq is not parked, -1. */
 int	outbox_requeue(struct outbox *, uint64_t seq);
 /* Whether every row of the instruction is delivered: 1, 0, -1. */
 int	outbox_all_delivered(struct outbox *, const char *kind, const char *id);

@@ -41,7 +41,8 @@ static const char store_schema[] =
 
 enum store_stmt {
 	ST_INSERT_ENTRY, ST_INSERT_NODE, ST_LEAF, ST_NODE, ST_ENTRY,
-	ST_INSERT_CP, ST_LATEST_CP, ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_COUNT
+	ST_INSERT_CP, ST_LATEST_CP, ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
+	ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_COUNT
 };
 
 static const char *const store_sql[ST_COUNT] = {
@@ -57,6 +58,9 @@ static const char *const store_sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_SAVEPOINT] = "SAVEPOINT item",
+	[ST_RELEASE] = "RELEASE item",
+	[ST_ROLLBACK_TO] = "ROLLBACK TO item",
 };
 
 struct store {
@@ -69,6 +73,9 @@ struct store {
 	/* The same during a transaction, applied on commit. */
 	uint64_t	 tx_size;
 	uint8_t		 tx_frontier[MERKLE_MAX_LEVELS][MERKLE_HASH_LEN];
+	/* The same at the last savepoint. */
+	uint64_t	 sp_size;
+	uint8_t		 sp_frontier[MERKLE_MAX_LEVELS][MERKLE_HASH_LEN];
 };
 
 static int
@@ -294,6 +301,33 @@ store_rollback(struct store *s)
 	if (sqlite3_get_autocommit(s->db) == 0)
 		store_exec(s, ST_ROLLBACK);
 	s->tx_size = s->size;
+}
+
+int
+store_savepoint(struct store *s)
+{
+	if (store_exec(s, ST_SAVEPOINT) == -1)
+		return store_fail(s, "savepoint");
+	s->sp_size = s->tx_size;
+	memcpy(s->sp_frontier, s->tx_frontier, sizeof(s->tx_frontier));
+	return 0;
+}
+
+int
+store_release(struct store *s)
+{
+	return store_exec(s, ST_RELEASE) == 0 ? 0 : store_fail(s, "release");
+}
+
+int
+store_rollback_savepoint(struct store *s)
+{
+	if (store_exec(s, ST_ROLLBACK_TO) == -1 ||
+	    store_exec(s, ST_RELEASE) == -1)
+		return store_fail(s, "rollback to savepoint");
+	s->tx_size = s->sp_size;
+	memcpy(s->tx_frontier, s->sp_frontier, sizeof(s->tx_frontier));
+	return 0;
 }
 
 static int

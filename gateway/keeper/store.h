@@ -27,6 +27,12 @@ uint64_t	store_size(const struct store *);
 int	store_begin(struct store *);
 int	store_commit(struct store *);
 void	store_rollback(struct store *);
+/* Inside a transaction: a savepoint before one item, released when the
+ * item went through, or rolled back (with the tree's state) when it failed,
+ * so one bad item cannot take its batch down with it. 0 or -1. */
+int	store_savepoint(struct store *);
+int	store_release(struct store *);
+int	store_rollback_savepoint(struct store *);
 /* Appends one entry inside a transaction; *index is its position. The
  * in-memory frontier moves only on commit (store_commit), so a rolled-back
  * batch leaves nothing behind. */

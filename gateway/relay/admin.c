@@ -162,6 +162,30 @@ admin_request(struct relay_conn *c)
 	url = http_msg_url(&c->req, &len);
 	if ((q = memchr(url, '?', len)) != NULL)
 		len = (size_t)(q - url);
+	/* POST /admin/outbox/{seq}/retry: the one admin action. */
+	if (len > 20 && memcmp(url, "/admin/outbox/", 14) == 0 &&
+	    memcmp(url + len - 6, "/retry", 6) == 0) {
+		char		num[24];
+		uint64_t	seq;
+
+		if (c->req.method != HTTP_POST) {
+			conn_reply_error(c, 405, "method-not-allowed",
+			    "retry with POST");
+			return;
+		}
+		if (len - 20 >= sizeof(num)) {
+			conn_reply_error(c, 404, "no-route", "no such outbox row");
+			return;
+		}
+		memcpy(num, url + 14, len - 20);
+		num[len - 20] = '\0';
+		if (parse_u64(num, 1, INT64_MAX, &seq) == -1) {
+			conn_reply_error(c, 404, "no-route", "no such outbox row");
+			return;
+		}
+		audit_outbox_retry(c, seq);
+		return;
+	}
 	if (c->req.method != HTTP_GET && c->req.method != HTTP_HEAD) {
 		conn_reply_error(c, 405, "method-not-allowed",
 		    "admin endpoints are read-only");

@@ -179,6 +179,26 @@ audit_replied(struct relay *r, const struct ipc_hdr *h, const char *msg)
 	free(p);
 }
 
+/* An admin action's answer: {"result"} or the error. */
+static void
+audit_admin_reply(struct relay_conn *c, const struct ipc_instr_reply *a,
+    const char *body, size_t blen)
+{
+	char	out[512], text[256] = "";
+
+	if (blen < sizeof(text)) {
+		memcpy(text, body, blen);
+		text[blen] = '\0';
+	}
+	if (a->status >= 400) {
+		conn_reply_error(c, a->status, a->code, text);
+		return;
+	}
+	str_printf(out, sizeof(out), "{\"result\":\"%s\",\"audit_index\":%llu}\n",
+	    text, (unsigned long long)a->index);
+	conn_reply(c, a->status, "application/json", out, strlen(out));
+}
+
 static void
 audit_instr_replied(struct relay *r, const struct ipc_hdr *h, const char *msg)
 {
@@ -199,8 +219,11 @@ audit_instr_replied(struct relay *r, const struct ipc_hdr *h, const char *msg)
 		    a->status > 599)
 			conn_reply_error(c, 502, "keeper-error",
 			    "malformed answer from the keeper");
-		else
+		else if (c->xfer != NULL)
 			transfer_reply(c, a, msg + sizeof(*a),
+			    h->len - sizeof(*a));
+		else
+			audit_admin_reply(c, a, msg + sizeof(*a),
 			    h->len - sizeof(*a));
 	}
 	free(p->wait);
@@ -472,5 +495,28 @@ audit_transfer_query(struct relay_conn *c, const struct ipc_transfer_query *q)
 	ipc_send(bufferevent_get_output(r->keeper), IPC_TRANSFER_QUERY, p->id,
 	    q, sizeof(*q));
 	TAILQ_INSERT_TAIL(&r->queries, p, entry);
+	r->npending++;
+}
+
+void
+audit_outbox_retry(struct relay_conn *c, uint64_t seq)
+{
+	struct relay		*r = c->r;
+	struct ipc_outbox_retry	 m;
+	struct audit_pending	*p;
+
+	if ((p = audit_wait_new(c)) == NULL) {
+		conn_reply_error(c, 503, "keeper-unavailable",
+		    "the audit log is not reachable");
+		return;
+	}
+	memset(&m, 0, sizeof(m));
+	m.seq = seq;
+	if (c->agency >= 0)
+		str_copy(m.agency, sizeof(m.agency),
+		    r->cf->agencies[c->agency].name);
+	ipc_send(bufferevent_get_output(r->keeper), IPC_OUTBOX_RETRY, p->id, &m,
+	    sizeof(m));
+	TAILQ_INSERT_TAIL(&r->instrs, p, entry);
 	r->npending++;
 }

@@ -23,12 +23,14 @@ def parent_log(env):
 
 
 def role_pids(env):
-    """The parent's children: {"keeper": pid, "relay": [pids]} from its log."""
+    """The parent's children: {"keeper": [pid], "courier": [pid], "relay": [pids]}."""
     text = parent_log(env)
     keeper = [int(p) for p in re.findall(r"keeper started \(pid (\d+)\)", text)]
+    courier = [int(p) for p in re.findall(r"courier started \(pid (\d+)\)", text)]
     kids = set(h.children_of(env.gateway.pid))
-    relays = [p for p in kids if p not in keeper]
-    return {"keeper": [p for p in keeper if p in kids], "relay": relays}
+    relays = [p for p in kids if p not in keeper and p not in courier]
+    return {"keeper": [p for p in keeper if p in kids],
+            "courier": [p for p in courier if p in kids], "relay": relays}
 
 
 def proc_status(pid):
@@ -121,8 +123,8 @@ class Sandbox(unittest.TestCase):
         env = self.start()
         # A request proves the workers are past their set-up.
         self.assertEqual(env.https("GET", "/pass/finance/s").status, 200)
-        h.wait_until(lambda: len(role_pids(env)["relay"]) == 2 and role_pids(env)["keeper"],
-                     5, what="keeper and two workers")
+        h.wait_until(lambda: len(role_pids(env)["relay"]) == 2 and role_pids(env)["keeper"]
+                     and role_pids(env)["courier"], 5, what="keeper, courier and two workers")
 
         def sandboxed():
             for pid in sum(role_pids(env).values(), []):
