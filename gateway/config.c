@@ -16,6 +16,7 @@
 
 #include <ini.h>
 
+#include "adapters/instr.h"
 #include "config.h"
 #include "log.h"
 #include "net/tls.h"
@@ -521,6 +522,60 @@ config_courier_kv(struct config_parse *p, const char *k, const char *v)
 		config_error(p->cf, p->line, "unknown key \"%s\" in [courier]", k);
 }
 
+/* "budget = CITY YEAR YUAN": a city's annual expenditure budget. */
+static void
+config_budget(struct config_parse *p, const char *v)
+{
+	struct cfg_rules	*r = &p->cf->rules;
+	struct cfg_budget	*b;
+	char			 city[16], year[16], yuan[32];
+	uint64_t		 y;
+	size_t			 i;
+
+	if (sscanf(v, "%15s %15s %31s", city, year, yuan) != 3 ||
+	    !instr_city_ok(city) || parse_u64(year, 2000, 2099, &y) == -1) {
+		config_error(p->cf, p->line,
+		    "budget wants \"CITY YEAR YUAN\", e.g. 620100 2024 1500000.00");
+		return;
+	}
+	if (r->nbudgets == CFG_MAX_BUDGETS) {
+		config_error(p->cf, p->line, "too many budgets");
+		return;
+	}
+	b = &r->budgets[r->nbudgets];
+	if (instr_yuan_to_fen(yuan, &b->fen) == -1) {
+		config_error(p->cf, p->line, "budget amount \"%s\" is not yuan "
+		    "with two decimals", yuan);
+		return;
+	}
+	for (i = 0; i < r->nbudgets; i++)
+		if (strcmp(r->budgets[i].city, city) == 0 &&
+		    r->budgets[i].year == y)
+			config_error(p->cf, p->line, "budget for %s %llu given twice",
+			    city, (unsigned long long)y);
+	str_copy(b->city, sizeof(b->city), city);
+	b->year = (unsigned)y;
+	r->nbudgets++;
+}
+
+static void
+config_rules_kv(struct config_parse *p, const char *k, const char *v)
+{
+	struct cfg_rules	*r = &p->cf->rules;
+	uint64_t		 n;
+
+	if (strcmp(k, "capacity_months") == 0) {
+		if (config_number(p, v, 0, 120, &n) == 0)
+			r->capacity_months = (unsigned)n;
+	} else if (strcmp(k, "remittance_due_day") == 0) {
+		if (config_number(p, v, 1, 28, &n) == 0)
+			r->due_day = (unsigned)n;
+	} else if (strcmp(k, "budget") == 0)
+		config_budget(p, v);
+	else
+		config_error(p->cf, p->line, "unknown key \"%s\" in [rules]", k);
+}
+
 static void
 config_bank_kv(struct config_parse *p, struct cfg_bank *b, const char *k,
     const char *v)
@@ -678,6 +733,8 @@ config_handler(void *arg, const char *section, const char *k, const char *v)
 		config_route_kv(p, p->cur, k, v);
 	else if (strcmp(p->kind, "courier") == 0)
 		config_courier_kv(p, k, v);
+	else if (strcmp(p->kind, "rules") == 0)
+		config_rules_kv(p, k, v);
 	else if (strcmp(p->kind, "bank") == 0)
 		config_bank_kv(p, p->cur, k, v);
 	return 1;	/* keep going: report every error, not just the first */
@@ -709,7 +766,8 @@ config_section_line(struct config_parse *p, const char *line)
 		return;
 	}
 	if (strcmp(hdr, "gateway") == 0 || strcmp(hdr, "limits") == 0 ||
-	    strcmp(hdr, "keeper") == 0 || strcmp(hdr, "courier") == 0) {
+	    strcmp(hdr, "keeper") == 0 || strcmp(hdr, "courier") == 0 ||
+	    strcmp(hdr, "rules") == 0) {
 		if (sp != NULL)
 			config_error(p->cf, p->line, "[%s] takes no name", hdr);
 		else
@@ -786,6 +844,8 @@ config_load(const char *file)
 		.idle_timeout_ms = 60000, .max_connections = 4096,
 		.max_connections_per_agency = 512,
 	};
+	cf->rules.capacity_months = 6;
+	cf->rules.due_day = 10;
 	cf->courier = (struct cfg_courier){
 		.finance = -1, .hrss = -1, .max_attempts = 8,
 		.retry_min_ms = 200, .retry_max_ms = 30000,

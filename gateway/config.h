@@ -16,6 +16,7 @@
 #define CFG_PREFIX_MAX		256
 #define CFG_MAX_WORKERS		64
 #define CFG_MAX_BANKS		16
+#define CFG_MAX_BUDGETS		256
 
 enum role {
 	ROLE_TAX,
@@ -122,6 +123,20 @@ struct cfg_courier {
 	uint64_t	 retry_max_ms;
 };
 
+/* The fund's rules that are figures, not code (DESIGN §1). */
+struct cfg_budget {
+	char		city[7];
+	unsigned	year;
+	int64_t		fen;
+};
+
+struct cfg_rules {
+	unsigned		capacity_months;	/* alert below this */
+	unsigned		due_day;		/* of the next month */
+	struct cfg_budget	budgets[CFG_MAX_BUDGETS];
+	size_t			nbudgets;
+};
+
 /* A bank: the agency it is, where its files go, how they are written and
  * signed. */
 struct cfg_bank {
@@ -157,6 +172,7 @@ struct config {
 	struct cfg_limits	 limits;
 	struct cfg_keeper	 keeper;
 	struct cfg_courier	 courier;
+	struct cfg_rules	 rules;
 	struct cfg_bank		 banks[CFG_MAX_BANKS];
 	size_t			 nbanks;
 	unsigned		 nerrors;

@@ -27,6 +27,8 @@ enum ipc_type {
 	IPC_DELIVERED,		/* courier -> keeper: struct ipc_delivered */
 	IPC_OUTBOX_RETRY,	/* relay -> keeper: struct ipc_outbox_retry;
 				   answered with IPC_INSTR_REPLY */
+	IPC_REPORT_QUERY,	/* relay -> keeper: struct ipc_report_query;
+				   answered with IPC_AUDIT_REPLY */
 	IPC_TYPE_MAX
 };
 
@@ -151,6 +153,19 @@ struct ipc_delivered {
 	uint64_t	duration_ms;
 	uint8_t		response_sha256[32];
 	char		error[128];	/* why, when not DELIVERY_OK */
+};
+
+enum ipc_report_what {
+	REPORT_RECONCILIATION = 1,	/* period; csv */
+	REPORT_ALERTS,			/* since */
+};
+
+/* GET /v1/reports/reconciliation and GET /v1/alerts. */
+struct ipc_report_query {
+	uint32_t	what;		/* enum ipc_report_what */
+	uint32_t	csv;		/* Accept: text/csv */
+	char		period[8];	/* YYYY-MM */
+	uint64_t	since;		/* alerts after this id */
 };
 
 /* An operator re-queues a parked outbox row (admin listener). */

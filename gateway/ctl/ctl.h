@@ -20,5 +20,7 @@ struct ctl_command {
 extern const struct ctl_command	ctl_keygen_command;
 extern const struct ctl_command	ctl_audit_command;
 extern const struct ctl_command	ctl_outbox_command;
+extern const struct ctl_command	ctl_report_command;
+extern const struct ctl_command	ctl_alerts_command;
 
 #endif

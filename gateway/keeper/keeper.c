@@ -104,6 +104,7 @@ struct keeper {
 	uint64_t		 inflight[CFG_MAX_UPSTREAMS];
 	struct event		*ev_outbox;
 	int			 outbox_dirty;
+	struct event		*ev_watch;	/* early warnings with time */
 };
 
 static void	keeper_read(struct bufferevent *, void *);
@@ -282,8 +283,6 @@ keeper_commit(evutil_socket_t fd, short what, void *arg)
 			    ok ? NULL : "the audit log cannot be written");
 		else if (it->type == KI_INSTR || it->type == KI_REQUEUE)
 			keeper_reply_instr(k, it, ok && !it->failed);
-		if (ok && !it->failed)
-			keeper_count(k, it);
 		else if (it->type == KI_DELIVERED &&
 		    it->gen == k->courier_gen) {
 			/* Recorded (or, if not, to be sent again): either way
@@ -292,6 +291,8 @@ keeper_commit(evutil_socket_t fd, short what, void *arg)
 				if (k->inflight[u] == it->m.del.seq)
 					k->inflight[u] = 0;
 		}
+		if (ok && !it->failed)
+			keeper_count(k, it);
 		free(it->data);
 		free(it->reply.body);
 		memset(it, 0, sizeof(*it));
@@ -512,6 +513,19 @@ keeper_read(struct bufferevent *bev, void *arg)
 			keeper_item_added(k);
 			break;
 		}
+		case IPC_REPORT_QUERY: {
+			struct ipc_audit_reply	 rr;
+			char			*body;
+			size_t			 blen;
+
+			if (h.len != sizeof(struct ipc_report_query))
+				goto bad;
+			ledger_report(k->lg, k->msg, &rr, &body, &blen);
+			ipc_send2(bufferevent_get_output(ch->bev),
+			    IPC_AUDIT_REPLY, h.id, &rr, sizeof(rr), body, blen);
+			free(body);
+			break;
+		}
 		case IPC_TRANSFER_QUERY:
 			if (h.len != sizeof(struct ipc_transfer_query))
 				goto bad;
@@ -619,6 +633,25 @@ keeper_outbox_kick(struct keeper *k)
 		tv.tv_usec = (suseconds_t)(next % 1000) * 1000;
 		evtimer_add(k->ev_outbox, &tv);
 	}
+}
+
+/* Once a minute, outside any batch: the warnings time alone raises. */
+static void
+keeper_watch(evutil_socket_t fd, short what, void *arg)
+{
+	static const struct timeval	 minute = { 60, 0 };
+	struct keeper			*k = arg;
+
+	if (k->nbatch > 0)
+		keeper_commit(-1, 0, k);
+	if (store_begin(k->st) == 0) {
+		if (ledger_watch(k->lg) == 0 && store_commit(k->st) == 0) {
+			atomic_store(&k->km->entries, store_size(k->st));
+			keeper_cp_due(k);
+		} else
+			store_rollback(k->st);
+	}
+	evtimer_add(k->ev_watch, &minute);
 }
 
 static void
@@ -803,8 +836,10 @@ keeper_main(struct config *cf, int ctl_fd, struct metrics_keeper *km)
 	k.ev_term = evsignal_new(k.base, SIGUSR1, keeper_sigterm, &k);
 	k.ev_space = evtimer_new(k.base, keeper_space, &k);
 	k.ev_outbox = evtimer_new(k.base, keeper_outbox_timer, &k);
+	k.ev_watch = evtimer_new(k.base, keeper_watch, &k);
 	if (k.ev_ctl == NULL || k.ev_commit == NULL || k.ev_cp == NULL ||
-	    k.ev_term == NULL || k.ev_space == NULL || k.ev_outbox == NULL)
+	    k.ev_term == NULL || k.ev_space == NULL || k.ev_outbox == NULL ||
+	    k.ev_watch == NULL)
 		fatalx("%s: events", __func__);
 	/* Reads first (priority 0), the commit after them (priority 1). */
 	event_priority_set(k.ev_commit, 1);
@@ -824,6 +859,7 @@ keeper_main(struct config *cf, int ctl_fd, struct metrics_keeper *km)
 	atomic_store(&km->checkpoint_size, k.cp.size);
 	if (k.cp.size > 0 && atomic_load(&km->checkpoint_time) == 0)
 		atomic_store(&km->checkpoint_time, (long long)time(NULL));
+	keeper_watch(-1, 0, &k);
 	if (store_size(k.st) != k.cp.size)
 		keeper_cp_due(&k);
 	{
@@ -852,6 +888,7 @@ keeper_main(struct config *cf, int ctl_fd, struct metrics_keeper *km)
 		keeper_chan_close(&k.chans[i]);
 	keeper_courier_gone(&k);
 	event_free(k.ev_outbox);
+	event_free(k.ev_watch);
 	event_free(k.ev_ctl);
 	event_free(k.ev_commit);
 	event_free(k.ev_cp);

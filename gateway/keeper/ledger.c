@@ -5,6 +5,7 @@
  * visible (or acknowledged) before the commit. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -17,13 +18,16 @@
 #include "adapters/jcs.h"
 #include "adapters/pain001.h"
 #include "ipc.h"
+#include "keeper/alerts.h"
 #include "keeper/entry.h"
 #include "keeper/ledger.h"
 #include "keeper/merkle.h"
 #include "keeper/outbox.h"
 #include "keeper/registry.h"
+#include "keeper/report.h"
 #include "keeper/sign.h"
 #include "keeper/store.h"
+#include "metrics.h"
 #include "log.h"
 #include "net/httpsig.h"
 #include "util.h"
@@ -32,31 +36,15 @@
 #define LEDGER_PATH_PAIN001	"/inbox/pain.001"
 #define LEDGER_PATH_STATUS	"/inbox/status"
 
-/* An instruction's life; every change goes through ledger_transition. */
-enum ledger_state {
-	LS_ACCEPTED,		/* signed, logged, deliveries queued */
-	LS_DELIVERED,		/* every delivery taken */
-	LS_PARKED,		/* a delivery gave up: an operator must act */
-	LS_SUBMITTED,		/* plan: waiting for finance's review */
-	LS_APPROVED,		/* plan: reviewed and approved */
-	LS_REJECTED,		/* plan: reviewed and rejected */
-	LS_SENT,		/* disbursement: the bank took the file */
-	LS_IN_PROGRESS,		/* disbursement: the bank reports progress */
-	LS_SETTLED,		/* disbursement: every payment settled */
-	LS_BANK_REJECTED,	/* disbursement: the bank rejected a payment */
-	LS_RECORDED,		/* bank reports: nothing more to happen */
-	LS_COUNT
-};
-
 static const char *const ledger_state_names[LS_COUNT] = {
 	"accepted", "delivered", "parked", "submitted", "approved",
 	"rejected", "sent", "in-progress", "settled", "bank-rejected",
-	"recorded",
+	"recorded", "superseded",
 };
 
 enum ledger_event {
 	LE_DELIVERED, LE_PARKED, LE_APPROVED, LE_REJECTED, LE_BANK_PENDING,
-	LE_BANK_SETTLED, LE_BANK_REJECTED
+	LE_BANK_SETTLED, LE_BANK_REJECTED, LE_SUPERSEDED
 };
 
 static const char ledger_schema[] =
@@ -67,17 +55,32 @@ static const char ledger_schema[] =
     "  approved INTEGER, disbursed INTEGER NOT NULL DEFAULT 0, bank TEXT,"
     "  state INTEGER NOT NULL, entry INTEGER NOT NULL,"
     "  status INTEGER NOT NULL, receipt BLOB NOT NULL,"
+    "  value_date TEXT,"
     "  PRIMARY KEY (kind, id)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS instructions_cp ON instructions "
+    "  (kind, city, period);"
     "CREATE TABLE IF NOT EXISTS payments ("
     "  e2e TEXT PRIMARY KEY, disbursement TEXT NOT NULL,"
     "  line INTEGER NOT NULL, plan TEXT NOT NULL, city TEXT NOT NULL,"
+    "  period TEXT NOT NULL,"
     "  amount INTEGER NOT NULL, account TEXT NOT NULL,"
     "  status TEXT NOT NULL, reason TEXT, bank_ref TEXT) WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS payments_of ON payments (disbursement, line);";
+    "CREATE INDEX IF NOT EXISTS payments_of ON payments (disbursement, line);"
+    "CREATE INDEX IF NOT EXISTS payments_cp ON payments (city, period);"
+    /* Credits and debits banks report (camt.054); a credit to the
+     * province-special account is matched to the remittance it pays. */
+    "CREATE TABLE IF NOT EXISTS arrivals ("
+    "  notification TEXT NOT NULL, n INTEGER NOT NULL,"
+    "  account TEXT NOT NULL, amount INTEGER NOT NULL,"
+    "  booking_date TEXT NOT NULL, e2e TEXT, reference TEXT,"
+    "  remittance TEXT, city TEXT, period TEXT,"
+    "  PRIMARY KEY (notification, n)) WITHOUT ROWID;";
 
 enum ledger_stmt {
 	LG_FIND, LG_INSERT, LG_STATE, LG_REVIEW, LG_DISBURSED, LG_PAY_ADD,
-	LG_PAY_GET, LG_PAY_SET, LG_PAY_OF, LG_PAY_SUM, LG_BY_ID, LG_COUNT
+	LG_PAY_GET, LG_PAY_SET, LG_PAY_OF, LG_PAY_SUM, LG_BY_ID, LG_SUM_CP,
+	LG_CURRENT_PLAN, LG_CARRY, LG_YEAR_SPENT, LG_ARRIVAL, LG_OVERDUE,
+	LG_COUNT
 };
 
 static const char *const ledger_sql[LG_COUNT] = {
@@ -85,15 +88,16 @@ static const char *const ledger_sql[LG_COUNT] = {
 	    "city, period, amount, approved, disbursed, bank "
 	    "FROM instructions WHERE kind = ? AND id = ?",
 	[LG_INSERT] = "INSERT INTO instructions (kind, id, digest, agency, "
-	    "city, period, amount, bank, state, entry, status, receipt) "
-	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	    "city, period, amount, bank, state, entry, status, receipt, "
+	    "value_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[LG_STATE] = "UPDATE instructions SET state = ? WHERE kind = ? AND id = ?",
 	[LG_REVIEW] = "UPDATE instructions SET state = ?, approved = ? "
 	    "WHERE kind = 'plan' AND id = ?",
 	[LG_DISBURSED] = "UPDATE instructions SET disbursed = disbursed + ? "
 	    "WHERE kind = 'plan' AND id = ?",
 	[LG_PAY_ADD] = "INSERT INTO payments (e2e, disbursement, line, plan, "
-	    "city, amount, account, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'PDNG')",
+	    "city, amount, account, status, period) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, 'PDNG', ?)",
 	[LG_PAY_GET] = "SELECT disbursement FROM payments WHERE e2e = ?",
 	[LG_PAY_SET] = "UPDATE payments SET status = ?, reason = ?, "
 	    "bank_ref = ? WHERE e2e = ?",
@@ -103,6 +107,25 @@ static const char *const ledger_sql[LG_COUNT] = {
 	    "'ACCC')), 0), coalesce(sum(status = 'RJCT'), 0) FROM payments "
 	    "WHERE disbursement = ?",
 	[LG_BY_ID] = "SELECT kind FROM instructions WHERE id = ? ORDER BY kind",
+	[LG_SUM_CP] = "SELECT coalesce(sum(amount), 0) FROM instructions "
+	    "WHERE kind = ? AND city = ? AND period = ?",
+	/* The plan of a city and period that stands (not superseded). */
+	[LG_CURRENT_PLAN] = "SELECT id FROM instructions WHERE kind = 'plan' "
+	    "AND city = ? AND period = ? AND state != ?",
+	[LG_CARRY] = "UPDATE instructions SET disbursed = ? WHERE kind = "
+	    "'plan' AND id = ?",
+	/* What a city's payments took in a year (rejected ones gave it back). */
+	[LG_YEAR_SPENT] = "SELECT coalesce(sum(amount), 0) FROM payments "
+	    "WHERE city = ? AND substr(period, 1, 4) = ? AND status != 'RJCT'",
+	[LG_ARRIVAL] = "INSERT INTO arrivals (notification, n, account, "
+	    "amount, booking_date, e2e, reference, remittance, city, period) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	/* Collections whose city remitted less than they amount to. */
+	[LG_OVERDUE] = "SELECT c.city, c.period, sum(c.amount), (SELECT "
+	    "coalesce(sum(r.amount), 0) FROM instructions r WHERE r.kind = "
+	    "'remittance' AND r.city = c.city AND r.period = c.period) FROM "
+	    "instructions c WHERE c.kind = 'collection' GROUP BY c.city, "
+	    "c.period",
 };
 
 struct ledger {
@@ -114,6 +137,10 @@ struct ledger {
 	struct sign_key		*key;			/* signs instructions */
 	struct sign_key		*bank_keys[CFG_MAX_BANKS];
 	struct registry		*reg;			/* NULL: none configured */
+	struct alerts		*al;
+	/* Read before the sandbox, which leaves the keeper no certificates. */
+	struct metrics_cert	 certs[64];
+	size_t			 ncerts;
 };
 
 /* One stored instruction (LG_FIND). */
@@ -141,6 +168,8 @@ struct ledger_ctx {
 	size_t				 clen;
 	char				 digest_hex[65];
 	json_t				*instr_json;	/* owned */
+	/* Disbursements: the period of each line's plan. */
+	char				 line_period[INSTR_MAX_LINES][8];
 };
 
 static int
@@ -161,7 +190,9 @@ ledger_transition(enum instr_kind kind, enum ledger_state from,
 	*to = from;
 	switch (kind) {
 	case INSTR_PLAN:
-		if (from == LS_SUBMITTED && ev == LE_APPROVED)
+		if (ev == LE_SUPERSEDED && from != LS_SUPERSEDED)
+			*to = LS_SUPERSEDED;
+		else if (from == LS_SUBMITTED && ev == LE_APPROVED)
 			*to = LS_APPROVED;
 		else if (from == LS_SUBMITTED && ev == LE_REJECTED)
 			*to = LS_REJECTED;
@@ -262,8 +293,9 @@ ledger_open(const struct config *cf, struct store *st, struct ledger **out)
 			ledger_fail(l, ledger_sql[j]);
 			goto fail;
 		}
-	if (outbox_open(l->db, cf, &l->ob) == -1)
+	if (outbox_open(l->db, cf, &l->ob) == -1 || alerts_open(st, &l->al) == -1)
 		goto fail;
+	l->ncerts = metrics_collect_certs(cf, l->certs, nitems(l->certs));
 	if (cf->courier.finance == -1)
 		log_warnx("no [courier] finance upstream: nothing is delivered "
 		    "to finance");
@@ -288,6 +320,7 @@ ledger_free(struct ledger *l)
 	for (j = 0; j < LG_COUNT; j++)
 		sqlite3_finalize(l->s[j]);
 	outbox_free(l->ob);
+	alerts_free(l->al);
 	sign_key_free(l->key);
 	for (i = 0; i < CFG_MAX_BANKS; i++)
 		sign_key_free(l->bank_keys[i]);
@@ -466,24 +499,74 @@ ledger_reply_text(struct ledger_reply *r, int status, const char *code,
 	r->blen = r->body ? strlen(r->body) : 0;
 }
 
-/* A refusal by a rule: logged with the instruction, nothing else changes. */
+/* A refusal by a rule: logged with the instruction, nothing else changes.
+ * Refusals that are early warnings (DESIGN §1) also raise an alert, its
+ * figures (taken) saying why; the refusal's entry records both. */
 static int
-ledger_refuse(struct ledger_ctx *x, int status, const char *rule,
-    const char *detail, struct ledger_reply *r)
+ledger_refuse_alert(struct ledger_ctx *x, int status, const char *rule,
+    const char *detail, struct ledger_reply *r, const char *city,
+    const char *period, json_t *figures)
 {
 	json_t	*e = ledger_entry_base(x, "refusal");
+	int	 raised, rc = -1;
 
 	if (e == NULL)
-		return -1;
+		goto done;
 	json_object_set_new(e, "rule", json_string(rule));
 	json_object_set_new(e, "status", json_integer(status));
 	json_object_set_new(e, "detail", json_string(detail));
 	if (x->instr_json != NULL)
 		json_object_set(e, "instruction", x->instr_json);
+	if (figures != NULL) {
+		json_object_set_new(e, "alert", json_string(rule));
+		json_object_set(e, "figures", figures);
+	}
 	if (ledger_append(x->l, e, &r->index) == -1)
-		return -1;
+		goto done;
+	if (figures != NULL && alerts_raise(x->l->al, rule, city, period,
+	    x->in.id, json_incref(figures), r->index, &raised) == -1)
+		goto done;
 	ledger_reply_text(r, status, rule, detail);
-	return 0;
+	rc = 0;
+done:
+	json_decref(figures);
+	return rc;
+}
+
+static int
+ledger_refuse(struct ledger_ctx *x, int status, const char *rule,
+    const char *detail, struct ledger_reply *r)
+{
+	return ledger_refuse_alert(x, status, rule, detail, r, NULL, NULL, NULL);
+}
+
+/* The sum of amounts of kind for a city and period. */
+static int
+ledger_sum(struct ledger *l, const char *kind, const char *city,
+    const char *period, int64_t *sum)
+{
+	sqlite3_stmt	*st = l->s[LG_SUM_CP];
+	int		 rc;
+
+	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, city, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, period, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		*sum = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : ledger_fail(l, "sum");
+}
+
+/* The due date of a period's remittance: the configured day of the next
+ * month, as YYYY-MM-DD into dst (11 bytes). */
+static int
+ledger_due_date(const struct ledger *l, const char *period, char *dst)
+{
+	char	next[8];
+
+	if (report_next_period(period, next) == -1)
+		return -1;
+	return str_printf(dst, 11, "%s-%02u", next, l->cf->rules.due_day);
 }
 
 /* The delivery envelope of DESIGN §2 (the caller frees *out). */
@@ -532,8 +615,10 @@ ledger_check_remittance(struct ledger_ctx *x, struct ledger_reply *r,
 	to = registry_by_number(x->l->reg, rm->to_account);
 	if (from == NULL || to == NULL) {
 		*refused = 1;
-		return ledger_refuse(x, 422, "unknown-account",
-		    "an account of the remittance is not in the registry", r);
+		return ledger_refuse(x, 422, from == NULL ? "payer-not-in-registry" :
+		    "payee-not-in-registry", from == NULL ?
+		    "from_account is not in the account registry" :
+		    "to_account is not in the account registry", r);
 	}
 	if (from->role != REG_CITY_SPECIAL || strcmp(from->city, rm->city) != 0 ||
 	    to->role != REG_PROVINCE_SPECIAL) {
@@ -552,18 +637,39 @@ ledger_check_plan(struct ledger_ctx *x, struct ledger_reply *r, int *refused)
 	struct ledger_row	 row;
 	int			 rc;
 
-	*refused = 0;
-	if (p->amends[0] == '\0')
+	sqlite3_stmt		*st = x->l->s[LG_CURRENT_PLAN];
+	char			 current[INSTR_ID_MAX] = "";
+
+	*refused = 1;
+	/* One plan stands for a city and month; only an amendment naming it
+	 * replaces it. */
+	sqlite3_bind_text(st, 1, p->city, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, p->period, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, LS_SUPERSEDED);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		str_copy(current, sizeof(current), ledger_text(st, 0));
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return ledger_fail(x->l, "current plan");
+	if (p->amends[0] == '\0') {
+		if (current[0] != '\0')
+			return ledger_refuse(x, 422, "plan-exists", "a plan for "
+			    "this city and period stands; send an amendment "
+			    "(amends) naming it", r);
+		*refused = 0;
 		return 0;
+	}
 	if ((rc = ledger_find(x->l, "plan", p->amends, &row)) == -1)
 		return -1;
 	free(row.receipt);
 	if (rc == 0 || strcmp(row.city, p->city) != 0 ||
-	    strcmp(row.period, p->period) != 0) {
-		*refused = 1;
+	    strcmp(row.period, p->period) != 0)
 		return ledger_refuse(x, 422, "bad-amends",
 		    "an amendment must name a plan of the same city and period", r);
-	}
+	if (strcmp(current, p->amends) != 0)
+		return ledger_refuse(x, 422, "plan-superseded",
+		    "the plan named by amends was itself amended", r);
+	*refused = 0;
 	return 0;
 }
 
@@ -591,6 +697,10 @@ ledger_check_review(struct ledger_ctx *x, struct ledger_row *plan,
 	if (rv->approved && rv->approved_total_fen > plan->amount)
 		return ledger_refuse(x, 422, "review-exceeds-plan",
 		    "approved_total_fen exceeds the plan's total", r);
+	/* An amendment inherits what its predecessor already paid. */
+	if (rv->approved && rv->approved_total_fen < plan->disbursed)
+		return ledger_refuse(x, 422, "review-below-disbursed",
+		    "approved_total_fen is less than already disbursed", r);
 	*refused = 0;
 	return 0;
 }
@@ -620,6 +730,48 @@ ledger_e2e(const char *id, size_t i, char *dst, size_t dsz)
 	SHA256((const unsigned char *)in, strlen(in), h);
 	hex_encode(hex, h, 12);
 	str_printf(dst, dsz, "E%s-%02zu", hex, i + 1);
+}
+
+/* The city's annual budget, if one is configured: 0 within it, 1 refused
+ * (logged), -1 on a store failure. Lines of one disbursement are for
+ * different plans; each is checked with what the year has spent so far. */
+static int
+ledger_check_budget(struct ledger_ctx *x, const char *city, const char *period,
+    int64_t amount, struct ledger_reply *r)
+{
+	const struct cfg_rules	*ru = &x->l->cf->rules;
+	sqlite3_stmt		*st = x->l->s[LG_YEAR_SPENT];
+	char			 year[5];
+	int64_t			 spent = 0;
+	size_t			 i;
+	int			 rc;
+
+	memcpy(year, period, 4);
+	year[4] = '\0';
+	for (i = 0; i < ru->nbudgets; i++)
+		if (strcmp(ru->budgets[i].city, city) == 0 &&
+		    (unsigned)(year[0] - '0') * 1000 + (unsigned)(year[1] - '0') *
+		    100 + (unsigned)(year[2] - '0') * 10 +
+		    (unsigned)(year[3] - '0') == ru->budgets[i].year)
+			break;
+	if (i == ru->nbudgets)
+		return 0;
+	sqlite3_bind_text(st, 1, city, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, year, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		spent = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return ledger_fail(x->l, "year spent");
+	if (spent + amount <= ru->budgets[i].fen)
+		return 0;
+	if (ledger_refuse_alert(x, 422, "budget-exceeded", "the city's annual "
+	    "budget would be exceeded", r, city, period, json_pack("{s:s, "
+	    "s:I, s:I, s:I}", "year", year, "budget_fen",
+	    (json_int_t)ru->budgets[i].fen, "spent_fen", (json_int_t)spent,
+	    "requested_fen", (json_int_t)amount)) == -1)
+		return -1;
+	return 1;
 }
 
 /* Disbursement: each line's plan approved and not exceeded, the payee
@@ -661,15 +813,27 @@ ledger_check_disbursement(struct ledger_ctx *x, struct pain001_input *pin,
 		str_printf(msg, sizeof(msg), "plan %s", ln->plan_id);
 		if (rc == 0)
 			return ledger_refuse(x, 422, "unknown-plan", msg, r);
+		if (plan.state == LS_SUPERSEDED)
+			return ledger_refuse(x, 422, "plan-superseded", msg, r);
 		if (plan.state != LS_APPROVED)
 			return ledger_refuse(x, 422, "plan-not-approved", msg, r);
 		if (plan.approved < 0 ||
 		    ln->amount_fen > plan.approved - plan.disbursed)
-			return ledger_refuse(x, 422, "plan-exceeded", msg, r);
+			return ledger_refuse_alert(x, 422, "plan-exceeded", msg, r,
+			    plan.city, plan.period, json_pack("{s:s, s:I, s:I, "
+			    "s:I}", "plan_id", ln->plan_id, "approved_fen",
+			    (json_int_t)plan.approved, "disbursed_fen",
+			    (json_int_t)plan.disbursed, "requested_fen",
+			    (json_int_t)ln->amount_fen));
+		if ((rc = ledger_check_budget(x, plan.city, plan.period,
+		    ln->amount_fen, r)) != 0)
+			return rc == 1 ? 0 : -1;
 		if ((pay = registry_find(x->l->reg, REG_CITY_EXPENDITURE,
 		    plan.city)) == NULL)
 			return ledger_refuse(x, 422, "payee-not-in-registry", msg,
 			    r);
+		str_copy(x->line_period[i], sizeof(x->line_period[i]),
+		    plan.period);
 		ledger_e2e(x->in.id, i, pl->end_to_end_id,
 		    sizeof(pl->end_to_end_id));
 		pl->amount_fen = ln->amount_fen;
@@ -912,7 +1076,155 @@ ledger_insert(struct ledger_ctx *x, const uint8_t digest[32], const char *city,
 	sqlite3_bind_int64(st, 10, (sqlite3_int64)entry);
 	sqlite3_bind_int(st, 11, status);
 	sqlite3_bind_blob(st, 12, receipt, (int)rlen, SQLITE_STATIC);
+	if (x->in.kind == INSTR_REMITTANCE)
+		sqlite3_bind_text(st, 13, x->in.u.remittance.value_date, -1,
+		    SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 13);
 	return ledger_step(x->l, LG_INSERT, "insert instruction");
+}
+
+/* An amendment replaces the plan it names, which keeps no further say;
+ * what was already paid under it counts against the amendment. */
+static int
+ledger_amend(struct ledger_ctx *x, const char *old)
+{
+	struct ledger_row	row;
+	sqlite3_stmt		*st = x->l->s[LG_CARRY];
+	int			rc;
+
+	if ((rc = ledger_find(x->l, "plan", old, &row)) != 1)
+		return -1;
+	free(row.receipt);
+	if (ledger_event(x->l, INSTR_PLAN, old, LE_SUPERSEDED) == -1)
+		return -1;
+	sqlite3_bind_int64(st, 1, row.disbursed);
+	sqlite3_bind_text(st, 2, x->in.id, -1, SQLITE_STATIC);
+	return ledger_step(x->l, LG_CARRY, "carry");
+}
+
+/* After a remittance: short of what tax collected for that city and month,
+ * or after the due day, is an early warning (alert; reconciliation flags
+ * it too). */
+static int
+ledger_watch_remittance(struct ledger_ctx *x, uint64_t index)
+{
+	const struct instr_remittance	*rm = &x->in.u.remittance;
+	int64_t				 collected, remitted;
+	char				 due[11];
+	int				 raised;
+
+	if (ledger_sum(x->l, "collection", rm->city, rm->period, &collected) ==
+	    -1 || ledger_sum(x->l, "remittance", rm->city, rm->period,
+	    &remitted) == -1)
+		return -1;
+	if (remitted < collected && alerts_raise(x->l->al, "short-remittance",
+	    rm->city, rm->period, "", json_pack("{s:I, s:I, s:s}",
+	    "collected_fen", (json_int_t)collected, "remitted_fen",
+	    (json_int_t)remitted, "remittance_id", x->in.id), UINT64_MAX,
+	    &raised) == -1)
+		return -1;
+	(void)index;
+	if (ledger_due_date(x->l, rm->period, due) == 0 &&
+	    strcmp(rm->value_date, due) > 0 && alerts_raise(x->l->al,
+	    "late-remittance", rm->city, rm->period, "", json_pack("{s:s, s:s, "
+	    "s:s}", "due_date", due, "value_date", rm->value_date,
+	    "remittance_id", x->in.id), UINT64_MAX, &raised) == -1)
+		return -1;
+	return 0;
+}
+
+/* Payment capacity in months below the threshold is an early warning;
+ * raised once per month of plans paid. */
+static int
+ledger_watch_capacity(struct ledger *l, const char *period)
+{
+	int64_t	balance, monthly;
+	double	months;
+	int	raised;
+
+	if (l->cf->rules.capacity_months == 0 ||
+	    report_capacity(l->db, &balance, &monthly, &months) == -1)
+		return 0;
+	if (months < 0 || months >= (double)l->cf->rules.capacity_months)
+		return 0;
+	return alerts_raise(l->al, "capacity-low", "", period, "",
+	    json_pack("{s:I, s:I, s:f, s:i}", "balance_fen", (json_int_t)balance,
+	    "monthly_expenditure_fen", (json_int_t)monthly, "capacity_months",
+	    months, "threshold_months", (int)l->cf->rules.capacity_months),
+	    UINT64_MAX, &raised);
+}
+
+/* A bank's notification: credits to the province-special account are
+ * matched to the remittance they pay (by end-to-end id, else by the
+ * remittance id in the reference); the rest are unmatched arrivals. */
+static int
+ledger_arrivals(struct ledger_ctx *x)
+{
+	const struct instr_bank_notification	*b = &x->in.u.bank_notification;
+	const struct registry_account		*acct;
+	struct ledger_row			 rem;
+	sqlite3_stmt				*st = x->l->s[LG_ARRIVAL];
+	char					 subject[64];
+	size_t					 i;
+	int					 matched, raised;
+
+	for (i = 0; i < b->nentries; i++) {
+		const struct instr_bank_entry *en = &b->entries[i];
+
+		acct = x->l->reg ? registry_by_number(x->l->reg, en->account) :
+		    NULL;
+		matched = 0;
+		memset(&rem, 0, sizeof(rem));
+		if (acct != NULL && acct->role == REG_PROVINCE_SPECIAL &&
+		    en->credit) {
+			if (en->end_to_end_id[0] != '\0')
+				matched = ledger_find(x->l, "remittance",
+				    en->end_to_end_id, &rem);
+			if (matched == 0 && instr_id_ok(en->reference)) {
+				free(rem.receipt);
+				matched = ledger_find(x->l, "remittance",
+				    en->reference, &rem);
+			}
+			free(rem.receipt);
+			if (matched == -1)
+				return -1;
+		}
+		sqlite3_bind_text(st, 1, x->in.id, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 2, (int)i);
+		sqlite3_bind_text(st, 3, en->account, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, en->credit ? en->amount_fen :
+		    -en->amount_fen);
+		sqlite3_bind_text(st, 5, en->booking_date, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 6, en->end_to_end_id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 7, en->reference, -1, SQLITE_STATIC);
+		if (matched == 1) {
+			sqlite3_bind_text(st, 8, en->end_to_end_id[0] &&
+			    strcmp(en->end_to_end_id, en->reference) != 0 ?
+			    en->end_to_end_id : en->reference, -1,
+			    SQLITE_TRANSIENT);
+			sqlite3_bind_text(st, 9, rem.city, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(st, 10, rem.period, -1,
+			    SQLITE_TRANSIENT);
+		} else {
+			sqlite3_bind_null(st, 8);
+			sqlite3_bind_null(st, 9);
+			sqlite3_bind_null(st, 10);
+		}
+		if (ledger_step(x->l, LG_ARRIVAL, "arrival") == -1)
+			return -1;
+		str_printf(subject, sizeof(subject), "%s#%zu", x->in.id, i);
+		if (matched == 0 && acct != NULL &&
+		    acct->role == REG_PROVINCE_SPECIAL && en->credit &&
+		    alerts_raise(x->l->al, "unmatched-arrival", "", "",
+		    subject, json_pack("{s:s, s:I, "
+		    "s:s, s:s, s:s}", "account", en->account, "amount_fen",
+		    (json_int_t)en->amount_fen, "booking_date", en->booking_date,
+		    "end_to_end_id", en->end_to_end_id, "reference",
+		    en->reference), UINT64_MAX, &raised) == -1)
+			return -1;
+	}
+	return 0;
 }
 
 /* The receipt: what the caller keeps as proof of acceptance. */
@@ -942,7 +1254,8 @@ ledger_duplicate(struct ledger_ctx *x, const uint8_t digest[32],
     struct ledger_row *orig, struct ledger_reply *r)
 {
 	json_t	*e;
-	char	 hex[65];
+	char	 hex[65], subject[128];
+	int	 raised;
 
 	hex_encode(hex, orig->digest, 32);
 	if (CRYPTO_memcmp(digest, orig->digest, 32) == 0) {
@@ -974,6 +1287,16 @@ ledger_duplicate(struct ledger_ctx *x, const uint8_t digest[32],
 	    json_integer((json_int_t)orig->entry));
 	json_object_set_new(e, "original_digest", json_string(hex));
 	if (ledger_append(x->l, e, &r->index) == -1)
+		return -1;
+	/* Each conflicting attempt is its own warning: the subject names
+	 * the entry, so none hides behind an earlier one. */
+	str_printf(subject, sizeof(subject), "%s:%s@%llu",
+	    instr_kind_name(x->in.kind), x->in.id, (unsigned long long)r->index);
+	if (alerts_raise(x->l->al, "duplicate-id-different-content",
+	    orig->city, orig->period, subject, json_pack("{s:s, s:s, s:s, "
+	    "s:s, s:I}", "kind", instr_kind_name(x->in.kind), "id", x->in.id,
+	    "original_digest", hex, "digest", x->digest_hex, "original_index",
+	    (json_int_t)orig->entry), r->index, &raised) == -1)
 		return -1;
 	ledger_reply_text(r, 409, "duplicate-conflict",
 	    "this id was already used for an instruction with other content");
@@ -1118,6 +1441,8 @@ ledger_accept(struct ledger_ctx *x, const uint8_t digest[32],
 			sqlite3_bind_int64(st, 6, pl->amount_fen);
 			sqlite3_bind_text(st, 7, pl->creditor_account, -1,
 			    SQLITE_STATIC);
+			sqlite3_bind_text(st, 8, x->line_period[i], -1,
+			    SQLITE_STATIC);
 			if (ledger_step(x->l, LG_PAY_ADD, "payment") == -1)
 				goto done;
 			st = x->l->s[LG_DISBURSED];
@@ -1135,6 +1460,21 @@ ledger_accept(struct ledger_ctx *x, const uint8_t digest[32],
 			    ctype, idem, headers, bfile, flen) == -1)
 				goto done;
 		}
+		if (ledger_watch_capacity(x->l, x->line_period[0]) == -1)
+			goto done;
+		break;
+	case INSTR_PLAN:
+		if (x->in.u.plan.amends[0] != '\0' &&
+		    ledger_amend(x, x->in.u.plan.amends) == -1)
+			goto done;
+		break;
+	case INSTR_REMITTANCE:
+		if (ledger_watch_remittance(x, r->index) == -1)
+			goto done;
+		break;
+	case INSTR_BANK_NOTIFICATION:
+		if (ledger_arrivals(x) == -1)
+			goto done;
 		break;
 	case INSTR_BANK_STATUS:
 		if (ledger_apply_status(x, &ev) == -1 ||
@@ -1284,6 +1624,84 @@ ledger_delivered(struct ledger *l, const struct ipc_delivered *d,
 	}
 	outbox_row_clear(&row);
 	return rc;
+}
+
+/* Remittances not received in full by their due day. */
+static int
+ledger_watch_overdue(struct ledger *l, const char *today)
+{
+	sqlite3_stmt	*st = l->s[LG_OVERDUE];
+	char		 city[8], period[8], due[11];
+	int64_t		 collected, remitted;
+	int		 rc, raised;
+
+	/* The cursor cannot stay open while alerts append: one at a time. */
+	for (;;) {
+		int found = 0;
+
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			str_copy(city, sizeof(city), ledger_text(st, 0));
+			str_copy(period, sizeof(period), ledger_text(st, 1));
+			collected = sqlite3_column_int64(st, 2);
+			remitted = sqlite3_column_int64(st, 3);
+			if (remitted >= collected ||
+			    ledger_due_date(l, period, due) == -1 ||
+			    strcmp(today, due) <= 0)
+				continue;
+			if (report_alerted_rule(l->db, "late-remittance", city,
+			    period))
+				continue;
+			found = 1;
+			break;
+		}
+		sqlite3_reset(st);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return ledger_fail(l, "overdue");
+		if (!found)
+			return 0;
+		if (alerts_raise(l->al, "late-remittance", city, period, "",
+		    json_pack("{s:s, s:I, s:I}", "due_date", due,
+		    "collected_fen", (json_int_t)collected, "remitted_fen",
+		    (json_int_t)remitted), UINT64_MAX, &raised) == -1)
+			return -1;
+	}
+}
+
+/* Certificates the configuration names that end within 30 days. */
+static int
+ledger_watch_certs(struct ledger *l)
+{
+	const struct metrics_cert *certs = l->certs;
+	size_t			n = l->ncerts, i;
+	time_t			now = time(NULL);
+	int			raised;
+	char			when[32];
+	struct tm		tm;
+
+	for (i = 0; i < n; i++) {
+		if (certs[i].not_after - now > 30 * 86400)
+			continue;
+		gmtime_r(&certs[i].not_after, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		if (alerts_raise(l->al, "certificate-expiry", "", "",
+		    certs[i].path, json_pack("{s:s, s:I}", "not_after", when,
+		    "seconds_left", (json_int_t)(certs[i].not_after - now)),
+		    UINT64_MAX, &raised) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+ledger_watch(struct ledger *l)
+{
+	char	today[40];
+
+	entry_time(today, sizeof(today));
+	today[10] = '\0';
+	if (ledger_watch_overdue(l, today) == -1 || ledger_watch_certs(l) == -1)
+		return -1;
+	return 0;
 }
 
 int
@@ -1495,6 +1913,50 @@ ledger_transfer(struct ledger *l, const struct ipc_transfer_query *q,
 	json_decref(o);
 	if (*body == NULL) {
 		ledger_answer(r, 500, "internal", "out of memory", body, blen);
+		return;
+	}
+	*blen = strlen(*body);
+	r->status = 200;
+	str_copy(r->ctype, sizeof(r->ctype), "application/json");
+}
+
+void
+ledger_report(struct ledger *l, const struct ipc_report_query *q,
+    struct ipc_audit_reply *r, char **body, size_t *blen)
+{
+	json_t	*o = NULL;
+	char	 period[8];
+
+	memset(r, 0, sizeof(r[0]));
+	*body = NULL;
+	*blen = 0;
+	if (q->what == REPORT_RECONCILIATION) {
+		if (!ipc_str_ok(q->period, sizeof(q->period)) ||
+		    !instr_period_ok(q->period)) {
+			ledger_answer(r, 400, "bad-period", "period must be YYYY-MM",
+			    body, blen);
+			return;
+		}
+		str_copy(period, sizeof(period), q->period);
+		o = report_reconciliation(l->db, &l->cf->rules, period);
+		if (o != NULL && q->csv) {
+			if (report_csv(o, body, blen) == 0) {
+				json_decref(o);
+				r->status = 200;
+				str_copy(r->ctype, sizeof(r->ctype),
+				    "text/csv; charset=UTF-8");
+				return;
+			}
+			json_decref(o);
+			o = NULL;
+		}
+	} else if (q->what == REPORT_ALERTS)
+		o = alerts_list(l->db, q->since);
+	*body = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(o);
+	if (*body == NULL) {
+		ledger_answer(r, 500, "internal", "the report cannot be made",
+		    body, blen);
 		return;
 	}
 	*blen = strlen(*body);

@@ -18,6 +18,24 @@ struct store;
 
 struct ledger;
 
+/* An instruction's life; every change goes through ledger.c's transition
+ * function. The numbers are stored in the database: never renumber. */
+enum ledger_state {
+	LS_ACCEPTED = 0,	/* signed, logged, deliveries queued */
+	LS_DELIVERED = 1,	/* every delivery taken */
+	LS_PARKED = 2,		/* a delivery gave up: an operator must act */
+	LS_SUBMITTED = 3,	/* plan: waiting for finance's review */
+	LS_APPROVED = 4,	/* plan: reviewed and approved */
+	LS_REJECTED = 5,	/* plan: reviewed and rejected */
+	LS_SENT = 6,		/* disbursement: the bank took the file */
+	LS_IN_PROGRESS = 7,	/* disbursement: the bank reports progress */
+	LS_SETTLED = 8,		/* disbursement: every payment settled */
+	LS_BANK_REJECTED = 9,	/* disbursement: the bank rejected a payment */
+	LS_RECORDED = 10,	/* bank reports: nothing more to happen */
+	LS_SUPERSEDED = 11,	/* plan: replaced by an amendment */
+	LS_COUNT
+};
+
 /* The answer to one instruction. */
 struct ledger_reply {
 	int		 status;	/* 202, 200, or >= 400 */
@@ -55,11 +73,22 @@ int	ledger_delivered(struct ledger *, const struct ipc_delivered *,
 int	ledger_requeue(struct ledger *, uint64_t seq, const char *who,
 	    struct ledger_reply *reply);
 
+/* Inside a transaction: the early warnings that come with time rather
+ * than with an instruction (remittances overdue, certificates about to
+ * expire); each raised once. -1 if the store failed. */
+int	ledger_watch(struct ledger *);
+
 /* GET /v1/transfers/{id}: the instruction's state, receipt, deliveries,
  * payments and, once a checkpoint covers its entry, an inclusion proof.
  * Only parties to it and admin see it (404 otherwise). *body is the
  * caller's. */
 void	ledger_transfer(struct ledger *, const struct ipc_transfer_query *,
+	    struct ipc_audit_reply *, char **body, size_t *blen);
+
+struct ipc_report_query;
+/* GET /v1/reports/reconciliation and GET /v1/alerts. *body is the
+ * caller's. */
+void	ledger_report(struct ledger *, const struct ipc_report_query *,
 	    struct ipc_audit_reply *, char **body, size_t *blen);
 
 #endif

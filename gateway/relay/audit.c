@@ -520,3 +520,20 @@ audit_outbox_retry(struct relay_conn *c, uint64_t seq)
 	TAILQ_INSERT_TAIL(&r->instrs, p, entry);
 	r->npending++;
 }
+
+void
+audit_report_query(struct relay_conn *c, const struct ipc_report_query *q)
+{
+	struct relay		*r = c->r;
+	struct audit_pending	*p;
+
+	if ((p = audit_wait_new(c)) == NULL) {
+		conn_reply_error(c, 503, "keeper-unavailable",
+		    "the audit log is not reachable");
+		return;
+	}
+	ipc_send(bufferevent_get_output(r->keeper), IPC_REPORT_QUERY, p->id,
+	    q, sizeof(*q));
+	TAILQ_INSERT_TAIL(&r->queries, p, entry);
+	r->npending++;
+}

@@ -176,6 +176,10 @@ struct ipc_transfer_query;
  * waits for transfer_reply. 0, or -1 if the keeper cannot take it. */
 int	audit_instr(struct relay_conn *, const struct ipc_instr *,
 	    const char *canon, size_t len);
+struct ipc_report_query;
+/* Asks the keeper for a report or the alerts; the answer goes to the
+ * client. */
+void	audit_report_query(struct relay_conn *, const struct ipc_report_query *);
 /* Asks the keeper to re-queue a parked outbox row (admin). */
 void	audit_outbox_retry(struct relay_conn *, uint64_t seq);
 /* Asks the keeper about a transfer; the answer goes to the client. */

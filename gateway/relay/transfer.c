@@ -33,6 +33,8 @@ enum transfer_ep {
 	TE_BANK_STATUS,
 	TE_BANK_NOTIFICATIONS,
 	TE_TRANSFERS,		/* GET /v1/transfers/{id} */
+	TE_REPORT,		/* GET /v1/reports/reconciliation?period= */
+	TE_ALERTS,		/* GET /v1/alerts[?since=N] */
 };
 
 enum transfer_body { TB_JSON, TB_XML };
@@ -59,6 +61,7 @@ static const struct transfer_def {
 
 struct transfer {
 	const struct transfer_def	*def;
+	enum transfer_ep		 read;	/* a GET endpoint */
 	char				 name[48];	/* for the log */
 	char				 plan_id[INSTR_ID_MAX];
 	char				 charset[32];	/* "" if none given */
@@ -186,6 +189,96 @@ transfer_refuse(struct relay_conn *c, int status, const char *code,
 	free(out);
 }
 
+/* The read endpoints: 0 if url is one (answered in transfer_done, or
+ * refused here), -1 if not. */
+static int
+transfer_read_head(struct relay_conn *c, struct transfer *t, const char *url,
+    size_t len)
+{
+	const struct cfg_agency	*ag = &c->r->cf->agencies[c->agency];
+	const char		*q = memchr(url, '?', len);
+	size_t			 n = q ? (size_t)(q - url) : len;
+
+	if (len >= 14 && memcmp(url, "/v1/transfers/", 14) == 0) {
+		t->read = TE_TRANSFERS;
+		str_copy(t->name, sizeof(t->name), "v1/transfers");
+	} else if (n == 26 && memcmp(url, "/v1/reports/reconciliation", 26) ==
+	    0) {
+		t->read = TE_REPORT;
+		str_copy(t->name, sizeof(t->name), "v1/reports");
+	} else if (n == 10 && memcmp(url, "/v1/alerts", 10) == 0) {
+		t->read = TE_ALERTS;
+		str_copy(t->name, sizeof(t->name), "v1/alerts");
+	} else
+		return -1;
+	if (c->req.method != HTTP_GET && c->req.method != HTTP_HEAD)
+		conn_reply_error(c, 405, "method-not-allowed",
+		    "this endpoint is read with GET");
+	/* Reports and alerts are for the fund's authorities and auditors. */
+	else if (t->read != TE_TRANSFERS && ag->role != ROLE_FINANCE &&
+	    ag->role != ROLE_HRSS && ag->role != ROLE_ADMIN)
+		conn_reply_error(c, 403, "role-not-allowed",
+		    "reports are for finance, hrss and admin");
+	return 0;
+}
+
+/* "name=value" from a query string into dst: 0, 1 if absent, -1 if too
+ * long. */
+static int
+transfer_param(const char *url, size_t len, const char *name, char *dst,
+    size_t dsz)
+{
+	const char	*q = memchr(url, '?', len), *end = url + len, *p, *e;
+	size_t		 nl = strlen(name);
+
+	for (p = q ? q + 1 : end; p < end; p = e + 1) {
+		if ((e = memchr(p, '&', (size_t)(end - p))) == NULL)
+			e = end;
+		if ((size_t)(e - p) > nl && memcmp(p, name, nl) == 0 &&
+		    p[nl] == '=') {
+			if ((size_t)(e - p) - nl - 1 >= dsz)
+				return -1;
+			memcpy(dst, p + nl + 1, (size_t)(e - p) - nl - 1);
+			dst[(size_t)(e - p) - nl - 1] = '\0';
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static void
+transfer_report(struct relay_conn *c, struct transfer *t, const char *url,
+    size_t len)
+{
+	struct ipc_report_query	 q;
+	const char		*acc;
+	char			 since[24];
+	size_t			 alen;
+
+	memset(&q, 0, sizeof(q));
+	if (t->read == TE_REPORT) {
+		q.what = REPORT_RECONCILIATION;
+		if (transfer_param(url, len, "period", q.period,
+		    sizeof(q.period)) != 0 || !instr_period_ok(q.period)) {
+			conn_reply_error(c, 400, "bad-period",
+			    "give ?period=YYYY-MM");
+			return;
+		}
+		/* CSV only when asked for by name (an operator's spreadsheet). */
+		acc = http_msg_header(&c->req, "Accept", &alen);
+		q.csv = acc != NULL && alen >= 8 && memmem(acc, alen, "text/csv",
+		    8) != NULL;
+	} else {
+		q.what = REPORT_ALERTS;
+		if (transfer_param(url, len, "since", since, sizeof(since)) ==
+		    0 && parse_u64(since, 0, INT64_MAX, &q.since) == -1) {
+			conn_reply_error(c, 400, "bad-query", "since is a number");
+			return;
+		}
+	}
+	audit_report_query(c, &q);
+}
+
 int
 transfer_head(struct relay_conn *c, const char *url, size_t len)
 {
@@ -201,15 +294,8 @@ transfer_head(struct relay_conn *c, const char *url, size_t len)
 		return 0;
 	}
 	c->xfer = t;
-	if (len >= 14 && memcmp(url, "/v1/transfers/", 14) == 0) {
-		str_copy(t->name, sizeof(t->name), "v1/transfers");
-		if (c->req.method != HTTP_GET && c->req.method != HTTP_HEAD) {
-			conn_reply_error(c, 405, "method-not-allowed",
-			    "transfers are read with GET");
-			return 0;
-		}
-		return 0;	/* answered in transfer_done */
-	}
+	if (transfer_read_head(c, t, url, len) == 0)
+		return 0;
 	if ((def = transfer_match(url, len, id, sizeof(id))) == NULL) {
 		str_copy(t->name, sizeof(t->name), "v1");
 		conn_reply_error(c, 404, "no-route", "no such endpoint");
@@ -317,6 +403,8 @@ transfer_parse(struct relay_conn *c, struct transfer *t, const char *body,
 	case TE_BANK_NOTIFICATIONS:
 		return camt054_parse(body, len, cs, in, err);
 	case TE_TRANSFERS:
+	case TE_REPORT:
+	case TE_ALERTS:
 		break;
 	}
 	adapter_fail(err, 404, "no-route", NULL, "no such endpoint");
@@ -336,6 +424,10 @@ transfer_done(struct relay_conn *c, const char *url, size_t ulen)
 	size_t			 len, clen;
 	unsigned int		 dlen;
 
+	if (t->read == TE_REPORT || t->read == TE_ALERTS) {
+		transfer_report(c, t, url, ulen);
+		return;
+	}
 	if (t->def == NULL) {
 		transfer_query(c, url, ulen);
 		return;

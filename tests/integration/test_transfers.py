@@ -282,7 +282,10 @@ class Refusals(TransferCase):
             (M.remittance("REF-REM-1", city="620200"), 403, "city-mismatch"),
             (M.remittance("REF-REM-1", from_account=M.LANZHOU_EXPENDITURE), 422,
              "edge-not-allowed"),
-            (M.remittance("REF-REM-1", from_account="999999999"), 422, "unknown-account"),
+            (M.remittance("REF-REM-1", from_account="999999999"), 422,
+             "payer-not-in-registry"),
+            (M.remittance("REF-REM-1", to_account="999999999"), 422,
+             "payee-not-in-registry"),
         ]
         for body, status, code in cases:
             with self.subTest(code=code):
