@@ -176,6 +176,8 @@ struct ipc_outbox_retry {
 
 /* The slot number under which the parent passes the courier's channel. */
 #define IPC_SLOT_COURIER	UINT32_MAX
+/* ... and a freshly opened account registry file, on reload. */
+#define IPC_SLOT_REGISTRY	(UINT32_MAX - 1)
 
 struct ipc_channel {
 	uint32_t	slot;

@@ -8,8 +8,8 @@
 #include <netinet/in.h>
 
 #include <errno.h>
-#include <poll.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +24,7 @@
 #include "metrics.h"
 #include "courier/courier.h"
 #include "keeper/keeper.h"
+#include "keeper/registry.h"
 #include "log.h"
 #include "proc.h"
 #include "relay/relay.h"
@@ -430,6 +431,17 @@ proc_reload(struct runtime *rt)
 		    "still serving with the running one");
 		goto fail;
 	}
+	if (nrt.cf->keeper.accounts[0] != '\0') {
+		struct registry	*reg;
+
+		if (registry_load(nrt.cf->keeper.accounts, &reg) == -1) {
+			log_warnx("reload: the account registry %s has errors "
+			    "(above); still serving with the running "
+			    "configuration", nrt.cf->keeper.accounts);
+			goto fail;
+		}
+		registry_free(reg);
+	}
 	if (strcmp(nrt.cf->keeper.database, rt->cf->keeper.database) != 0 ||
 	    strcmp(nrt.cf->keeper.checkpoint_file,
 	    rt->cf->keeper.checkpoint_file) != 0 ||
@@ -454,6 +466,16 @@ proc_reload(struct runtime *rt)
 				}
 		}
 		goto fail;
+	}
+	/* The keeper cannot open files: it reads the registry we open. */
+	if (nrt.cf->keeper.accounts[0] != '\0') {
+		int rfd = open(nrt.cf->keeper.accounts, O_RDONLY | O_CLOEXEC);
+
+		if (rfd == -1 || ipc_send_fd(proc_keeper_ctl, IPC_SLOT_REGISTRY,
+		    rfd) == -1)
+			log_warn("reload: cannot hand the registry to the keeper");
+		if (rfd != -1)
+			close(rfd);
 	}
 	old = *rt;
 	*rt = nrt;

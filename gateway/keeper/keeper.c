@@ -29,6 +29,7 @@
 #include "keeper/keeper.h"
 #include "keeper/ledger.h"
 #include "keeper/outbox.h"
+#include "keeper/registry.h"
 #include "keeper/query.h"
 #include "keeper/store.h"
 #include "log.h"
@@ -677,6 +678,30 @@ keeper_courier_new(struct keeper *k, int fd)
 	keeper_outbox_kick(k);
 }
 
+/* A reload: the parent opened (and checked) the registry file; the keeper,
+ * which may open nothing itself, reads it from the descriptor. */
+static void
+keeper_registry(struct keeper *k, int fd)
+{
+	struct registry	*reg;
+	FILE		*fp;
+
+	if ((fp = fdopen(fd, "r")) == NULL) {
+		log_warn("%s: fdopen", __func__);
+		close(fd);
+		return;
+	}
+	if (registry_load_fp(fp, k->cf->keeper.accounts, &reg) == -1)
+		log_warnx("reload: the account registry has errors; the keeper "
+		    "keeps the one it has");
+	else {
+		ledger_set_registry(k->lg, reg);
+		log_info("reload: account registry of %zu accounts in use",
+		    registry_count(reg));
+	}
+	fclose(fp);
+}
+
 /* The parent hands over one socketpair end per relay worker it starts. */
 static void
 keeper_ctl(evutil_socket_t fd, short what, void *arg)
@@ -696,6 +721,10 @@ keeper_ctl(evutil_socket_t fd, short what, void *arg)
 	}
 	if (slot == IPC_SLOT_COURIER) {
 		keeper_courier_new(k, cfd);
+		return;
+	}
+	if (slot == IPC_SLOT_REGISTRY) {
+		keeper_registry(k, cfd);
 		return;
 	}
 	for (ch = NULL, i = 0; i < KEEPER_MAX_CHANS && ch == NULL; i++)

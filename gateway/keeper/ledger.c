@@ -328,6 +328,13 @@ ledger_free(struct ledger *l)
 	free(l);
 }
 
+void
+ledger_set_registry(struct ledger *l, struct registry *reg)
+{
+	registry_free(l->reg);
+	l->reg = reg;
+}
+
 struct outbox *
 ledger_outbox(struct ledger *l)
 {

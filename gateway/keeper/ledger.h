@@ -52,6 +52,9 @@ struct ledger_reply {
 int	ledger_open(const struct config *, struct store *, struct ledger **out);
 void	ledger_free(struct ledger *);
 struct outbox	*ledger_outbox(struct ledger *);
+struct registry;
+/* Replaces the account registry (taken) with a newly validated one. */
+void	ledger_set_registry(struct ledger *, struct registry *);
 
 /* Inside a transaction. Appends this exchange's audit entry whatever the
  * verdict (accepted, replayed, refused) and, when accepted, the

@@ -534,7 +534,7 @@ registry_handler(void *arg, const char *section, const char *k, const char *v)
 }
 
 int
-registry_load(const char *path, struct registry **out)
+registry_load_fp(FILE *fp, const char *path, struct registry **out)
 {
 	struct registry_parse	 p;
 	struct registry		*reg;
@@ -548,14 +548,8 @@ registry_load(const char *path, struct registry **out)
 	memset(&p, 0, sizeof(p));
 	p.path = path;
 	p.reg = reg;
-	/* "e": close-on-exec, so no child the process may start inherits it. */
-	if ((p.fp = fopen(path, "re")) == NULL) {
-		fprintf(stderr, "%s: %s\n", path, strerror(errno));
-		free(reg);
-		return -1;
-	}
+	p.fp = fp;
 	rc = ini_parse_stream(registry_reader, &p, registry_handler, &p);
-	fclose(p.fp);
 	if (rc > 0)
 		registry_error(&p, rc, "syntax error");
 	else if (rc < 0)
@@ -569,6 +563,23 @@ registry_load(const char *path, struct registry **out)
 	}
 	*out = reg;
 	return 0;
+}
+
+int
+registry_load(const char *path, struct registry **out)
+{
+	FILE	*fp;
+	int	 rc;
+
+	*out = NULL;
+	/* "e": close-on-exec, so no child the process may start inherits it. */
+	if ((fp = fopen(path, "re")) == NULL) {
+		fprintf(stderr, "%s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	rc = registry_load_fp(fp, path, out);
+	fclose(fp);
+	return rc;
 }
 
 void

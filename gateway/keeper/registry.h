@@ -5,6 +5,7 @@
 #define GW_KEEPER_REGISTRY_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "adapters/instr.h"
 
@@ -47,6 +48,10 @@ struct registry;	/* opaque */
  * registry_free. A loaded registry is never changed: lookups may be shared
  * freely by readers. */
 int	registry_load(const char *path, struct registry **out);
+/* The same from an open stream (the keeper gets the file as a descriptor
+ * on reload: its sandbox lets it open nothing); path names it in errors.
+ * fp stays the caller's. */
+int	registry_load_fp(FILE *fp, const char *path, struct registry **out);
 void	registry_free(struct registry *);
 
 size_t	registry_count(const struct registry *);

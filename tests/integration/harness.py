@@ -359,6 +359,15 @@ DEFAULT_LIMITS = {
 }
 
 
+def agency_role(name):
+    """(role, city) of an agency certificate name: "finance-city-NNNNNN" is role
+    finance-city bound to city NNNNNN; any other name is its own role, no city."""
+    m = re.match(r"^finance-city-([0-9]{6})$", name)
+    if m:
+        return ("finance-city", m.group(1))
+    return (name, None)
+
+
 class GatewayConfig:
     """Builds a gateway.conf with absolute paths; remembers the line of every key."""
 
@@ -366,7 +375,8 @@ class GatewayConfig:
                  shutdown_timeout="5s", limits=None, upstream_timeout="5s",
                  slow_upstream_timeout="1s", down_port=None, access_log=None,
                  extra_routes=(), extra_upstreams=(), agencies=None,
-                 bank_charset="GB18030", bank_key="bank-sign.key", courier=None):
+                 bank_charset="GB18030", bank_key="bank-sign.key", courier=None,
+                 accounts=None, rules=None):
         self.workdir = workdir
         self.agency_port = agency_port
         self.admin_port = admin_port
@@ -400,7 +410,7 @@ class GatewayConfig:
         kv("origin", "gateway.test/audit")
         kv("log_key", os.path.join(CERTS, "log.key"))
         kv("signing_key", os.path.join(CERTS, "signing.key"))
-        kv("accounts", os.path.join(REPO, "config", "accounts.conf"))
+        kv("accounts", accounts or os.path.join(REPO, "config", "accounts.conf"))
         for lname, port in (("agency", agency_port), ("admin", admin_port)):
             sec("listener " + lname)
             kv("listen", "%s:%d" % (LOCAL, port))
@@ -409,11 +419,9 @@ class GatewayConfig:
             kv("ca", ca_file())
             kv("crl", os.path.join(CERTS, "crl.pem"))
             kv("min_protocol", "TLSv1.2")
-        roles = {"finance-city-620100": ("finance-city", "620100"),
-                 "finance-city-620200": ("finance-city", "620200")}
         for a in (agencies or AGENCY_CERTS):
             sec("agency " + a)
-            role, city = roles.get(a, (a, None))
+            role, city = agency_role(a)
             kv("role", role)
             if city:
                 kv("city", city)
@@ -470,6 +478,10 @@ class GatewayConfig:
             kv("upstream", "bank")
             kv("charset", bank_charset)
             kv("signing_key", os.path.join(CERTS, bank_key))
+        if rules:
+            sec("rules")
+            for k, v in rules:
+                kv(k, v)
         sec("limits")
         for k in ("max_header_bytes", "max_headers", "max_body", "request_timeout",
                   "idle_timeout", "max_connections", "max_connections_per_agency"):
