@@ -38,12 +38,27 @@ until curl -s -o /dev/null --cacert "$pki/ca.crt" --cert "$pki/finance.crt" \
 	sleep 0.1
 done
 
+period=$(date -u +%Y-%m)
+value_date=$(date -u +%Y-%m-%d)
+
 cat <<MSG
 
 gateway agency listener: https://127.0.0.1:8443/  (mutual TLS, agency certificates)
 gateway admin listener:  https://127.0.0.1:8444/  (mutual TLS, admin certificate)
 stub agencies: finance 127.0.0.1:9441, hrss 127.0.0.1:9442, bank 127.0.0.1:9443
 stub records:  $state/stub-*.jsonl
+
+A remittance advice from Lanzhou's finance bureau: signed, logged, delivered to the finance stub
+(send it twice: the same receipt comes back):
+curl --cacert $pki/ca.crt --cert $pki/finance-city-620100.crt --key $pki/finance-city-620100.key \\
+  -H 'Content-Type: application/json' https://127.0.0.1:8443/v1/remittances -d \\
+  '{"remittance_id":"R-DEMO-1","city_code":"620100","period":"$period","amount_fen":9434600,
+    "from_account":"270362010010000115","to_account":"270362000010000017","value_date":"$value_date"}'
+
+The month's reconciliation and the transfer (as finance):
+curl --cacert $pki/ca.crt --cert $pki/finance.crt --key $pki/finance.key "https://127.0.0.1:8443/v1/reports/reconciliation?period=$period"
+curl --cacert $pki/ca.crt --cert $pki/finance.crt --key $pki/finance.key https://127.0.0.1:8443/v1/transfers/R-DEMO-1
+build/gatewayctl report reconciliation --period $period -c config/gateway.conf
 
 A passthrough request as the finance agency, through the gateway to the finance stub:
 curl --cacert $pki/ca.crt --cert $pki/finance.crt --key $pki/finance.key https://127.0.0.1:8443/pass/finance/hello
