@@ -1525,6 +1525,30 @@ done:
 	return rc;
 }
 
+/* Whether the sender's role (and a city's bound city) may send x. */
+static int
+ledger_sender_ok(const struct ledger_ctx *x)
+{
+	static const enum role	 sender[] = {
+		[INSTR_COLLECTION] = ROLE_TAX,
+		[INSTR_REMITTANCE] = ROLE_FINANCE_CITY,
+		[INSTR_PLAN] = ROLE_HRSS,
+		[INSTR_REVIEW] = ROLE_FINANCE,
+		[INSTR_DISBURSEMENT] = ROLE_HRSS,
+		[INSTR_BANK_STATUS] = ROLE_BANK,
+		[INSTR_BANK_NOTIFICATION] = ROLE_BANK,
+	};
+
+	if ((size_t)x->in.kind >= nitems(sender) ||
+	    x->m->role != (uint32_t)sender[x->in.kind])
+		return 0;
+	if (x->in.kind == INSTR_REMITTANCE &&
+	    (!ipc_str_ok(x->m->city, sizeof(x->m->city)) ||
+	    strcmp(x->m->city, x->in.u.remittance.city) != 0))
+		return 0;
+	return 1;
+}
+
 int
 ledger_instr(struct ledger *l, unsigned slot, const struct ipc_instr *m,
     const char *canon, size_t len, struct ledger_reply *r)
@@ -1560,6 +1584,15 @@ ledger_instr(struct ledger *l, unsigned slot, const struct ipc_instr *m,
 	}
 	SHA256((const unsigned char *)canon, len, digest);
 	hex_encode(x.digest_hex, digest, 32);
+	/* The relay checked who may send what; a keeper that holds the keys
+	 * checks it again rather than sign for a confused worker. */
+	if (ledger_sender_ok(&x) == 0) {
+		rc = ledger_refuse(&x, 403, "role-not-allowed",
+		    "the sender's role may not send this instruction", r);
+		json_decref(x.instr_json);
+		instr_free(&x.in);
+		return rc;
+	}
 	if ((rc = ledger_find(l, instr_kind_name(x.in.kind), x.in.id,
 	    &orig)) == 1) {
 		rc = ledger_duplicate(&x, digest, &orig, r);
