@@ -1029,6 +1029,104 @@ test_long_agency_name(void **state)
 	}
 }
 
+/* ---- deliveries, banks and the fund's rules ---- */
+
+#define BANK_AGENCY \
+	"[agency bank]\nrole = bank\npin = " PIN_B "\n"	/* M+1..M+3 */
+
+static void
+test_delivery_sections(void **state)
+{
+	struct fixture	*fx = *state;
+	struct config	*cf;
+
+	cf = load_text(fx, MIN_CONF BANK_AGENCY
+	    "[courier]\nfinance = finance\nmax_attempts = 3\n"
+	    "retry_min = 50ms\nretry_max = 2s\n"
+	    "[bank bank]\nupstream = finance\ncharset = GBK\n"
+	    "signing_key = keys/bank.key\nsm2_id = 1234567812345678\n"
+	    "[rules]\ncapacity_months = 4\nremittance_due_day = 15\n"
+	    "budget = 620100 2026 1500000.00\nbudget = 620200 2026 0.01\n");
+	if (cf == NULL)
+		fail_msg("refused:\n%s", fx->err);
+	assert_int_equal(cf->courier.finance, 0);
+	assert_int_equal(cf->courier.hrss, -1);
+	assert_int_equal(cf->courier.max_attempts, 3);
+	assert_int_equal(cf->courier.retry_min_ms, 50);
+	assert_int_equal(cf->courier.retry_max_ms, 2000);
+	assert_int_equal(cf->nbanks, 1);
+	assert_int_equal(cf->banks[0].agency, 1);
+	assert_int_equal(cf->banks[0].upstream, 0);
+	assert_string_equal(cf->banks[0].charset, "GBK");
+	assert_true(cf->banks[0].has_sm2_id);
+	assert_int_equal(cf->rules.capacity_months, 4);
+	assert_int_equal(cf->rules.due_day, 15);
+	assert_int_equal(cf->rules.nbudgets, 2);
+	assert_string_equal(cf->rules.budgets[0].city, "620100");
+	assert_int_equal(cf->rules.budgets[0].year, 2026);
+	assert_int_equal(cf->rules.budgets[0].fen, 150000000);
+	assert_int_equal(cf->rules.budgets[1].fen, 1);
+	config_free(cf);
+
+	/* Defaults. */
+	cf = load_text(fx, MIN_CONF);
+	assert_non_null(cf);
+	assert_int_equal(cf->courier.max_attempts, 8);
+	assert_int_equal(cf->rules.capacity_months, 6);
+	assert_int_equal(cf->rules.due_day, 10);
+	config_free(cf);
+}
+
+static void
+test_delivery_errors(void **state)
+{
+	struct fixture	*fx = *state;
+
+	expect_error(fx, MIN_CONF "[courier]\nfinance = nowhere\n", M + 1,
+	    "courier: unknown upstream \"nowhere\"");
+	expect_error(fx, MIN_CONF "[courier]\nretry_min = 5s\nretry_max = 1s\n",
+	    M + 1, "retry_min must be above 0 and at most retry_max");
+	expect_error(fx, MIN_CONF "[courier]\nmax_attempts = 0\n", M + 2,
+	    "not a number in [1, 1000]");
+	expect_error(fx, MIN_CONF "[courier]\nspeed = fast\n", M + 2,
+	    "unknown key \"speed\" in [courier]");
+	/* A bank must be an agency of role bank, with an upstream and a key. */
+	expect_error(fx, MIN_CONF "[bank tax]\nupstream = finance\n"
+	    "signing_key = k\n", M + 1, "no agency of role bank");
+	expect_error(fx, MIN_CONF BANK_AGENCY "[bank bank]\nupstream = x\n"
+	    "signing_key = k\n", M + 4, "unknown upstream \"x\"");
+	expect_error(fx, MIN_CONF BANK_AGENCY "[bank bank]\nupstream = finance\n",
+	    M + 4, "signing_key is required");
+	expect_error(fx, MIN_CONF BANK_AGENCY "[bank bank]\nupstream = finance\n"
+	    "signing_key = k\ncharset = Big5\n", M + 7,
+	    "charset must be UTF-8, GB18030 or GBK");
+	expect_error(fx, MIN_CONF BANK_AGENCY "[bank bank]\nupstream = finance\n"
+	    "signing_key = k\n[bank bank]\nupstream = finance\nsigning_key = k\n",
+	    M + 7, "bank bank defined twice");
+}
+
+static void
+test_rules_errors(void **state)
+{
+	struct fixture	*fx = *state;
+
+	expect_error(fx, MIN_CONF "[rules]\nbudget = 620171 2026 1.00\n", M + 2,
+	    "budget wants");
+	expect_error(fx, MIN_CONF "[rules]\nbudget = 620100 1999 1.00\n", M + 2,
+	    "budget wants");
+	expect_error(fx, MIN_CONF "[rules]\nbudget = 620100 2026 1.5\n", M + 2,
+	    "is not yuan with two decimals");
+	expect_error(fx, MIN_CONF "[rules]\nbudget = 620100 2026\n", M + 2,
+	    "budget wants");
+	expect_error(fx, MIN_CONF "[rules]\nbudget = 620100 2026 1.00\n"
+	    "budget = 620100 2026 2.00\n", M + 3, "given twice");
+	expect_error(fx, MIN_CONF "[rules]\nremittance_due_day = 29\n", M + 2,
+	    "not a number in [1, 28]");
+	expect_error(fx, MIN_CONF "[rules]\ncapacity_months = -1\n", M + 2,
+	    "not a number");
+	expect_error(fx, MIN_CONF "[rules x]\n", M + 1, "[rules] takes no name");
+}
+
 int
 main(void)
 {
@@ -1062,6 +1160,9 @@ main(void)
 		T(test_empty_section_reported),
 		T(test_long_agency_name),
 		T(test_upstream_ipv6),
+		T(test_delivery_sections),
+		T(test_delivery_errors),
+		T(test_rules_errors),
 	};
 #undef T
 
