@@ -74,6 +74,8 @@ static const char ledger_schema[] =
     "  account TEXT NOT NULL, amount INTEGER NOT NULL,"
     "  booking_date TEXT NOT NULL, e2e TEXT, reference TEXT,"
     "  remittance TEXT, city TEXT, period TEXT,"
+    /* 1: a credit to the province-special account nobody explains. */
+    "  unmatched INTEGER NOT NULL DEFAULT 0,"
     "  PRIMARY KEY (notification, n)) WITHOUT ROWID;";
 
 enum ledger_stmt {
@@ -98,7 +100,8 @@ static const char *const ledger_sql[LG_COUNT] = {
 	[LG_PAY_ADD] = "INSERT INTO payments (e2e, disbursement, line, plan, "
 	    "city, amount, account, status, period) "
 	    "VALUES (?, ?, ?, ?, ?, ?, ?, 'PDNG', ?)",
-	[LG_PAY_GET] = "SELECT disbursement FROM payments WHERE e2e = ?",
+	[LG_PAY_GET] = "SELECT disbursement, status, plan, amount FROM payments "
+	    "WHERE e2e = ?",
 	[LG_PAY_SET] = "UPDATE payments SET status = ?, reason = ?, "
 	    "bank_ref = ? WHERE e2e = ?",
 	[LG_PAY_OF] = "SELECT e2e, line, plan, city, amount, account, status, "
@@ -118,8 +121,8 @@ static const char *const ledger_sql[LG_COUNT] = {
 	[LG_YEAR_SPENT] = "SELECT coalesce(sum(amount), 0) FROM payments "
 	    "WHERE city = ? AND substr(period, 1, 4) = ? AND status != 'RJCT'",
 	[LG_ARRIVAL] = "INSERT INTO arrivals (notification, n, account, "
-	    "amount, booking_date, e2e, reference, remittance, city, period) "
-	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	    "amount, booking_date, e2e, reference, remittance, city, period, "
+	    "unmatched) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	/* Collections whose city remitted less than they amount to. */
 	[LG_OVERDUE] = "SELECT c.city, c.period, sum(c.amount), (SELECT "
 	    "coalesce(sum(r.amount), 0) FROM instructions r WHERE r.kind = "
@@ -740,11 +743,11 @@ ledger_e2e(const char *id, size_t i, char *dst, size_t dsz)
 }
 
 /* The city's annual budget, if one is configured: 0 within it, 1 refused
- * (logged), -1 on a store failure. Lines of one disbursement are for
- * different plans; each is checked with what the year has spent so far. */
+ * (logged), -1 on a store failure. Each line is checked with what the year
+ * has spent so far plus the file's earlier lines for the same city. */
 static int
 ledger_check_budget(struct ledger_ctx *x, const char *city, const char *period,
-    int64_t amount, struct ledger_reply *r)
+    int64_t amount, int64_t pending, struct ledger_reply *r)
 {
 	const struct cfg_rules	*ru = &x->l->cf->rules;
 	sqlite3_stmt		*st = x->l->s[LG_YEAR_SPENT];
@@ -770,6 +773,8 @@ ledger_check_budget(struct ledger_ctx *x, const char *city, const char *period,
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW)
 		return ledger_fail(x->l, "year spent");
+	/* pending: earlier lines of the same file, for the same city-year. */
+	spent += pending;
 	if (spent + amount <= ru->budgets[i].fen)
 		return 0;
 	if (ledger_refuse_alert(x, 422, "budget-exceeded", "the city's annual "
@@ -792,7 +797,8 @@ ledger_check_disbursement(struct ledger_ctx *x, struct pain001_input *pin,
 	const struct registry_account	*deb, *pay;
 	struct ledger_row		 plan;
 	char				 msg[160];
-	size_t				 i;
+	int64_t				 pending;
+	size_t				 i, j;
 	int				 rc;
 
 	*refused = 1;
@@ -832,8 +838,12 @@ ledger_check_disbursement(struct ledger_ctx *x, struct pain001_input *pin,
 			    (json_int_t)plan.approved, "disbursed_fen",
 			    (json_int_t)plan.disbursed, "requested_fen",
 			    (json_int_t)ln->amount_fen));
+		for (j = 0, pending = 0; j < i; j++)
+			if (strcmp(pin->lines[j].city, plan.city) == 0 &&
+			    strncmp(x->line_period[j], plan.period, 4) == 0)
+				pending += pin->lines[j].amount_fen;
 		if ((rc = ledger_check_budget(x, plan.city, plan.period,
-		    ln->amount_fen, r)) != 0)
+		    ln->amount_fen, pending, r)) != 0)
 			return rc == 1 ? 0 : -1;
 		if ((pay = registry_find(x->l->reg, REG_CITY_EXPENDITURE,
 		    plan.city)) == NULL)
@@ -911,8 +921,34 @@ static int
 ledger_pay_set(struct ledger *l, const char *e2e, const char *status,
     const char *reason, const char *ref)
 {
-	sqlite3_stmt	*st = l->s[LG_PAY_SET];
+	sqlite3_stmt	*st = l->s[LG_PAY_GET];
+	char		 old[8] = "", plan[INSTR_ID_MAX] = "";
+	int64_t		 amount = 0, back = 0;
+	int		 rc;
 
+	/* A payment the bank rejects never left: its plan gets the room back
+	 * (and takes it again if the bank changes its mind). */
+	sqlite3_bind_text(st, 1, e2e, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		str_copy(old, sizeof(old), ledger_text(st, 1));
+		str_copy(plan, sizeof(plan), ledger_text(st, 2));
+		amount = sqlite3_column_int64(st, 3);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return ledger_fail(l, "payment");
+	if (strcmp(status, "RJCT") == 0 && strcmp(old, "RJCT") != 0)
+		back = -amount;
+	else if (strcmp(status, "RJCT") != 0 && strcmp(old, "RJCT") == 0)
+		back = amount;
+	if (back != 0) {
+		st = l->s[LG_DISBURSED];
+		sqlite3_bind_int64(st, 1, back);
+		sqlite3_bind_text(st, 2, plan, -1, SQLITE_STATIC);
+		if (ledger_step(l, LG_DISBURSED, "disbursed") == -1)
+			return -1;
+	}
+	st = l->s[LG_PAY_SET];
 	sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
 	if (reason && reason[0])
 		sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
@@ -1150,15 +1186,20 @@ ledger_watch_capacity(struct ledger *l, const char *period)
 	double	months;
 	int	raised;
 
+	char	m[32];
+
+	/* Nothing spent yet (monthly 0): capacity is unbounded. An overdrawn
+	 * fund has negative capacity, the most urgent case of all. */
 	if (l->cf->rules.capacity_months == 0 ||
-	    report_capacity(l->db, &balance, &monthly, &months) == -1)
+	    report_capacity(l->db, &balance, &monthly, &months) == -1 ||
+	    monthly == 0 || months >= (double)l->cf->rules.capacity_months)
 		return 0;
-	if (months < 0 || months >= (double)l->cf->rules.capacity_months)
-		return 0;
+	/* Canonical JSON carries no floats: the figure is a decimal string. */
+	str_printf(m, sizeof(m), "%.2f", months);
 	return alerts_raise(l->al, "capacity-low", "", period, "",
-	    json_pack("{s:I, s:I, s:f, s:i}", "balance_fen", (json_int_t)balance,
+	    json_pack("{s:I, s:I, s:s, s:i}", "balance_fen", (json_int_t)balance,
 	    "monthly_expenditure_fen", (json_int_t)monthly, "capacity_months",
-	    months, "threshold_months", (int)l->cf->rules.capacity_months),
+	    m, "threshold_months", (int)l->cf->rules.capacity_months),
 	    UINT64_MAX, &raised);
 }
 
@@ -1173,26 +1214,29 @@ ledger_arrivals(struct ledger_ctx *x)
 	struct ledger_row			 rem;
 	sqlite3_stmt				*st = x->l->s[LG_ARRIVAL];
 	char					 subject[64];
+	const char				*by;
 	size_t					 i;
-	int					 matched, raised;
+	int					 matched, raised, fund;
 
 	for (i = 0; i < b->nentries; i++) {
 		const struct instr_bank_entry *en = &b->entries[i];
 
 		acct = x->l->reg ? registry_by_number(x->l->reg, en->account) :
 		    NULL;
+		fund = acct != NULL && acct->role == REG_PROVINCE_SPECIAL &&
+		    en->credit;
 		matched = 0;
+		by = NULL;
 		memset(&rem, 0, sizeof(rem));
-		if (acct != NULL && acct->role == REG_PROVINCE_SPECIAL &&
-		    en->credit) {
-			if (en->end_to_end_id[0] != '\0')
-				matched = ledger_find(x->l, "remittance",
-				    en->end_to_end_id, &rem);
-			if (matched == 0 && instr_id_ok(en->reference)) {
-				free(rem.receipt);
-				matched = ledger_find(x->l, "remittance",
-				    en->reference, &rem);
-			}
+		if (fund) {
+			if (en->end_to_end_id[0] != '\0' &&
+			    (matched = ledger_find(x->l, "remittance",
+			    en->end_to_end_id, &rem)) == 1)
+				by = en->end_to_end_id;
+			if (matched == 0 && instr_id_ok(en->reference) &&
+			    (matched = ledger_find(x->l, "remittance",
+			    en->reference, &rem)) == 1)
+				by = en->reference;
 			free(rem.receipt);
 			if (matched == -1)
 				return -1;
@@ -1205,11 +1249,9 @@ ledger_arrivals(struct ledger_ctx *x)
 		sqlite3_bind_text(st, 5, en->booking_date, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 6, en->end_to_end_id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 7, en->reference, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 11, fund && matched == 0);
 		if (matched == 1) {
-			sqlite3_bind_text(st, 8, en->end_to_end_id[0] &&
-			    strcmp(en->end_to_end_id, en->reference) != 0 ?
-			    en->end_to_end_id : en->reference, -1,
-			    SQLITE_TRANSIENT);
+			sqlite3_bind_text(st, 8, by, -1, SQLITE_TRANSIENT);
 			sqlite3_bind_text(st, 9, rem.city, -1, SQLITE_TRANSIENT);
 			sqlite3_bind_text(st, 10, rem.period, -1,
 			    SQLITE_TRANSIENT);
@@ -1221,9 +1263,7 @@ ledger_arrivals(struct ledger_ctx *x)
 		if (ledger_step(x->l, LG_ARRIVAL, "arrival") == -1)
 			return -1;
 		str_printf(subject, sizeof(subject), "%s#%zu", x->in.id, i);
-		if (matched == 0 && acct != NULL &&
-		    acct->role == REG_PROVINCE_SPECIAL && en->credit &&
-		    alerts_raise(x->l->al, "unmatched-arrival", "", "",
+		if (fund && matched == 0 && alerts_raise(x->l->al, "unmatched-arrival", "", "",
 		    subject, json_pack("{s:s, s:I, "
 		    "s:s, s:s, s:s}", "account", en->account, "amount_fen",
 		    (json_int_t)en->amount_fen, "booking_date", en->booking_date,

@@ -48,8 +48,9 @@ static const char *const report_sql[RC_COUNT] = {
 	    "kind = 'plan' AND period = ?1 AND state != ?2 GROUP BY city",
 	[RC_REVIEWED] = "SELECT city, sum(approved) FROM instructions WHERE "
 	    "kind = 'plan' AND period = ?1 AND state = ?3 GROUP BY city",
+	/* A payment the bank rejected was never disbursed. */
 	[RC_DISBURSED] = "SELECT city, sum(amount) FROM payments WHERE "
-	    "period = ?1 GROUP BY city",
+	    "period = ?1 AND status != 'RJCT' GROUP BY city",
 	[RC_SETTLED] = "SELECT city, sum(amount) FROM payments WHERE "
 	    "period = ?1 AND status IN ('ACSC', 'ACCC') GROUP BY city",
 };
@@ -144,7 +145,7 @@ report_unmatched(sqlite3 *db, const char *period)
 	if (arr == NULL || report_next_period(period, next) == -1 ||
 	    sqlite3_prepare_v2(db, "SELECT notification, account, amount, "
 	    "booking_date, coalesce(e2e, ''), coalesce(reference, '') FROM "
-	    "arrivals WHERE remittance IS NULL AND substr(booking_date, 1, 7) "
+	    "arrivals WHERE unmatched = 1 AND substr(booking_date, 1, 7) "
 	    "= ? ORDER BY booking_date, notification, n", -1, &st, NULL) !=
 	    SQLITE_OK) {
 		json_decref(arr);
@@ -195,6 +196,7 @@ report_capacity(sqlite3 *db, int64_t *balance, int64_t *monthly,
 	}
 	sqlite3_finalize(st);
 	*balance = in - out;
+	/* monthly stays 0 (capacity unbounded) until something is spent. */
 	if (n > 0 && recent > 0) {
 		*monthly = recent / n;
 		*months = (double)*balance / ((double)recent / (double)n);
@@ -260,7 +262,7 @@ report_reconciliation(sqlite3 *db, const struct cfg_rules *rules,
 	    "totals", totals, "unmatched_arrivals", unmatched,
 	    "fund", "balance_fen", (json_int_t)balance,
 	    "monthly_expenditure_fen", (json_int_t)monthly,
-	    "capacity_months", months < 0 ? json_null() :
+	    "capacity_months", monthly == 0 ? json_null() :
 	    json_real((double)(int64_t)(months * 100) / 100.0),
 	    "capacity_threshold_months", (int)rules->capacity_months);
 	return o;

@@ -30,7 +30,8 @@ json_t	*report_reconciliation(struct sqlite3 *db, const struct cfg_rules *,
  * frees *out. 0 or -1. */
 int	 report_csv(const json_t *rec, char **out, size_t *len);
 /* The fund's balance, average monthly expenditure over the last 12 months
- * with payments, and capacity in months (-1 when nothing was spent). */
+ * with payments, and capacity in months (negative when overdrawn;
+ * meaningless, and *monthly 0, while nothing was spent). */
 int	 report_capacity(struct sqlite3 *db, int64_t *balance,
 	    int64_t *monthly, double *months);
 /* Whether an alert of rule was raised for (city, period). */
