@@ -5,46 +5,26 @@
  * visible (or acknowledged) before the commit. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include <jansson.h>
-#include <openssl/evp.h>
 #include <openssl/sha.h>
-#include <sqlite3.h>
 
-#include "adapters/hrss.h"
-#include "adapters/instr.h"
 #include "adapters/instr_parse.h"
 #include "adapters/jcs.h"
-#include "adapters/pain001.h"
 #include "ipc.h"
 #include "keeper/alerts.h"
 #include "keeper/entry.h"
-#include "keeper/ledger.h"
-#include "keeper/merkle.h"
+#include "keeper/ledger_int.h"
 #include "keeper/outbox.h"
 #include "keeper/registry.h"
-#include "keeper/report.h"
-#include "keeper/sign.h"
 #include "keeper/store.h"
-#include "metrics.h"
 #include "log.h"
 #include "net/httpsig.h"
 #include "util.h"
 
-/* Where deliveries go on the receiving systems. */
-#define LEDGER_PATH_PAIN001	"/inbox/pain.001"
-#define LEDGER_PATH_STATUS	"/inbox/status"
-
-static const char *const ledger_state_names[LS_COUNT] = {
+const char *const ledger_state_names[LS_COUNT] = {
 	"accepted", "delivered", "parked", "submitted", "approved",
 	"rejected", "sent", "in-progress", "settled", "bank-rejected",
 	"recorded", "superseded",
-};
-
-enum ledger_event {
-	LE_DELIVERED, LE_PARKED, LE_APPROVED, LE_REJECTED, LE_BANK_PENDING,
-	LE_BANK_SETTLED, LE_BANK_REJECTED, LE_SUPERSEDED
 };
 
 static const char ledger_schema[] =
@@ -77,13 +57,6 @@ static const char ledger_schema[] =
     /* 1: a credit to the province-special account nobody explains. */
     "  unmatched INTEGER NOT NULL DEFAULT 0,"
     "  PRIMARY KEY (notification, n)) WITHOUT ROWID;";
-
-enum ledger_stmt {
-	LG_FIND, LG_INSERT, LG_STATE, LG_REVIEW, LG_DISBURSED, LG_PAY_ADD,
-	LG_PAY_GET, LG_PAY_SET, LG_PAY_OF, LG_PAY_SUM, LG_BY_ID, LG_SUM_CP,
-	LG_CURRENT_PLAN, LG_CARRY, LG_YEAR_SPENT, LG_ARRIVAL, LG_OVERDUE,
-	LG_COUNT
-};
 
 static const char *const ledger_sql[LG_COUNT] = {
 	[LG_FIND] = "SELECT digest, status, receipt, entry, state, agency, "
@@ -131,51 +104,7 @@ static const char *const ledger_sql[LG_COUNT] = {
 	    "c.period",
 };
 
-struct ledger {
-	const struct config	*cf;
-	struct store		*st;
-	sqlite3			*db;
-	sqlite3_stmt		*s[LG_COUNT];
-	struct outbox		*ob;
-	struct sign_key		*key;			/* signs instructions */
-	struct sign_key		*bank_keys[CFG_MAX_BANKS];
-	struct registry		*reg;			/* NULL: none configured */
-	struct alerts		*al;
-	/* Read before the sandbox, which leaves the keeper no certificates. */
-	struct metrics_cert	 certs[64];
-	size_t			 ncerts;
-};
-
-/* One stored instruction (LG_FIND). */
-struct ledger_row {
-	uint8_t			 digest[32];
-	int			 status;
-	char			*receipt;	/* owned */
-	size_t			 rlen;
-	uint64_t		 entry;
-	enum ledger_state	 state;
-	char			 agency[CFG_NAME_MAX];
-	char			 city[8];
-	char			 period[8];
-	int64_t			 amount, approved, disbursed;
-	char			 bank[CFG_NAME_MAX];
-};
-
-/* What one exchange is about, for its entry. */
-struct ledger_ctx {
-	struct ledger			*l;
-	unsigned			 slot;
-	const struct ipc_instr		*m;
-	struct instr			 in;
-	const char			*canon;
-	size_t				 clen;
-	char				 digest_hex[65];
-	json_t				*instr_json;	/* owned */
-	/* Disbursements: the period of each line's plan. */
-	char				 line_period[INSTR_MAX_LINES][8];
-};
-
-static int
+int
 ledger_fail(struct ledger *l, const char *what)
 {
 	log_warnx("ledger: %s: %s", what, sqlite3_errmsg(l->db));
@@ -231,7 +160,7 @@ ledger_transition(enum instr_kind kind, enum ledger_state from,
 	return *to == from ? 0 : 1;
 }
 
-static int
+int
 ledger_kind_parse(const char *s, enum instr_kind *k)
 {
 	enum instr_kind	i;
@@ -344,7 +273,7 @@ ledger_outbox(struct ledger *l)
 	return l->ob;
 }
 
-static const char *
+const char *
 ledger_text(sqlite3_stmt *st, int col)
 {
 	const unsigned char	*t = sqlite3_column_text(st, col);
@@ -353,7 +282,7 @@ ledger_text(sqlite3_stmt *st, int col)
 }
 
 /* 1 and row filled (row->receipt the caller's), 0 if absent, -1. */
-static int
+int
 ledger_find(struct ledger *l, const char *kind, const char *id,
     struct ledger_row *row)
 {
@@ -397,7 +326,7 @@ ledger_find(struct ledger *l, const char *kind, const char *id,
 	return 1;
 }
 
-static int
+int
 ledger_step(struct ledger *l, enum ledger_stmt which, const char *what)
 {
 	int	rc = sqlite3_step(l->s[which]);
@@ -419,7 +348,7 @@ ledger_set_state(struct ledger *l, const char *kind, const char *id,
 }
 
 /* Applies ev to the stored instruction (kind, id), if it is there. */
-static int
+int
 ledger_event(struct ledger *l, enum instr_kind kind, const char *id,
     enum ledger_event ev)
 {
@@ -436,7 +365,7 @@ ledger_event(struct ledger *l, enum instr_kind kind, const char *id,
 }
 
 /* Base64 of len bytes into a new string (the caller's). */
-static char *
+char *
 ledger_b64(const uint8_t *p, size_t len)
 {
 	char	*s;
@@ -512,7 +441,7 @@ ledger_reply_text(struct ledger_reply *r, int status, const char *code,
 /* A refusal by a rule: logged with the instruction, nothing else changes.
  * Refusals that are early warnings (DESIGN §1) also raise an alert, its
  * figures (taken) saying why; the refusal's entry records both. */
-static int
+int
 ledger_refuse_alert(struct ledger_ctx *x, int status, const char *rule,
     const char *detail, struct ledger_reply *r, const char *city,
     const char *period, json_t *figures)
@@ -543,40 +472,11 @@ done:
 	return rc;
 }
 
-static int
+int
 ledger_refuse(struct ledger_ctx *x, int status, const char *rule,
     const char *detail, struct ledger_reply *r)
 {
 	return ledger_refuse_alert(x, status, rule, detail, r, NULL, NULL, NULL);
-}
-
-/* The sum of amounts of kind for a city and period. */
-static int
-ledger_sum(struct ledger *l, const char *kind, const char *city,
-    const char *period, int64_t *sum)
-{
-	sqlite3_stmt	*st = l->s[LG_SUM_CP];
-	int		 rc;
-
-	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, city, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, period, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		*sum = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 0 : ledger_fail(l, "sum");
-}
-
-/* The due date of a period's remittance: the configured day of the next
- * month, as YYYY-MM-DD into dst (11 bytes). */
-static int
-ledger_due_date(const struct ledger *l, const char *period, char *dst)
-{
-	char	next[8];
-
-	if (report_next_period(period, next) == -1)
-		return -1;
-	return str_printf(dst, 11, "%s-%02u", next, l->cf->rules.due_day);
 }
 
 /* The delivery envelope of DESIGN §2 (the caller frees *out). */
@@ -596,7 +496,7 @@ ledger_envelope(struct ledger_ctx *x, json_t *sig, uint64_t index, char **out,
 	return rc;
 }
 
-static int
+int
 ledger_queue(struct ledger_ctx *x, int upstream, const char *path,
     const char *ctype, const char *idem, const char *headers,
     const void *body, size_t blen)
@@ -608,488 +508,6 @@ ledger_queue(struct ledger_ctx *x, int upstream, const char *path,
 	return outbox_add(x->l->ob, instr_kind_name(x->in.kind), x->in.id,
 	    upstream, path, ctype, idem, headers, body, blen, &seq);
 }
-
-/* ----- the fund's rules, per kind ----- */
-
-static int
-ledger_check_remittance(struct ledger_ctx *x, struct ledger_reply *r,
-    int *refused)
-{
-	const struct instr_remittance	*rm = &x->in.u.remittance;
-	const struct registry_account	*from, *to;
-
-	*refused = 0;
-	if (x->l->reg == NULL)
-		return 0;
-	from = registry_by_number(x->l->reg, rm->from_account);
-	to = registry_by_number(x->l->reg, rm->to_account);
-	if (from == NULL || to == NULL) {
-		*refused = 1;
-		return ledger_refuse(x, 422, from == NULL ? "payer-not-in-registry" :
-		    "payee-not-in-registry", from == NULL ?
-		    "from_account is not in the account registry" :
-		    "to_account is not in the account registry", r);
-	}
-	if (from->role != REG_CITY_SPECIAL || strcmp(from->city, rm->city) != 0 ||
-	    to->role != REG_PROVINCE_SPECIAL) {
-		*refused = 1;
-		return ledger_refuse(x, 422, "edge-not-allowed",
-		    "a remittance goes from the city's special account to the "
-		    "province-special account", r);
-	}
-	return 0;
-}
-
-static int
-ledger_check_plan(struct ledger_ctx *x, struct ledger_reply *r, int *refused)
-{
-	const struct instr_plan	*p = &x->in.u.plan;
-	struct ledger_row	 row;
-	int			 rc;
-
-	sqlite3_stmt		*st = x->l->s[LG_CURRENT_PLAN];
-	char			 current[INSTR_ID_MAX] = "";
-
-	*refused = 1;
-	/* One plan stands for a city and month; only an amendment naming it
-	 * replaces it. */
-	sqlite3_bind_text(st, 1, p->city, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, p->period, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 3, LS_SUPERSEDED);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		str_copy(current, sizeof(current), ledger_text(st, 0));
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return ledger_fail(x->l, "current plan");
-	if (p->amends[0] == '\0') {
-		if (current[0] != '\0')
-			return ledger_refuse(x, 422, "plan-exists", "a plan for "
-			    "this city and period stands; send an amendment "
-			    "(amends) naming it", r);
-		*refused = 0;
-		return 0;
-	}
-	if ((rc = ledger_find(x->l, "plan", p->amends, &row)) == -1)
-		return -1;
-	free(row.receipt);
-	if (rc == 0 || strcmp(row.city, p->city) != 0 ||
-	    strcmp(row.period, p->period) != 0)
-		return ledger_refuse(x, 422, "bad-amends",
-		    "an amendment must name a plan of the same city and period", r);
-	if (strcmp(current, p->amends) != 0)
-		return ledger_refuse(x, 422, "plan-superseded",
-		    "the plan named by amends was itself amended", r);
-	*refused = 0;
-	return 0;
-}
-
-static int
-ledger_check_review(struct ledger_ctx *x, struct ledger_row *plan,
-    struct ledger_reply *r, int *refused)
-{
-	const struct instr_review	*rv = &x->in.u.review;
-	int				 rc;
-
-	*refused = 1;
-	if ((rc = ledger_find(x->l, "plan", rv->plan_id, plan)) == -1)
-		return -1;
-	if (rc == 0)
-		return ledger_refuse(x, 422, "unknown-plan",
-		    "no such plan", r);
-	/* Dual control: the reviewer is never the one who submitted. */
-	if (strcmp(plan->agency, x->m->agency) == 0)
-		return ledger_refuse(x, 422, "same-agency-review",
-		    "a plan is reviewed by another authority than its submitter",
-		    r);
-	if (plan->state != LS_SUBMITTED)
-		return ledger_refuse(x, 409, "plan-already-reviewed",
-		    "the plan is not waiting for a review", r);
-	if (rv->approved && rv->approved_total_fen > plan->amount)
-		return ledger_refuse(x, 422, "review-exceeds-plan",
-		    "approved_total_fen exceeds the plan's total", r);
-	/* An amendment inherits what its predecessor already paid. */
-	if (rv->approved && rv->approved_total_fen < plan->disbursed)
-		return ledger_refuse(x, 422, "review-below-disbursed",
-		    "approved_total_fen is less than already disbursed", r);
-	*refused = 0;
-	return 0;
-}
-
-static const struct cfg_bank *
-ledger_bank(struct ledger *l, const char *name, size_t *idx)
-{
-	size_t	i;
-
-	for (i = 0; i < l->cf->nbanks; i++)
-		if (strcmp(l->cf->banks[i].name, name) == 0) {
-			*idx = i;
-			return &l->cf->banks[i];
-		}
-	return NULL;
-}
-
-/* An end-to-end id for line i of disbursement id: unique (a hash of both),
- * at most 35 characters as ISO 20022 requires. */
-static void
-ledger_e2e(const char *id, size_t i, char *dst, size_t dsz)
-{
-	uint8_t	h[32];
-	char	hex[65], in[64];
-
-	str_printf(in, sizeof(in), "%s/%zu", id, i);
-	SHA256((const unsigned char *)in, strlen(in), h);
-	hex_encode(hex, h, 12);
-	str_printf(dst, dsz, "E%s-%02zu", hex, i + 1);
-}
-
-/* The city's annual budget, if one is configured: 0 within it, 1 refused
- * (logged), -1 on a store failure. Each line is checked with what the year
- * has spent so far plus the file's earlier lines for the same city. */
-static int
-ledger_check_budget(struct ledger_ctx *x, const char *city, const char *period,
-    int64_t amount, int64_t pending, struct ledger_reply *r)
-{
-	const struct cfg_rules	*ru = &x->l->cf->rules;
-	sqlite3_stmt		*st = x->l->s[LG_YEAR_SPENT];
-	char			 year[5];
-	int64_t			 spent = 0;
-	size_t			 i;
-	int			 rc;
-
-	memcpy(year, period, 4);
-	year[4] = '\0';
-	for (i = 0; i < ru->nbudgets; i++)
-		if (strcmp(ru->budgets[i].city, city) == 0 &&
-		    (unsigned)(year[0] - '0') * 1000 + (unsigned)(year[1] - '0') *
-		    100 + (unsigned)(year[2] - '0') * 10 +
-		    (unsigned)(year[3] - '0') == ru->budgets[i].year)
-			break;
-	if (i == ru->nbudgets)
-		return 0;
-	sqlite3_bind_text(st, 1, city, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, year, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		spent = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW)
-		return ledger_fail(x->l, "year spent");
-	/* pending: earlier lines of the same file, for the same city-year. */
-	spent += pending;
-	if (spent + amount <= ru->budgets[i].fen)
-		return 0;
-	if (ledger_refuse_alert(x, 422, "budget-exceeded", "the city's annual "
-	    "budget would be exceeded", r, city, period, json_pack("{s:s, "
-	    "s:I, s:I, s:I}", "year", year, "budget_fen",
-	    (json_int_t)ru->budgets[i].fen, "spent_fen", (json_int_t)spent,
-	    "requested_fen", (json_int_t)amount)) == -1)
-		return -1;
-	return 1;
-}
-
-/* Disbursement: each line's plan approved and not exceeded, the payee
- * from the registry, the bank and its file; builds the signed pain.001. */
-static int
-ledger_check_disbursement(struct ledger_ctx *x, struct pain001_input *pin,
-    const struct cfg_bank **bank, size_t *bidx, struct ledger_reply *r,
-    int *refused)
-{
-	const struct instr_disbursement	*d = &x->in.u.disbursement;
-	const struct registry_account	*deb, *pay;
-	struct ledger_row		 plan;
-	char				 msg[160];
-	int64_t				 pending;
-	size_t				 i, j;
-	int				 rc;
-
-	*refused = 1;
-	if (x->l->reg == NULL ||
-	    (deb = registry_find(x->l->reg, REG_PROVINCE_SPECIAL, NULL)) == NULL)
-		return ledger_refuse(x, 503, "no-registry",
-		    "no account registry is configured", r);
-	if ((*bank = ledger_bank(x->l, d->bank[0] ? d->bank : deb->bank,
-	    bidx)) == NULL)
-		return ledger_refuse(x, 422, "unknown-bank",
-		    "no configured bank by that name holds the account", r);
-	memset(pin, 0, sizeof(*pin));
-	str_copy(pin->msg_id, sizeof(pin->msg_id), x->in.id);
-	entry_time(pin->created_at, sizeof(pin->created_at));
-	str_copy(pin->debtor_name, sizeof(pin->debtor_name), deb->holder);
-	str_copy(pin->debtor_account, sizeof(pin->debtor_account), deb->number);
-	str_copy(pin->debtor_bank, sizeof(pin->debtor_bank), deb->cnaps);
-	for (i = 0; i < d->nlines; i++) {
-		const struct instr_disbursement_line *ln = &d->lines[i];
-		struct pain001_line *pl = &pin->lines[i];
-
-		if ((rc = ledger_find(x->l, "plan", ln->plan_id, &plan)) == -1)
-			return -1;
-		free(plan.receipt);
-		str_printf(msg, sizeof(msg), "plan %s", ln->plan_id);
-		if (rc == 0)
-			return ledger_refuse(x, 422, "unknown-plan", msg, r);
-		if (plan.state == LS_SUPERSEDED)
-			return ledger_refuse(x, 422, "plan-superseded", msg, r);
-		if (plan.state != LS_APPROVED)
-			return ledger_refuse(x, 422, "plan-not-approved", msg, r);
-		if (plan.approved < 0 ||
-		    ln->amount_fen > plan.approved - plan.disbursed)
-			return ledger_refuse_alert(x, 422, "plan-exceeded", msg, r,
-			    plan.city, plan.period, json_pack("{s:s, s:I, s:I, "
-			    "s:I}", "plan_id", ln->plan_id, "approved_fen",
-			    (json_int_t)plan.approved, "disbursed_fen",
-			    (json_int_t)plan.disbursed, "requested_fen",
-			    (json_int_t)ln->amount_fen));
-		for (j = 0, pending = 0; j < i; j++)
-			if (strcmp(pin->lines[j].city, plan.city) == 0 &&
-			    strncmp(x->line_period[j], plan.period, 4) == 0)
-				pending += pin->lines[j].amount_fen;
-		if ((rc = ledger_check_budget(x, plan.city, plan.period,
-		    ln->amount_fen, pending, r)) != 0)
-			return rc == 1 ? 0 : -1;
-		if ((pay = registry_find(x->l->reg, REG_CITY_EXPENDITURE,
-		    plan.city)) == NULL)
-			return ledger_refuse(x, 422, "payee-not-in-registry", msg,
-			    r);
-		str_copy(x->line_period[i], sizeof(x->line_period[i]),
-		    plan.period);
-		ledger_e2e(x->in.id, i, pl->end_to_end_id,
-		    sizeof(pl->end_to_end_id));
-		pl->amount_fen = ln->amount_fen;
-		str_copy(pl->creditor_name, sizeof(pl->creditor_name),
-		    pay->holder);
-		str_copy(pl->creditor_account, sizeof(pl->creditor_account),
-		    pay->number);
-		str_copy(pl->creditor_bank, sizeof(pl->creditor_bank), pay->cnaps);
-		str_copy(pl->city, sizeof(pl->city), plan.city);
-		str_copy(pl->plan_id, sizeof(pl->plan_id), ln->plan_id);
-	}
-	pin->nlines = d->nlines;
-	*refused = 0;
-	return 0;
-}
-
-/* The bank file: written once in the bank's charset, signed over those
- * bytes (RFC 9421 over RFC 9530's digest of them). *file is the caller's. */
-static int
-ledger_bank_file(struct ledger_ctx *x, const struct pain001_input *pin,
-    const struct cfg_bank *bank, size_t bidx, char **file, size_t *flen,
-    char *headers, size_t hsz, json_t **desc)
-{
-	struct adapter_error	err;
-	struct httpsig_msg	hm;
-	char			ctype[64], digest[HTTPSIG_DIGEST_MAX];
-	char			input[HTTPSIG_INPUT_MAX], sig[HTTPSIG_SIG_MAX];
-	char			hex[65];
-	uint8_t			h[32];
-
-	memset(&err, 0, sizeof(err));
-	if (pain001_write(&x->in, pin, bank->charset, file, flen, &err) == -1) {
-		log_warnx("%s: %s: pain.001 not written: %s %s", __func__,
-		    x->in.id, err.code, err.detail);
-		return -1;
-	}
-	str_printf(ctype, sizeof(ctype), "application/xml; charset=%s",
-	    bank->charset);
-	memset(&hm, 0, sizeof(hm));
-	hm.method = "POST";
-	hm.path = LEDGER_PATH_PAIN001;
-	hm.ctype = ctype;
-	hm.content_digest = digest;
-	hm.created = (int64_t)(now_ms() / 1000);
-	if (httpsig_content_digest(*file, *flen, digest, sizeof(digest)) == -1 ||
-	    httpsig_sign(x->l->bank_keys[bidx], &hm, input, sizeof(input), sig,
-	    sizeof(sig)) == -1 ||
-	    str_printf(headers, hsz, "Content-Digest: %s\r\nSignature-Input: "
-	    "%s\r\nSignature: %s\r\n", digest, input, sig) == -1) {
-		free(*file);
-		*file = NULL;
-		return -1;
-	}
-	SHA256((const unsigned char *)*file, *flen, h);
-	hex_encode(hex, h, 32);
-	*desc = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s}",
-	    "format", "pain.001.001.09", "bank", bank->name,
-	    "charset", bank->charset, "sha256", hex, "bytes", (json_int_t)*flen,
-	    "content_type", ctype, "content_digest", digest,
-	    "signature_input", input, "signature", sig,
-	    "key_id", x->l->bank_keys[bidx]->key_id);
-	return *desc ? 0 : -1;
-}
-
-/* ----- bank status ----- */
-
-static int
-ledger_pay_set(struct ledger *l, const char *e2e, const char *status,
-    const char *reason, const char *ref)
-{
-	sqlite3_stmt	*st = l->s[LG_PAY_GET];
-	char		 old[8] = "", plan[INSTR_ID_MAX] = "";
-	int64_t		 amount = 0, back = 0;
-	int		 rc;
-
-	/* A payment the bank rejects never left: its plan gets the room back
-	 * (and takes it again if the bank changes its mind). */
-	sqlite3_bind_text(st, 1, e2e, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		str_copy(old, sizeof(old), ledger_text(st, 1));
-		str_copy(plan, sizeof(plan), ledger_text(st, 2));
-		amount = sqlite3_column_int64(st, 3);
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW)
-		return ledger_fail(l, "payment");
-	if (strcmp(status, "RJCT") == 0 && strcmp(old, "RJCT") != 0)
-		back = -amount;
-	else if (strcmp(status, "RJCT") != 0 && strcmp(old, "RJCT") == 0)
-		back = amount;
-	if (back != 0) {
-		st = l->s[LG_DISBURSED];
-		sqlite3_bind_int64(st, 1, back);
-		sqlite3_bind_text(st, 2, plan, -1, SQLITE_STATIC);
-		if (ledger_step(l, LG_DISBURSED, "disbursed") == -1)
-			return -1;
-	}
-	st = l->s[LG_PAY_SET];
-	sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
-	if (reason && reason[0])
-		sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, 2);
-	if (ref && ref[0])
-		sqlite3_bind_text(st, 3, ref, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, 3);
-	sqlite3_bind_text(st, 4, e2e, -1, SQLITE_STATIC);
-	return ledger_step(l, LG_PAY_SET, "payment status");
-}
-
-/* Which disbursement the payment e2e belongs to: 1 (into d), 0, -1. */
-static int
-ledger_pay_owner(struct ledger *l, const char *e2e, char *d, size_t dsz)
-{
-	sqlite3_stmt	*st = l->s[LG_PAY_GET];
-	int		 rc;
-
-	sqlite3_bind_text(st, 1, e2e, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		rc = str_copy(d, dsz, ledger_text(st, 0)) == 0 ? 1 : -1;
-	else
-		rc = rc == SQLITE_DONE ? 0 : ledger_fail(l, "payment");
-	sqlite3_reset(st);
-	return rc;
-}
-
-static int
-ledger_check_status(struct ledger_ctx *x, struct ledger_row *d,
-    struct ledger_reply *r, int *refused)
-{
-	const struct instr_bank_status	*b = &x->in.u.bank_status;
-	char				 owner[INSTR_ID_MAX];
-	size_t				 i;
-	int				 rc;
-
-	*refused = 1;
-	if ((rc = ledger_find(x->l, "disbursement", b->original_msg_id, d)) == -1)
-		return -1;
-	if (rc == 0)
-		return ledger_refuse(x, 422, "unknown-payment",
-		    "OrgnlMsgId names no disbursement file", r);
-	if (strcmp(d->bank, x->m->agency) != 0)
-		return ledger_refuse(x, 403, "not-your-payment",
-		    "the file was sent to another bank", r);
-	for (i = 0; i < b->ntx; i++) {
-		if ((rc = ledger_pay_owner(x->l, b->tx[i].end_to_end_id, owner,
-		    sizeof(owner))) == -1)
-			return -1;
-		if (rc == 0 || strcmp(owner, b->original_msg_id) != 0)
-			return ledger_refuse(x, 422, "unknown-payment",
-			    "an OrgnlEndToEndId is not a payment of the file", r);
-	}
-	*refused = 0;
-	return 0;
-}
-
-/* Applies the report to the payments; *ev is the disbursement's event. */
-static int
-ledger_apply_status(struct ledger_ctx *x, enum ledger_event *ev)
-{
-	const struct instr_bank_status	*b = &x->in.u.bank_status;
-	sqlite3_stmt			*st;
-	size_t				 i;
-	int				 n, settled, rejected, rc;
-
-	for (i = 0; i < b->ntx; i++)
-		if (ledger_pay_set(x->l, b->tx[i].end_to_end_id, b->tx[i].status,
-		    b->tx[i].reason, b->tx[i].bank_reference) == -1)
-			return -1;
-	if (b->ntx == 0 && b->group_status[0] != '\0') {
-		/* A group status without transactions speaks for all. */
-		char	e2e[64][INSTR_ID_MAX];
-		size_t	k = 0;
-
-		st = x->l->s[LG_PAY_OF];
-		sqlite3_bind_text(st, 1, b->original_msg_id, -1, SQLITE_STATIC);
-		while (k < 64 && sqlite3_step(st) == SQLITE_ROW)
-			str_copy(e2e[k++], INSTR_ID_MAX, ledger_text(st, 0));
-		sqlite3_reset(st);
-		for (i = 0; i < k; i++)
-			if (ledger_pay_set(x->l, e2e[i], b->group_status,
-			    b->group_reason, NULL) == -1)
-				return -1;
-	}
-	st = x->l->s[LG_PAY_SUM];
-	sqlite3_bind_text(st, 1, b->original_msg_id, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
-		sqlite3_reset(st);
-		return ledger_fail(x->l, "payment sum");
-	}
-	n = sqlite3_column_int(st, 0);
-	settled = sqlite3_column_int(st, 1);
-	rejected = sqlite3_column_int(st, 2);
-	sqlite3_reset(st);
-	*ev = rejected > 0 ? LE_BANK_REJECTED : settled == n && n > 0 ?
-	    LE_BANK_SETTLED : LE_BANK_PENDING;
-	return 0;
-}
-
-/* Status notices to hrss and finance, one per transaction reported. */
-static int
-ledger_notices(struct ledger_ctx *x, uint64_t index)
-{
-	const struct instr_bank_status	*b = &x->in.u.bank_status;
-	const int			 ups[2] = { x->l->cf->courier.hrss,
-					    x->l->cf->courier.finance };
-	struct hrss_notice		 n;
-	char				*body, idem[80];
-	size_t				 i, len, u;
-
-	for (i = 0; i < b->ntx; i++) {
-		memset(&n, 0, sizeof(n));
-		str_copy(n.disbursement_id, sizeof(n.disbursement_id),
-		    b->original_msg_id);
-		str_copy(n.end_to_end_id, sizeof(n.end_to_end_id),
-		    b->tx[i].end_to_end_id);
-		str_copy(n.status, sizeof(n.status), b->tx[i].status);
-		str_copy(n.reason, sizeof(n.reason), b->tx[i].reason);
-		str_copy(n.bank_reference, sizeof(n.bank_reference),
-		    b->tx[i].bank_reference);
-		n.audit_index = index;
-		if (hrss_status_notice(&n, &body, &len) == -1)
-			return -1;
-		str_printf(idem, sizeof(idem), "%s:%s", x->in.id,
-		    b->tx[i].end_to_end_id);
-		for (u = 0; u < 2; u++)
-			if (ledger_queue(x, ups[u], LEDGER_PATH_STATUS,
-			    "application/json", idem, "", body, len) == -1) {
-				free(body);
-				return -1;
-			}
-		free(body);
-	}
-	return 0;
-}
-
-/* ----- one instruction ----- */
 
 static int
 ledger_insert(struct ledger_ctx *x, const uint8_t digest[32], const char *city,
@@ -1125,153 +543,6 @@ ledger_insert(struct ledger_ctx *x, const uint8_t digest[32], const char *city,
 	else
 		sqlite3_bind_null(st, 13);
 	return ledger_step(x->l, LG_INSERT, "insert instruction");
-}
-
-/* An amendment replaces the plan it names, which keeps no further say;
- * what was already paid under it counts against the amendment. */
-static int
-ledger_amend(struct ledger_ctx *x, const char *old)
-{
-	struct ledger_row	row;
-	sqlite3_stmt		*st = x->l->s[LG_CARRY];
-	int			rc;
-
-	if ((rc = ledger_find(x->l, "plan", old, &row)) != 1)
-		return -1;
-	free(row.receipt);
-	if (ledger_event(x->l, INSTR_PLAN, old, LE_SUPERSEDED) == -1)
-		return -1;
-	sqlite3_bind_int64(st, 1, row.disbursed);
-	sqlite3_bind_text(st, 2, x->in.id, -1, SQLITE_STATIC);
-	return ledger_step(x->l, LG_CARRY, "carry");
-}
-
-/* After a remittance: short of what tax collected for that city and month,
- * or after the due day, is an early warning (alert; reconciliation flags
- * it too). */
-static int
-ledger_watch_remittance(struct ledger_ctx *x, uint64_t index)
-{
-	const struct instr_remittance	*rm = &x->in.u.remittance;
-	int64_t				 collected, remitted;
-	char				 due[11];
-	int				 raised;
-
-	if (ledger_sum(x->l, "collection", rm->city, rm->period, &collected) ==
-	    -1 || ledger_sum(x->l, "remittance", rm->city, rm->period,
-	    &remitted) == -1)
-		return -1;
-	if (remitted < collected && alerts_raise(x->l->al, "short-remittance",
-	    rm->city, rm->period, "", json_pack("{s:I, s:I, s:s}",
-	    "collected_fen", (json_int_t)collected, "remitted_fen",
-	    (json_int_t)remitted, "remittance_id", x->in.id), UINT64_MAX,
-	    &raised) == -1)
-		return -1;
-	(void)index;
-	if (ledger_due_date(x->l, rm->period, due) == 0 &&
-	    strcmp(rm->value_date, due) > 0 && alerts_raise(x->l->al,
-	    "late-remittance", rm->city, rm->period, "", json_pack("{s:s, s:s, "
-	    "s:s}", "due_date", due, "value_date", rm->value_date,
-	    "remittance_id", x->in.id), UINT64_MAX, &raised) == -1)
-		return -1;
-	return 0;
-}
-
-/* Payment capacity in months below the threshold is an early warning;
- * raised once per month of plans paid. */
-static int
-ledger_watch_capacity(struct ledger *l, const char *period)
-{
-	int64_t	balance, monthly;
-	double	months;
-	int	raised;
-
-	char	m[32];
-
-	/* Nothing spent yet (monthly 0): capacity is unbounded. An overdrawn
-	 * fund has negative capacity, the most urgent case of all. */
-	if (l->cf->rules.capacity_months == 0 ||
-	    report_capacity(l->db, &balance, &monthly, &months) == -1 ||
-	    monthly == 0 || months >= (double)l->cf->rules.capacity_months)
-		return 0;
-	/* Canonical JSON carries no floats: the figure is a decimal string. */
-	str_printf(m, sizeof(m), "%.2f", months);
-	return alerts_raise(l->al, "capacity-low", "", period, "",
-	    json_pack("{s:I, s:I, s:s, s:i}", "balance_fen", (json_int_t)balance,
-	    "monthly_expenditure_fen", (json_int_t)monthly, "capacity_months",
-	    m, "threshold_months", (int)l->cf->rules.capacity_months),
-	    UINT64_MAX, &raised);
-}
-
-/* A bank's notification: credits to the province-special account are
- * matched to the remittance they pay (by end-to-end id, else by the
- * remittance id in the reference); the rest are unmatched arrivals. */
-static int
-ledger_arrivals(struct ledger_ctx *x)
-{
-	const struct instr_bank_notification	*b = &x->in.u.bank_notification;
-	const struct registry_account		*acct;
-	struct ledger_row			 rem;
-	sqlite3_stmt				*st = x->l->s[LG_ARRIVAL];
-	char					 subject[64];
-	const char				*by;
-	size_t					 i;
-	int					 matched, raised, fund;
-
-	for (i = 0; i < b->nentries; i++) {
-		const struct instr_bank_entry *en = &b->entries[i];
-
-		acct = x->l->reg ? registry_by_number(x->l->reg, en->account) :
-		    NULL;
-		fund = acct != NULL && acct->role == REG_PROVINCE_SPECIAL &&
-		    en->credit;
-		matched = 0;
-		by = NULL;
-		memset(&rem, 0, sizeof(rem));
-		if (fund) {
-			if (en->end_to_end_id[0] != '\0' &&
-			    (matched = ledger_find(x->l, "remittance",
-			    en->end_to_end_id, &rem)) == 1)
-				by = en->end_to_end_id;
-			if (matched == 0 && instr_id_ok(en->reference) &&
-			    (matched = ledger_find(x->l, "remittance",
-			    en->reference, &rem)) == 1)
-				by = en->reference;
-			free(rem.receipt);
-			if (matched == -1)
-				return -1;
-		}
-		sqlite3_bind_text(st, 1, x->in.id, -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 2, (int)i);
-		sqlite3_bind_text(st, 3, en->account, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 4, en->credit ? en->amount_fen :
-		    -en->amount_fen);
-		sqlite3_bind_text(st, 5, en->booking_date, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 6, en->end_to_end_id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 7, en->reference, -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 11, fund && matched == 0);
-		if (matched == 1) {
-			sqlite3_bind_text(st, 8, by, -1, SQLITE_TRANSIENT);
-			sqlite3_bind_text(st, 9, rem.city, -1, SQLITE_TRANSIENT);
-			sqlite3_bind_text(st, 10, rem.period, -1,
-			    SQLITE_TRANSIENT);
-		} else {
-			sqlite3_bind_null(st, 8);
-			sqlite3_bind_null(st, 9);
-			sqlite3_bind_null(st, 10);
-		}
-		if (ledger_step(x->l, LG_ARRIVAL, "arrival") == -1)
-			return -1;
-		str_printf(subject, sizeof(subject), "%s#%zu", x->in.id, i);
-		if (fund && matched == 0 && alerts_raise(x->l->al, "unmatched-arrival", "", "",
-		    subject, json_pack("{s:s, s:I, "
-		    "s:s, s:s, s:s}", "account", en->account, "amount_fen",
-		    (json_int_t)en->amount_fen, "booking_date", en->booking_date,
-		    "end_to_end_id", en->end_to_end_id, "reference",
-		    en->reference), UINT64_MAX, &raised) == -1)
-			return -1;
-	}
-	return 0;
 }
 
 /* The receipt: what the caller keeps as proof of acceptance. */
@@ -1565,30 +836,6 @@ done:
 	return rc;
 }
 
-/* Whether the sender's role (and a city's bound city) may send x. */
-static int
-ledger_sender_ok(const struct ledger_ctx *x)
-{
-	static const enum role	 sender[] = {
-		[INSTR_COLLECTION] = ROLE_TAX,
-		[INSTR_REMITTANCE] = ROLE_FINANCE_CITY,
-		[INSTR_PLAN] = ROLE_HRSS,
-		[INSTR_REVIEW] = ROLE_FINANCE,
-		[INSTR_DISBURSEMENT] = ROLE_HRSS,
-		[INSTR_BANK_STATUS] = ROLE_BANK,
-		[INSTR_BANK_NOTIFICATION] = ROLE_BANK,
-	};
-
-	if ((size_t)x->in.kind >= nitems(sender) ||
-	    x->m->role != (uint32_t)sender[x->in.kind])
-		return 0;
-	if (x->in.kind == INSTR_REMITTANCE &&
-	    (!ipc_str_ok(x->m->city, sizeof(x->m->city)) ||
-	    strcmp(x->m->city, x->in.u.remittance.city) != 0))
-		return 0;
-	return 1;
-}
-
 int
 ledger_instr(struct ledger *l, unsigned slot, const struct ipc_instr *m,
     const char *canon, size_t len, struct ledger_reply *r)
@@ -1706,84 +953,6 @@ ledger_delivered(struct ledger *l, const struct ipc_delivered *d,
 	return rc;
 }
 
-/* Remittances not received in full by their due day. */
-static int
-ledger_watch_overdue(struct ledger *l, const char *today)
-{
-	sqlite3_stmt	*st = l->s[LG_OVERDUE];
-	char		 city[8], period[8], due[11];
-	int64_t		 collected, remitted;
-	int		 rc, raised;
-
-	/* The cursor cannot stay open while alerts append: one at a time. */
-	for (;;) {
-		int found = 0;
-
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			str_copy(city, sizeof(city), ledger_text(st, 0));
-			str_copy(period, sizeof(period), ledger_text(st, 1));
-			collected = sqlite3_column_int64(st, 2);
-			remitted = sqlite3_column_int64(st, 3);
-			if (remitted >= collected ||
-			    ledger_due_date(l, period, due) == -1 ||
-			    strcmp(today, due) <= 0)
-				continue;
-			if (report_alerted_rule(l->db, "late-remittance", city,
-			    period))
-				continue;
-			found = 1;
-			break;
-		}
-		sqlite3_reset(st);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-			return ledger_fail(l, "overdue");
-		if (!found)
-			return 0;
-		if (alerts_raise(l->al, "late-remittance", city, period, "",
-		    json_pack("{s:s, s:I, s:I}", "due_date", due,
-		    "collected_fen", (json_int_t)collected, "remitted_fen",
-		    (json_int_t)remitted), UINT64_MAX, &raised) == -1)
-			return -1;
-	}
-}
-
-/* Certificates the configuration names that end within 30 days. */
-static int
-ledger_watch_certs(struct ledger *l)
-{
-	const struct metrics_cert *certs = l->certs;
-	size_t			n = l->ncerts, i;
-	time_t			now = time(NULL);
-	int			raised;
-	char			when[32];
-	struct tm		tm;
-
-	for (i = 0; i < n; i++) {
-		if (certs[i].not_after - now > 30 * 86400)
-			continue;
-		gmtime_r(&certs[i].not_after, &tm);
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		if (alerts_raise(l->al, "certificate-expiry", "", "",
-		    certs[i].path, json_pack("{s:s, s:I}", "not_after", when,
-		    "seconds_left", (json_int_t)(certs[i].not_after - now)),
-		    UINT64_MAX, &raised) == -1)
-			return -1;
-	}
-	return 0;
-}
-
-int
-ledger_watch(struct ledger *l)
-{
-	char	today[40];
-
-	entry_time(today, sizeof(today));
-	today[10] = '\0';
-	if (ledger_watch_overdue(l, today) == -1 || ledger_watch_certs(l) == -1)
-		return -1;
-	return 0;
-}
-
 int
 ledger_requeue(struct ledger *l, uint64_t seq, const char *who,
     struct ledger_reply *r)
@@ -1807,239 +976,4 @@ ledger_requeue(struct ledger *l, uint64_t seq, const char *who,
 		return -1;
 	ledger_reply_text(r, 200, "", "requeued");
 	return 0;
-}
-
-/* ----- the transfer view ----- */
-
-/* Whether the caller (agency, role) is a party to the instruction. */
-static int
-ledger_party(struct ledger *l, const struct ipc_transfer_query *q,
-    enum instr_kind kind, const struct ledger_row *row)
-{
-	unsigned	roles = 0;
-
-	if (q->role == ROLE_ADMIN || strcmp(q->agency, row->agency) == 0)
-		return 1;
-	switch (kind) {
-	case INSTR_COLLECTION:
-	case INSTR_REMITTANCE:
-		roles = 1u << ROLE_FINANCE;
-		break;
-	case INSTR_PLAN:
-	case INSTR_REVIEW:
-	case INSTR_BANK_STATUS:
-		roles = 1u << ROLE_FINANCE | 1u << ROLE_HRSS;
-		break;
-	case INSTR_DISBURSEMENT:
-		roles = 1u << ROLE_FINANCE | 1u << ROLE_HRSS;
-		if (strcmp(q->agency, row->bank) == 0)
-			return 1;
-		break;
-	case INSTR_BANK_NOTIFICATION:
-		roles = 1u << ROLE_FINANCE;
-		break;
-	}
-	(void)l;
-	return q->role < ROLE_COUNT && (roles & 1u << q->role) != 0;
-}
-
-static json_t *
-ledger_payments(struct ledger *l, const char *id)
-{
-	sqlite3_stmt	*st = l->s[LG_PAY_OF];
-	json_t		*arr = json_array(), *p;
-
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	while (arr != NULL && sqlite3_step(st) == SQLITE_ROW) {
-		p = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s}",
-		    "end_to_end_id", ledger_text(st, 0),
-		    "plan_id", ledger_text(st, 2), "city_code", ledger_text(st, 3),
-		    "amount_fen", (json_int_t)sqlite3_column_int64(st, 4),
-		    "account", ledger_text(st, 5), "status", ledger_text(st, 6));
-		if (p != NULL && sqlite3_column_type(st, 7) == SQLITE_TEXT)
-			json_object_set_new(p, "reason",
-			    json_string(ledger_text(st, 7)));
-		if (p != NULL && sqlite3_column_type(st, 8) == SQLITE_TEXT)
-			json_object_set_new(p, "bank_reference",
-			    json_string(ledger_text(st, 8)));
-		json_array_append_new(arr, p);
-	}
-	sqlite3_reset(st);
-	return arr;
-}
-
-/* An inclusion proof of entry index in the newest checkpoint, or null
- * while no checkpoint covers it yet. */
-static json_t *
-ledger_proof(struct ledger *l, uint64_t index)
-{
-	uint8_t	 proof[MERKLE_MAX_PROOF][MERKLE_HASH_LEN], leaf[MERKLE_HASH_LEN];
-	char	*note = NULL, *b;
-	size_t	 nlen, n, i;
-	uint64_t size = 0;
-	json_t	*o = NULL, *hs;
-
-	if (store_checkpoint_latest(l->st, &note, &nlen, &size) != 0 ||
-	    size <= index) {
-		free(note);
-		return json_null();
-	}
-	if (store_subtree(l->st, index, 0, leaf) == -1 ||
-	    merkle_inclusion_proof(store_subtree, l->st, index, size, proof[0],
-	    MERKLE_MAX_PROOF, &n) == -1 || (hs = json_array()) == NULL) {
-		free(note);
-		return json_null();
-	}
-	for (i = 0; i < n; i++) {
-		b = ledger_b64(proof[i], MERKLE_HASH_LEN);
-		json_array_append_new(hs, b ? json_string(b) : json_null());
-		free(b);
-	}
-	b = ledger_b64(leaf, MERKLE_HASH_LEN);
-	o = json_pack("{s:I, s:I, s:s, s:o, s:s}", "index", (json_int_t)index,
-	    "tree_size", (json_int_t)size, "leaf_hash", b ? b : "",
-	    "hashes", hs, "checkpoint", note);
-	free(b);
-	free(note);
-	return o ? o : json_null();
-}
-
-static void
-ledger_answer(struct ipc_audit_reply *r, int status, const char *code,
-    const char *detail, char **body, size_t *blen)
-{
-	json_t	*o;
-
-	r->status = status;
-	str_copy(r->ctype, sizeof(r->ctype), "application/json");
-	str_copy(r->code, sizeof(r->code), code);
-	o = json_pack("{s:s, s:s}", "error", detail, "code", code);
-	*body = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	*blen = *body ? strlen(*body) : 0;
-	json_decref(o);
-}
-
-void
-ledger_transfer(struct ledger *l, const struct ipc_transfer_query *q,
-    struct ipc_audit_reply *r, char **body, size_t *blen)
-{
-	struct ledger_row	 row;
-	enum instr_kind		 kind = (enum instr_kind)q->kind, k;
-	sqlite3_stmt		*st = l->s[LG_BY_ID];
-	json_t			*o, *rec;
-	int			 n = 0, rc;
-
-	memset(r, 0, sizeof(*r));
-	*body = NULL;
-	*blen = 0;
-	if (!ipc_str_ok(q->agency, sizeof(q->agency)) ||
-	    !ipc_str_ok(q->id, sizeof(q->id)) || !instr_id_ok(q->id)) {
-		ledger_answer(r, 400, "bad-id", "not an instruction id", body,
-		    blen);
-		return;
-	}
-	if (q->kind == 0) {
-		/* Without a kind the id must name one instruction the caller
-		 * may see. */
-		sqlite3_bind_text(st, 1, q->id, -1, SQLITE_STATIC);
-		while (sqlite3_step(st) == SQLITE_ROW)
-			if (ledger_kind_parse(ledger_text(st, 0), &k) == 0) {
-				if (ledger_find(l, instr_kind_name(k), q->id,
-				    &row) == 1 && ledger_party(l, q, k, &row)) {
-					kind = k;
-					n++;
-				}
-				free(row.receipt);
-			}
-		sqlite3_reset(st);
-		if (n > 1) {
-			ledger_answer(r, 409, "ambiguous-id", "several kinds of "
-			    "instruction have this id: add ?kind=", body, blen);
-			return;
-		}
-	}
-	if (n == 0 && q->kind == 0)
-		rc = 0;
-	else if ((rc = ledger_find(l, instr_kind_name(kind), q->id, &row)) == 1 &&
-	    !ledger_party(l, q, kind, &row)) {
-		free(row.receipt);
-		rc = 0;
-	}
-	if (rc != 1) {
-		ledger_answer(r, rc == 0 ? 404 : 500, rc == 0 ? "no-transfer" :
-		    "internal", rc == 0 ? "no such transfer" :
-		    "the ledger cannot be read", body, blen);
-		return;
-	}
-	rec = json_loadb(row.receipt, row.rlen, 0, NULL);
-	o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:o, s:o, s:o}",
-	    "kind", instr_kind_name(kind), "id", q->id,
-	    "state", ledger_state_names[row.state], "agency", row.agency,
-	    "audit_index", (json_int_t)row.entry,
-	    "receipt", rec ? rec : json_null(),
-	    "deliveries", outbox_of(l->ob, instr_kind_name(kind), q->id),
-	    "proof", ledger_proof(l, row.entry));
-	if (o != NULL && kind == INSTR_DISBURSEMENT)
-		json_object_set_new(o, "payments", ledger_payments(l, q->id));
-	if (o != NULL && kind == INSTR_PLAN) {
-		json_object_set_new(o, "amount_fen", json_integer(row.amount));
-		json_object_set_new(o, "approved_fen", row.approved >= 0 ?
-		    json_integer(row.approved) : json_null());
-		json_object_set_new(o, "disbursed_fen",
-		    json_integer(row.disbursed));
-	}
-	free(row.receipt);
-	*body = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	json_decref(o);
-	if (*body == NULL) {
-		ledger_answer(r, 500, "internal", "out of memory", body, blen);
-		return;
-	}
-	*blen = strlen(*body);
-	r->status = 200;
-	str_copy(r->ctype, sizeof(r->ctype), "application/json");
-}
-
-void
-ledger_report(struct ledger *l, const struct ipc_report_query *q,
-    struct ipc_audit_reply *r, char **body, size_t *blen)
-{
-	json_t	*o = NULL;
-	char	 period[8];
-
-	memset(r, 0, sizeof(r[0]));
-	*body = NULL;
-	*blen = 0;
-	if (q->what == REPORT_RECONCILIATION) {
-		if (!ipc_str_ok(q->period, sizeof(q->period)) ||
-		    !instr_period_ok(q->period)) {
-			ledger_answer(r, 400, "bad-period", "period must be YYYY-MM",
-			    body, blen);
-			return;
-		}
-		str_copy(period, sizeof(period), q->period);
-		o = report_reconciliation(l->db, &l->cf->rules, period);
-		if (o != NULL && q->csv) {
-			if (report_csv(o, body, blen) == 0) {
-				json_decref(o);
-				r->status = 200;
-				str_copy(r->ctype, sizeof(r->ctype),
-				    "text/csv; charset=UTF-8");
-				return;
-			}
-			json_decref(o);
-			o = NULL;
-		}
-	} else if (q->what == REPORT_ALERTS)
-		o = alerts_list(l->db, q->since);
-	*body = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	json_decref(o);
-	if (*body == NULL) {
-		ledger_answer(r, 500, "internal", "the report cannot be made",
-		    body, blen);
-		return;
-	}
-	*blen = strlen(*body);
-	r->status = 200;
-	str_copy(r->ctype, sizeof(r->ctype), "application/json");
 }

@@ -1,0 +1,130 @@
+/* The ledger's parts (ledger.c: the transaction; ledger_rules.c: the fund's
+ * rules and bank files; ledger_view.c: transfers and reports) share these:
+ * not for use outside gateway/keeper/ledger*.c. */
+#ifndef GW_LEDGER_INT_H
+#define GW_LEDGER_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "adapters/instr.h"
+#include "adapters/pain001.h"
+#include "config.h"
+#include "keeper/ledger.h"
+#include "metrics.h"
+
+struct alerts;
+struct ipc_instr;
+struct outbox;
+struct registry;
+struct sign_key;
+struct store;
+
+/* Where deliveries go on the receiving systems. */
+#define LEDGER_PATH_PAIN001	"/inbox/pain.001"
+#define LEDGER_PATH_STATUS	"/inbox/status"
+
+extern const char *const ledger_state_names[LS_COUNT];
+
+enum ledger_event {
+	LE_DELIVERED, LE_PARKED, LE_APPROVED, LE_REJECTED, LE_BANK_PENDING,
+	LE_BANK_SETTLED, LE_BANK_REJECTED, LE_SUPERSEDED
+};
+
+enum ledger_stmt {
+	LG_FIND, LG_INSERT, LG_STATE, LG_REVIEW, LG_DISBURSED, LG_PAY_ADD,
+	LG_PAY_GET, LG_PAY_SET, LG_PAY_OF, LG_PAY_SUM, LG_BY_ID, LG_SUM_CP,
+	LG_CURRENT_PLAN, LG_CARRY, LG_YEAR_SPENT, LG_ARRIVAL, LG_OVERDUE,
+	LG_COUNT
+};
+
+struct ledger {
+	const struct config	*cf;
+	struct store		*st;
+	sqlite3			*db;
+	sqlite3_stmt		*s[LG_COUNT];
+	struct outbox		*ob;
+	struct sign_key		*key;			/* signs instructions */
+	struct sign_key		*bank_keys[CFG_MAX_BANKS];
+	struct registry		*reg;			/* NULL: none configured */
+	struct alerts		*al;
+	/* Read before the sandbox, which leaves the keeper no certificates. */
+	struct metrics_cert	 certs[64];
+	size_t			 ncerts;
+};
+
+/* One stored instruction (LG_FIND). */
+struct ledger_row {
+	uint8_t			 digest[32];
+	int			 status;
+	char			*receipt;	/* owned */
+	size_t			 rlen;
+	uint64_t		 entry;
+	enum ledger_state	 state;
+	char			 agency[CFG_NAME_MAX];
+	char			 city[8];
+	char			 period[8];
+	int64_t			 amount, approved, disbursed;
+	char			 bank[CFG_NAME_MAX];
+};
+
+/* What one exchange is about, for its entry. */
+struct ledger_ctx {
+	struct ledger			*l;
+	unsigned			 slot;
+	const struct ipc_instr		*m;
+	struct instr			 in;
+	const char			*canon;
+	size_t				 clen;
+	char				 digest_hex[65];
+	json_t				*instr_json;	/* owned */
+	/* Disbursements: the period of each line's plan. */
+	char				 line_period[INSTR_MAX_LINES][8];
+};
+
+/* ledger.c */
+int	ledger_fail(struct ledger *l, const char *what);
+int	ledger_kind_parse(const char *s, enum instr_kind *k);
+const char	*ledger_text(sqlite3_stmt *st, int col);
+int	ledger_find(struct ledger *l, const char *kind, const char *id,
+	    struct ledger_row *row);
+int	ledger_step(struct ledger *l, enum ledger_stmt which, const char *what);
+int	ledger_event(struct ledger *l, enum instr_kind kind, const char *id,
+	    enum ledger_event ev);
+char	*ledger_b64(const uint8_t *p, size_t len);
+int	ledger_refuse_alert(struct ledger_ctx *x, int status, const char *rule,
+	    const char *detail, struct ledger_reply *r, const char *city,
+	    const char *period, json_t *figures);
+int	ledger_refuse(struct ledger_ctx *x, int status, const char *rule,
+	    const char *detail, struct ledger_reply *r);
+int	ledger_queue(struct ledger_ctx *x, int upstream, const char *path,
+	    const char *ctype, const char *idem, const char *headers,
+	    const void *body, size_t blen);
+
+/* ledger_rules.c */
+int	ledger_check_remittance(struct ledger_ctx *x, struct ledger_reply *r,
+	    int *refused);
+int	ledger_check_plan(struct ledger_ctx *x, struct ledger_reply *r,
+	    int *refused);
+int	ledger_check_review(struct ledger_ctx *x, struct ledger_row *plan,
+	    struct ledger_reply *r, int *refused);
+int	ledger_check_disbursement(struct ledger_ctx *x, struct pain001_input *pin,
+	    const struct cfg_bank **bank, size_t *bidx, struct ledger_reply *r,
+	    int *refused);
+int	ledger_bank_file(struct ledger_ctx *x, const struct pain001_input *pin,
+	    const struct cfg_bank *bank, size_t bidx, char **file, size_t *flen,
+	    char *headers, size_t hsz, json_t **desc);
+int	ledger_check_status(struct ledger_ctx *x, struct ledger_row *d,
+	    struct ledger_reply *r, int *refused);
+int	ledger_apply_status(struct ledger_ctx *x, enum ledger_event *ev);
+int	ledger_notices(struct ledger_ctx *x, uint64_t index);
+int	ledger_amend(struct ledger_ctx *x, const char *old);
+int	ledger_watch_remittance(struct ledger_ctx *x, uint64_t index);
+int	ledger_watch_capacity(struct ledger *l, const char *period);
+int	ledger_arrivals(struct ledger_ctx *x);
+int	ledger_sender_ok(const struct ledger_ctx *x);
+
+#endif

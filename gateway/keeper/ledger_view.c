@@ -1,0 +1,245 @@
+/* What the ledger shows: GET /v1/transfers/{id} (state, receipt,
+ * deliveries, payments, an inclusion proof) and the reports and alerts. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ipc.h"
+#include "keeper/alerts.h"
+#include "keeper/ledger_int.h"
+#include "keeper/outbox.h"
+#include "keeper/report.h"
+#include "keeper/store.h"
+#include "util.h"
+
+/* Whether the caller (agency, role) is a party to the instruction. */
+static int
+ledger_party(struct ledger *l, const struct ipc_transfer_query *q,
+    enum instr_kind kind, const struct ledger_row *row)
+{
+	unsigned	roles = 0;
+
+	if (q->role == ROLE_ADMIN || strcmp(q->agency, row->agency) == 0)
+		return 1;
+	switch (kind) {
+	case INSTR_COLLECTION:
+	case INSTR_REMITTANCE:
+		roles = 1u << ROLE_FINANCE;
+		break;
+	case INSTR_PLAN:
+	case INSTR_REVIEW:
+	case INSTR_BANK_STATUS:
+		roles = 1u << ROLE_FINANCE | 1u << ROLE_HRSS;
+		break;
+	case INSTR_DISBURSEMENT:
+		roles = 1u << ROLE_FINANCE | 1u << ROLE_HRSS;
+		if (strcmp(q->agency, row->bank) == 0)
+			return 1;
+		break;
+	case INSTR_BANK_NOTIFICATION:
+		roles = 1u << ROLE_FINANCE;
+		break;
+	}
+	(void)l;
+	return q->role < ROLE_COUNT && (roles & 1u << q->role) != 0;
+}
+
+static json_t *
+ledger_payments(struct ledger *l, const char *id)
+{
+	sqlite3_stmt	*st = l->s[LG_PAY_OF];
+	json_t		*arr = json_array(), *p;
+
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	while (arr != NULL && sqlite3_step(st) == SQLITE_ROW) {
+		p = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s}",
+		    "end_to_end_id", ledger_text(st, 0),
+		    "plan_id", ledger_text(st, 2), "city_code", ledger_text(st, 3),
+		    "amount_fen", (json_int_t)sqlite3_column_int64(st, 4),
+		    "account", ledger_text(st, 5), "status", ledger_text(st, 6));
+		if (p != NULL && sqlite3_column_type(st, 7) == SQLITE_TEXT)
+			json_object_set_new(p, "reason",
+			    json_string(ledger_text(st, 7)));
+		if (p != NULL && sqlite3_column_type(st, 8) == SQLITE_TEXT)
+			json_object_set_new(p, "bank_reference",
+			    json_string(ledger_text(st, 8)));
+		json_array_append_new(arr, p);
+	}
+	sqlite3_reset(st);
+	return arr;
+}
+
+/* An inclusion proof of entry index in the newest checkpoint, or null
+ * while no checkpoint covers it yet. */
+static json_t *
+ledger_proof(struct ledger *l, uint64_t index)
+{
+	uint8_t	 proof[MERKLE_MAX_PROOF][MERKLE_HASH_LEN], leaf[MERKLE_HASH_LEN];
+	char	*note = NULL, *b;
+	size_t	 nlen, n, i;
+	uint64_t size = 0;
+	json_t	*o = NULL, *hs;
+
+	if (store_checkpoint_latest(l->st, &note, &nlen, &size) != 0 ||
+	    size <= index) {
+		free(note);
+		return json_null();
+	}
+	if (store_subtree(l->st, index, 0, leaf) == -1 ||
+	    merkle_inclusion_proof(store_subtree, l->st, index, size, proof[0],
+	    MERKLE_MAX_PROOF, &n) == -1 || (hs = json_array()) == NULL) {
+		free(note);
+		return json_null();
+	}
+	for (i = 0; i < n; i++) {
+		b = ledger_b64(proof[i], MERKLE_HASH_LEN);
+		json_array_append_new(hs, b ? json_string(b) : json_null());
+		free(b);
+	}
+	b = ledger_b64(leaf, MERKLE_HASH_LEN);
+	o = json_pack("{s:I, s:I, s:s, s:o, s:s}", "index", (json_int_t)index,
+	    "tree_size", (json_int_t)size, "leaf_hash", b ? b : "",
+	    "hashes", hs, "checkpoint", note);
+	free(b);
+	free(note);
+	return o ? o : json_null();
+}
+
+static void
+ledger_answer(struct ipc_audit_reply *r, int status, const char *code,
+    const char *detail, char **body, size_t *blen)
+{
+	json_t	*o;
+
+	r->status = status;
+	str_copy(r->ctype, sizeof(r->ctype), "application/json");
+	str_copy(r->code, sizeof(r->code), code);
+	o = json_pack("{s:s, s:s}", "error", detail, "code", code);
+	*body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	*blen = *body ? strlen(*body) : 0;
+	json_decref(o);
+}
+
+void
+ledger_transfer(struct ledger *l, const struct ipc_transfer_query *q,
+    struct ipc_audit_reply *r, char **body, size_t *blen)
+{
+	struct ledger_row	 row;
+	enum instr_kind		 kind = (enum instr_kind)q->kind, k;
+	sqlite3_stmt		*st = l->s[LG_BY_ID];
+	json_t			*o, *rec;
+	int			 n = 0, rc;
+
+	memset(r, 0, sizeof(*r));
+	*body = NULL;
+	*blen = 0;
+	if (!ipc_str_ok(q->agency, sizeof(q->agency)) ||
+	    !ipc_str_ok(q->id, sizeof(q->id)) || !instr_id_ok(q->id)) {
+		ledger_answer(r, 400, "bad-id", "not an instruction id", body,
+		    blen);
+		return;
+	}
+	if (q->kind == 0) {
+		/* Without a kind the id must name one instruction the caller
+		 * may see. */
+		sqlite3_bind_text(st, 1, q->id, -1, SQLITE_STATIC);
+		while (sqlite3_step(st) == SQLITE_ROW)
+			if (ledger_kind_parse(ledger_text(st, 0), &k) == 0) {
+				if (ledger_find(l, instr_kind_name(k), q->id,
+				    &row) == 1 && ledger_party(l, q, k, &row)) {
+					kind = k;
+					n++;
+				}
+				free(row.receipt);
+			}
+		sqlite3_reset(st);
+		if (n > 1) {
+			ledger_answer(r, 409, "ambiguous-id", "several kinds of "
+			    "instruction have this id: add ?kind=", body, blen);
+			return;
+		}
+	}
+	if (n == 0 && q->kind == 0)
+		rc = 0;
+	else if ((rc = ledger_find(l, instr_kind_name(kind), q->id, &row)) == 1 &&
+	    !ledger_party(l, q, kind, &row)) {
+		free(row.receipt);
+		rc = 0;
+	}
+	if (rc != 1) {
+		ledger_answer(r, rc == 0 ? 404 : 500, rc == 0 ? "no-transfer" :
+		    "internal", rc == 0 ? "no such transfer" :
+		    "the ledger cannot be read", body, blen);
+		return;
+	}
+	rec = json_loadb(row.receipt, row.rlen, 0, NULL);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:o, s:o, s:o}",
+	    "kind", instr_kind_name(kind), "id", q->id,
+	    "state", ledger_state_names[row.state], "agency", row.agency,
+	    "audit_index", (json_int_t)row.entry,
+	    "receipt", rec ? rec : json_null(),
+	    "deliveries", outbox_of(l->ob, instr_kind_name(kind), q->id),
+	    "proof", ledger_proof(l, row.entry));
+	if (o != NULL && kind == INSTR_DISBURSEMENT)
+		json_object_set_new(o, "payments", ledger_payments(l, q->id));
+	if (o != NULL && kind == INSTR_PLAN) {
+		json_object_set_new(o, "amount_fen", json_integer(row.amount));
+		json_object_set_new(o, "approved_fen", row.approved >= 0 ?
+		    json_integer(row.approved) : json_null());
+		json_object_set_new(o, "disbursed_fen",
+		    json_integer(row.disbursed));
+	}
+	free(row.receipt);
+	*body = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(o);
+	if (*body == NULL) {
+		ledger_answer(r, 500, "internal", "out of memory", body, blen);
+		return;
+	}
+	*blen = strlen(*body);
+	r->status = 200;
+	str_copy(r->ctype, sizeof(r->ctype), "application/json");
+}
+
+void
+ledger_report(struct ledger *l, const struct ipc_report_query *q,
+    struct ipc_audit_reply *r, char **body, size_t *blen)
+{
+	json_t	*o = NULL;
+	char	 period[8];
+
+	memset(r, 0, sizeof(r[0]));
+	*body = NULL;
+	*blen = 0;
+	if (q->what == REPORT_RECONCILIATION) {
+		if (!ipc_str_ok(q->period, sizeof(q->period)) ||
+		    !instr_period_ok(q->period)) {
+			ledger_answer(r, 400, "bad-period", "period must be YYYY-MM",
+			    body, blen);
+			return;
+		}
+		str_copy(period, sizeof(period), q->period);
+		o = report_reconciliation(l->db, &l->cf->rules, period);
+		if (o != NULL && q->csv) {
+			if (report_csv(o, body, blen) == 0) {
+				json_decref(o);
+				r->status = 200;
+				str_copy(r->ctype, sizeof(r->ctype),
+				    "text/csv; charset=UTF-8");
+				return;
+			}
+			json_decref(o);
+			o = NULL;
+		}
+	} else if (q->what == REPORT_ALERTS)
+		o = alerts_list(l->db, q->since);
+	*body = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(o);
+	if (*body == NULL) {
+		ledger_answer(r, 500, "internal", "the report cannot be made",
+		    body, blen);
+		return;
+	}
+	*blen = strlen(*body);
+	r->status = 200;
+	str_copy(r->ctype, sizeof(r->ctype), "application/json");
+}
