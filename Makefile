@@ -99,7 +99,7 @@ UNIT_TESTS = $(patsubst tests/unit/%.c,%,$(TEST_SRCS))
 
 .DEFAULT_GOAL := all
 
-.PHONY: all deps build build-san pki check unit unit-san integration faults run bench fuzz \
+.PHONY: all deps build build-san pki check unit unit-san integration faults run demo bench fuzz \
 	install clean _build _check
 
 all: deps
@@ -140,9 +140,16 @@ run: deps
 	@$(MAKE) --no-print-directory _build pki
 	@sh scripts/run-dev.sh
 
+# One clean month of all 14 cities through a fresh gateway and the stub agencies
+# (release build), then the month's reconciliation table and the alerts.
+demo: all
+	@$(MAKE) --no-print-directory pki
+	@GATEWAYD=build/gatewayd STUBD=build/stubd python3 tests/scenarios/demo.py
+
 bench: deps
 	@$(MAKE) --no-print-directory _build pki
-	@sh tests/bench/run.sh && { [ ! -f tests/bench/keeper.sh ] || sh tests/bench/keeper.sh; }
+	@sh tests/bench/run.sh && { [ ! -f tests/bench/keeper.sh ] || sh tests/bench/keeper.sh; }; \
+	st=$$?; sh tests/bench/instr.sh || st=1; exit $$st
 
 FUZZ_TIME ?= 60
 fuzz: deps

@@ -1,6 +1,7 @@
 /* seccomp allow-lists per role (Linux). A system call outside its role's
  * list kills the process; the parent logs the signal and restarts it. */
 #include <sys/ioctl.h>
+#include <termios.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 
@@ -169,8 +170,11 @@ sandbox_seccomp(const struct sandbox_spec *s)
 	    sandbox_courier_socket(ctx, AF_INET6) == -1))
 		goto done;
 #ifdef SANDBOX_SANITIZER
+	/* A sanitizer report asks whether stderr is a terminal first. */
 	if (sandbox_allow(ctx, sandbox_sanitizer,
-	    nitems(sandbox_sanitizer)) == -1)
+	    nitems(sandbox_sanitizer)) == -1 ||
+	    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+	    SCMP_A1(SCMP_CMP_EQ, TCGETS)) != 0)
 		goto done;
 #endif
 	if (seccomp_load(ctx) != 0) {

@@ -1,8 +1,10 @@
 #!/bin/sh
 # Runs the test suites and prints one closing line "N passed, N failed".
-#   run-tests.sh            unit (plain and ASan+UBSan), integration, faults (short)
+#   run-tests.sh            unit (plain and ASan+UBSan), integration, scenarios,
+#                           faults (short)
 #   run-tests.sh unit       unit tests, plain build only
 #   run-tests.sh integration
+#   run-tests.sh scenarios  month scenarios of all 14 cities (tests/scenarios)
 #   run-tests.sh faults     fault-injection suite, short form (root)
 set -u
 cd "$(dirname "$0")/.."
@@ -82,6 +84,13 @@ if [ "$what" = all ] || [ "$what" = integration ]; then
 	    run "integration" python3 -m unittest discover -s tests/integration \
 	    -p 'test_*.py' -v
 	sed -n '/^Ran /p;/^OK/p;/^FAILED/p' build/test-logs/integration.log
+fi
+
+if [ "$what" = all ] || [ "$what" = scenarios ]; then
+	GATEWAYD=${GATEWAYD:-build/san/gatewayd} STUBD=${STUBD:-build/san/stubd} \
+	    run "scenarios" python3 -m unittest discover -s tests/scenarios \
+	    -p 'test_*.py' -v
+	sed -n '/^Ran /p;/^OK/p;/^FAILED/p' build/test-logs/scenarios.log
 fi
 
 # The fault-injection suite in its short form (make faults runs the full one).

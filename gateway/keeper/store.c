@@ -189,6 +189,9 @@ store_open(const char *path, int readonly, struct store **out)
 		sqlite3_exec(s->db, "PRAGMA mmap_size=2147418112;", NULL, NULL,
 		    NULL);
 	sqlite3_busy_timeout(s->db, 5000);
+	/* Sorts, statement journals and temporary indexes stay in memory: the
+	 * keeper's sandbox lets it write only its own folders, not /var/tmp. */
+	sqlite3_exec(s->db, "PRAGMA temp_store=MEMORY;", NULL, NULL, NULL);
 	if (!readonly && sqlite3_exec(s->db, "PRAGMA journal_mode=WAL;"
 	    "PRAGMA synchronous=FULL;PRAGMA recursive_triggers=ON;",
 	    NULL, NULL, NULL) != SQLITE_OK) {

@@ -2,6 +2,7 @@
 finance and HRSS JSON, and a bank's pain.002 / camt.054, built from small arguments."""
 
 import json
+import os
 
 TAX_NS = "urn:gateway:tax:collection:1"
 PAIN002_NS = "urn:iso:std:iso:20022:tech:xsd:pain.002.001.10"
@@ -107,3 +108,65 @@ def json_headers():
 
 def xml_headers(charset=None):
     return {"Content-Type": "application/xml" + ("; charset=%s" % charset if charset else "")}
+
+
+# ---------------------------------------------------------------------------
+# every city's accounts (config/accounts.conf) and the bank's camt.054
+
+ACCOUNTS_CONF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                             "config", "accounts.conf")
+
+
+def accounts(path=ACCOUNTS_CONF):
+    """The registry as {(role, city): number}, parsed from accounts.conf (INI:
+    [account NAME] sections of key = value, ';' after a blank starts a comment)."""
+    out, cur = {}, None
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.split(" ;", 1)[0].strip()
+            if not line or line.startswith(("#", ";")):
+                continue
+            if line.startswith("["):
+                cur = {} if line.startswith("[account ") else None
+                continue
+            if cur is None or "=" not in line:
+                continue
+            k, v = (s.strip() for s in line.split("=", 1))
+            cur[k] = v
+            if all(x in cur for x in ("number", "role", "city")):
+                out[(cur["role"], cur["city"])] = cur["number"]
+    return out
+
+
+def account(role, city="620000"):
+    """The number of the registry's account of role for city (620000: the province)."""
+    return accounts()[(role, city)]
+
+
+def fen_to_yuan(fen):
+    return "%d.%02d" % divmod(fen, 100)
+
+
+def camt054(msg_id, acct, entries, created="2024-06-12T18:00:00+08:00"):
+    """A camt.054.001.08 notification for account acct (registry number).
+
+    entries: [(amount_fen, "CRDT" or "DBIT", booking_date, end_to_end_id or None,
+    ustrd or None)], one booked Ntry each."""
+    x = ['<?xml version="1.0" encoding="UTF-8"?>',
+         '<Document xmlns="%s"><BkToCstmrDbtCdtNtfctn>' % CAMT054_NS,
+         "<GrpHdr><MsgId>%s</MsgId><CreDtTm>%s</CreDtTm></GrpHdr>" % (msg_id, created),
+         "<Ntfctn><Id>%s-N</Id><Acct><Id><Othr><Id>%s</Id><SchmeNm><Cd>BBAN</Cd>"
+         "</SchmeNm></Othr></Id><Ccy>CNY</Ccy></Acct>" % (msg_id[:30], acct)]
+    for fen, ind, date, e2e, ustrd in entries:
+        dtls = ""
+        if e2e or ustrd:
+            dtls = "<NtryDtls><TxDtls>%s%s</TxDtls></NtryDtls>" % (
+                "<Refs><EndToEndId>%s</EndToEndId></Refs>" % e2e if e2e else "",
+                "<RmtInf><Ustrd>%s</Ustrd></RmtInf>" % ustrd if ustrd else "")
+        x.append('<Ntry><Amt Ccy="CNY">%s</Amt><CdtDbtInd>%s</CdtDbtInd>'
+                 "<Sts><Cd>BOOK</Cd></Sts><BookgDt><Dt>%s</Dt></BookgDt>"
+                 "<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>RCDT</Cd><SubFmlyCd>DMCT"
+                 "</SubFmlyCd></Fmly></Domn></BkTxCd>%s</Ntry>"
+                 % (fen_to_yuan(fen), ind, date, dtls))
+    x.append("</Ntfctn></BkToCstmrDbtCdtNtfctn></Document>")
+    return "\n".join(x).encode()
