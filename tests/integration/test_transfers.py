@@ -338,6 +338,21 @@ class Refusals(TransferCase):
         self.refuse("hrss", "/v1/bank/status", M.pain002("REF-STS-1", "X", group="ACSC"), X,
                     403, "role-not-allowed")
 
+    def test_bank_notification_refusals(self):
+        X = M.xml_headers()
+        good = M.camt054("REF-NTF-1", M.PROVINCE_SPECIAL,
+                         [(100, "CRDT", "2024-06-05", None, "x")])
+        self.refuse("bank", "/v1/bank/notifications", good.replace(
+            M.CAMT054_NS.encode(), b"urn:x"), X, 400, "wrong-namespace", "REF-NTF-1")
+        self.refuse("bank", "/v1/bank/notifications", good.replace(
+            b"<Cd>BOOK</Cd>", b"<Cd>PDNG</Cd>"), X, 422, "not-booked", "REF-NTF-1")
+        self.refuse("bank", "/v1/bank/notifications", good.replace(b'Ccy="CNY"', b'Ccy="USD"'),
+                    X, 422, "bad-currency", "REF-NTF-1")
+        self.refuse("finance", "/v1/bank/notifications", good, X, 403, "role-not-allowed")
+        r = self.post("bank", "/v1/bank/notifications", good, X)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["status"], "recorded")
+
     def test_unknown_endpoint_and_method(self):
         r = self.env.https("GET", "/v1/collections", who="tax")
         self.assertEqual(r.status, 405, r)
