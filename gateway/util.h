@@ -38,5 +38,8 @@ char	*json_escape(char *dst, size_t dsz, const char *src);
 
 /* Monotonic clock in milliseconds. */
 uint64_t	now_ms(void);
+/* Milliseconds since the epoch (wall clock): for times that are stored and
+ * must mean the same after a reboot. */
+uint64_t	wall_ms(void);
 
 #endif

@@ -596,7 +596,7 @@ keeper_outbox_kick(struct keeper *k)
 	struct outbox_row	 row;
 	struct ipc_deliver	 d;
 	struct timeval		 tv;
-	uint64_t		 now = now_ms(), next = 0;
+	uint64_t		 now = wall_ms(), next = 0;	/* as stored */
 	size_t			 u;
 
 	if (k->courier == NULL)

@@ -4,6 +4,7 @@
  * warnings that come with an instruction or with time. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/sha.h>
 
@@ -330,7 +331,7 @@ ledger_bank_file(struct ledger_ctx *x, const struct pain001_input *pin,
 	hm.path = LEDGER_PATH_PAIN001;
 	hm.ctype = ctype;
 	hm.content_digest = digest;
-	hm.created = (int64_t)(now_ms() / 1000);
+	hm.created = (int64_t)time(NULL);	/* RFC 9421: Unix time */
 	if (httpsig_content_digest(*file, *flen, digest, sizeof(digest)) == -1 ||
 	    httpsig_sign(x->l->bank_keys[bidx], &hm, input, sizeof(input), sig,
 	    sizeof(sig)) == -1 ||

@@ -270,7 +270,7 @@ outbox_attempted(struct outbox *o, uint64_t seq, int ok, int refused,
 	struct outbox_row	 row;
 	enum outbox_state	 state, to;
 	sqlite3_stmt		*st;
-	uint64_t		 now = now_ms(), next = 0;
+	uint64_t		 now = wall_ms(), next = 0;
 	unsigned		 n;
 	int			 rc;
 

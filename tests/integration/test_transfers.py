@@ -137,6 +137,9 @@ class EndToEnd(TransferCase):
         self.assertEqual(x.returncode, 0, x.stderr)
         self.assertTrue(httpsig_check.verify(os.path.join(h.CERTS, "bank-sign.pub"), "POST",
                                              "/inbox/pain.001", hdrs, body))
+        # "created" is the Unix time of signing (RFC 9421 section 2.3).
+        created = int(re.search(r";created=(\d+)", hdrs["signature-input"]).group(1))
+        self.assertLess(abs(created - time.time()), 300, hdrs["signature-input"])
         # Payee from the registry, never from the request.
         self.assertIn(M.LANZHOU_EXPENDITURE.encode(), body)
         e2e = re.search(rb"<EndToEndId>([^<]+)</EndToEndId>", body).group(1).decode()
