@@ -15,12 +15,12 @@
 /* Splits the connections over the threads and runs them to the deadline.
  * 0, or -1 if a thread could not run. */
 static int
-loadgen_run(const struct loadgen_opts *o, const struct loadgen_request *req,
-    SSL_CTX *ctx, struct loadgen_stats *total)
+loadgen_run(const struct loadgen_opts *o, const struct loadgen_request *reqs,
+    SSL_CTX *const *ctxs, size_t nreqs, struct loadgen_stats *total)
 {
 	struct loadgen_worker	*w;
 	uint64_t		 end;
-	unsigned		 i;
+	unsigned		 i, first = 0;
 	int			 rc = 0;
 
 	w = calloc(o->threads, sizeof(*w));
@@ -32,10 +32,13 @@ loadgen_run(const struct loadgen_opts *o, const struct loadgen_request *req,
 	end = loadgen_clock_us() + o->duration_ms * 1000u;
 	for (i = 0; i < o->threads; i++) {
 		w[i].opts = o;
-		w[i].req = req;
-		w[i].ctx = ctx;
+		w[i].reqs = reqs;
+		w[i].ctxs = ctxs;
+		w[i].nreqs = nreqs;
 		w[i].end_us = end;
+		w[i].first = first;
 		w[i].nconns = o->conns / o->threads + (i < o->conns % o->threads);
+		first += w[i].nconns;
 		if (loadgen_worker_start(&w[i]) == -1) {
 			rc = -1;
 			break;
@@ -52,14 +55,43 @@ loadgen_run(const struct loadgen_opts *o, const struct loadgen_request *req,
 	return rc;
 }
 
+/* The requests of the run (one per --body-template, else one) and a TLS
+ * context each, since templates may carry different client certificates.
+ * Returns how many were built, 0 after logging on failure (all freed). */
+static size_t
+loadgen_setup(const struct loadgen_opts *o, struct loadgen_request *reqs,
+    SSL_CTX **ctxs)
+{
+	size_t	i, n = o->ntpl > 0 ? o->ntpl : 1;
+
+	for (i = 0; i < n; i++) {
+		if (loadgen_request_build(o, o->ntpl > 0 ? &o->tpl[i] : NULL,
+		    &reqs[i]) == -1)
+			break;
+		ctxs[i] = loadgen_tls_ctx_new(o, reqs[i].cert, reqs[i].key);
+		if (ctxs[i] == NULL) {
+			loadgen_request_free(&reqs[i]);
+			break;
+		}
+	}
+	if (i == n)
+		return n;
+	while (i-- > 0) {
+		SSL_CTX_free(ctxs[i]);
+		loadgen_request_free(&reqs[i]);
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	static struct loadgen_stats	 total;
-	struct loadgen_opts		 o;
-	struct loadgen_request		 req;
-	SSL_CTX				*ctx;
+	static struct loadgen_opts	 o;
+	struct loadgen_request		 reqs[LOADGEN_MAX_TEMPLATES];
+	SSL_CTX				*ctxs[LOADGEN_MAX_TEMPLATES];
 	double				 secs;
+	size_t				 i, n;
 	int				 rc;
 
 	log_init("loadgen", LOG_LVL_INFO);
@@ -69,16 +101,13 @@ main(int argc, char **argv)
 		loadgen_opts_usage(o.help ? stdout : stderr);
 		return o.help ? 0 : 2;
 	}
-	if (loadgen_request_build(&o, &req) == -1)
+	if ((n = loadgen_setup(&o, reqs, ctxs)) == 0)
 		return 2;
-	ctx = loadgen_tls_ctx_new(&o);
-	if (ctx == NULL) {
-		loadgen_request_free(&req);
-		return 2;
+	rc = loadgen_run(&o, reqs, ctxs, n, &total);
+	for (i = 0; i < n; i++) {
+		SSL_CTX_free(ctxs[i]);
+		loadgen_request_free(&reqs[i]);
 	}
-	rc = loadgen_run(&o, &req, ctx, &total);
-	SSL_CTX_free(ctx);
-	loadgen_request_free(&req);
 	if (rc == -1)
 		return 2;
 	secs = (double)o.duration_ms / 1000.0;

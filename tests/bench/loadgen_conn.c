@@ -5,6 +5,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -57,13 +58,59 @@ loadgen_conn_settings_init(void)
 	loadgen_conn_settings.on_message_complete = loadgen_conn_on_message_complete;
 }
 
-void
-loadgen_conn_init(struct loadgen_conn *c, struct loadgen_env *env)
+int
+loadgen_conn_init(struct loadgen_conn *c, struct loadgen_env *env,
+    unsigned index)
 {
 	memset(c, 0, sizeof(*c));
 	c->env = env;
 	c->fd = -1;
+	c->index = index;
+	c->tpl = (unsigned)(index % env->nreqs);
+	c->req = &env->reqs[c->tpl];
+	c->ctx = env->ctxs[c->tpl];
 	(void)pthread_once(&loadgen_conn_settings_once, loadgen_conn_settings_init);
+	/* Ids change per request, and OpenSSL wants the very same bytes again
+	 * when a write is retried: each connection rewrites its own copy. */
+	if (c->req->nids > 0 || c->req->nvars > 0) {
+		if ((c->wbuf = malloc(c->req->len)) == NULL) {
+			log_warn("%s: malloc", __func__);
+			return -1;
+		}
+		memcpy(c->wbuf, c->req->buf, c->req->len);
+	}
+	return 0;
+}
+
+void
+loadgen_conn_free(struct loadgen_conn *c)
+{
+	free(c->wbuf);
+	c->wbuf = NULL;
+}
+
+/* Puts a fresh id in the connection's copy of its request: the run's prefix,
+ * the connection (hex, 4 digits: LOADGEN_MAX_CONNS fits) and a sequence
+ * (12 decimal digits), so ids never repeat across connections or threads,
+ * and all have the same length (Content-Length is fixed); and the next
+ * vary= value, if the template has one. */
+static void
+loadgen_conn_stamp(struct loadgen_conn *c)
+{
+	const struct loadgen_opts	*o = c->env->opts;
+	char				 id[LOADGEN_ID_LEN_MAX + 1];
+
+	c->stamp = 0;
+	if (c->wbuf == NULL)
+		return;
+	/* Cannot fail: the prefix is at most LOADGEN_ID_PREFIX_MAX long, the
+	 * index under 0x10000 and the sequence wraps below 10^12. */
+	(void)str_printf(id, sizeof(id), "%s-%04x-%012llu", o->id_prefix,
+	    c->index & 0xffffu, (unsigned long long)(c->seq % 1000000000000ULL));
+	c->seq++;
+	loadgen_request_stamp(c->req, c->wbuf, id, o->id_len);
+	if (loadgen_request_vary(c->req, c->wbuf))
+		c->env->stats->tpl_repeats[c->tpl]++;
 }
 
 void
@@ -162,6 +209,9 @@ loadgen_conn_open(struct loadgen_conn *c, uint64_t now)
 	int				 one = 1;
 
 	c->retry_us = 0;
+	/* Whatever the last connection sent may have been accepted: a retry
+	 * carries a new id, so the run never measures the replay path. */
+	c->stamp = 1;
 	if (c->opened && !o->new_conn)
 		c->env->stats->reconnects++;
 	c->opened = 1;
@@ -224,20 +274,30 @@ loadgen_conn_done(struct loadgen_conn *c)
 {
 	struct loadgen_stats	*st = c->env->stats;
 	uint64_t		 now = loadgen_clock_us();
+	unsigned		 expect = c->env->opts->expect;
 	char			 why[64];
+	int			 ok;
 
-	loadgen_hist_record(&st->latency, now - c->start_us);
+	ok = expect != 0 ? c->status == expect :
+	    c->status >= 200 && c->status <= 299;
+	/* With --expect the latency is that of the acknowledgements only: a
+	 * quick refusal must not make the figure look better. */
+	if (ok || expect == 0)
+		loadgen_hist_record(&st->latency, now - c->start_us);
 	st->responses++;
+	st->tpl_responses[c->tpl]++;
 	st->status_class[c->status / 100 < 6 ? c->status / 100 : 0]++;
-	if (c->status >= 200 && c->status <= 299)
+	if (ok) {
 		st->ok++;
-	else {
+		st->tpl_ok[c->tpl]++;
+	} else {
 		st->errors[LOADGEN_ERR_STATUS]++;
 		(void)str_printf(why, sizeof(why), "HTTP status %u", c->status);
 		loadgen_conn_log(__func__, LOADGEN_ERR_STATUS, why);
 	}
 	c->done_on_conn++;
 	c->timing = 0;
+	c->stamp = 1;
 	if (c->env->opts->new_conn || !c->keep_alive) {
 		loadgen_conn_close(c);
 		loadgen_conn_reopen(c, now);
@@ -299,7 +359,8 @@ loadgen_conn_eof(struct loadgen_conn *c)
 static void
 loadgen_conn_drive(struct loadgen_conn *c, uint32_t events)
 {
-	const struct loadgen_request	*req = c->env->req;
+	const struct loadgen_request	*req = c->req;
+	const char			*wbuf;
 	socklen_t			 len;
 	int				 rc, e, soerr;
 
@@ -323,7 +384,7 @@ loadgen_conn_drive(struct loadgen_conn *c, uint32_t events)
 			break;
 		case LOADGEN_CONN_HANDSHAKE:
 			if (c->ssl == NULL) {
-				c->ssl = loadgen_tls_new(c->env->ctx, c->env->opts,
+				c->ssl = loadgen_tls_new(c->ctx, c->env->opts,
 				    c->fd);
 				if (c->ssl == NULL) {
 					loadgen_conn_fail(c, __func__, LOADGEN_ERR_TLS,
@@ -351,9 +412,14 @@ loadgen_conn_drive(struct loadgen_conn *c, uint32_t events)
 				    c->env->opts->timeout_ms * 1000u;
 				c->timing = 1;
 			}
+			/* Only for a new request: a retried write must send
+			 * the same bytes. */
+			if (c->stamp)
+				loadgen_conn_stamp(c);
+			wbuf = c->wbuf != NULL ? c->wbuf : req->buf;
 			ERR_clear_error();
 			errno = 0;
-			rc = SSL_write(c->ssl, req->buf, (int)req->len);
+			rc = SSL_write(c->ssl, wbuf, (int)req->len);
 			if (rc <= 0) {
 				e = SSL_get_error(c->ssl, rc);
 				if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)

@@ -14,8 +14,9 @@
 /* What the connections of one thread share; owned by the worker. */
 struct loadgen_env {
 	const struct loadgen_opts	*opts;
-	const struct loadgen_request	*req;
-	SSL_CTX				*ctx;
+	const struct loadgen_request	*reqs;		/* one per template, or one */
+	SSL_CTX *const			*ctxs;		/* one per request */
+	size_t				 nreqs;
 	struct loadgen_stats		*stats;
 	int				 epfd;
 	uint64_t			 end_us;	/* no new connection after this */
@@ -34,6 +35,13 @@ enum loadgen_conn_state {
 
 struct loadgen_conn {
 	struct loadgen_env	*env;
+	const struct loadgen_request *req;	/* what this connection sends */
+	SSL_CTX			*ctx;		/* with the request's certificate */
+	char			*wbuf;		/* own copy of req when it has ids */
+	unsigned		 index;		/* over all threads: part of ids */
+	unsigned		 tpl;		/* index of req in env->reqs */
+	uint64_t		 seq;		/* ids made on this connection */
+	int			 stamp;		/* the next write needs a new id */
 	int			 fd;
 	SSL			*ssl;
 	llhttp_t		 parser;
@@ -50,7 +58,12 @@ struct loadgen_conn {
 	unsigned		 status;
 };
 
-void	loadgen_conn_init(struct loadgen_conn *c, struct loadgen_env *env);
+/* Sets up connection number index (over all threads): its request is
+ * env->reqs[index % nreqs]. 0, or -1 after logging. */
+int	loadgen_conn_init(struct loadgen_conn *c, struct loadgen_env *env,
+	    unsigned index);
+/* Frees what init allocated; the connection must be closed. */
+void	loadgen_conn_free(struct loadgen_conn *c);
 /* Opens the connection (non-blocking); the rest happens in loadgen_conn_event. */
 void	loadgen_conn_start(struct loadgen_conn *c, uint64_t now);
 void	loadgen_conn_event(struct loadgen_conn *c, uint32_t events);

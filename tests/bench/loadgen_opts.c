@@ -2,6 +2,8 @@
  * parse_u64 / parse_duration_ms, every limit checked before the run starts. */
 #include <getopt.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "util.h"
@@ -11,7 +13,9 @@
 enum {
 	LOADGEN_OPT_URL = 256, LOADGEN_OPT_CERT, LOADGEN_OPT_KEY, LOADGEN_OPT_CA,
 	LOADGEN_OPT_NEWCONN, LOADGEN_OPT_METHOD, LOADGEN_OPT_BODY,
-	LOADGEN_OPT_HEADER, LOADGEN_OPT_JSON, LOADGEN_OPT_TIMEOUT, LOADGEN_OPT_SNI
+	LOADGEN_OPT_HEADER, LOADGEN_OPT_JSON, LOADGEN_OPT_TIMEOUT, LOADGEN_OPT_SNI,
+	LOADGEN_OPT_TEMPLATE, LOADGEN_OPT_CTYPE, LOADGEN_OPT_EXPECT,
+	LOADGEN_OPT_IDPREFIX
 };
 
 static const struct option loadgen_opts_long[] = {
@@ -29,6 +33,10 @@ static const struct option loadgen_opts_long[] = {
 	{ "json",	no_argument,	   NULL, LOADGEN_OPT_JSON },
 	{ "timeout",	required_argument, NULL, LOADGEN_OPT_TIMEOUT },
 	{ "sni",	required_argument, NULL, LOADGEN_OPT_SNI },
+	{ "body-template", required_argument, NULL, LOADGEN_OPT_TEMPLATE },
+	{ "content-type", required_argument, NULL, LOADGEN_OPT_CTYPE },
+	{ "expect",	required_argument, NULL, LOADGEN_OPT_EXPECT },
+	{ "id-prefix",	required_argument, NULL, LOADGEN_OPT_IDPREFIX },
 	{ "help",	no_argument,	   NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -42,6 +50,9 @@ loadgen_opts_usage(FILE *fp)
 	    "               [--method GET|POST] [--body-bytes N]\n"
 	    "               [--header 'Name: value']...\n"
 	    "               [--timeout DURATION] [--sni NAME] [--json]\n"
+	    "               [--body-template FILE[,path=P][,cert=F][,key=F][,type=T]\n"
+	    "                                     [,vary=F]]...\n"
+	    "               [--content-type TYPE] [--expect STATUS] [--id-prefix STR]\n"
 	    "  -c, --connections  concurrent connections (default 32)\n"
 	    "  -d, --duration     run time: seconds, or 500ms, 10s, 1m (default 10s)\n"
 	    "  -t, --threads      threads, each with its own event loop (default 1)\n"
@@ -53,8 +64,25 @@ loadgen_opts_usage(FILE *fp)
 	    "                     certificate\n"
 	    "                     (default: the URL host, matched as a name or an IP)\n"
 	    "  --json             one JSON object on stdout instead of text\n"
-	    "Exit status: 0 if at least one request got a 2xx answer, 1 if none,\n"
-	    "2 on usage or set-up errors.\n");
+	    "  --body-template    POST this file as the body; every {{ID}} in it is\n"
+	    "                     replaced by an id unique to the request (PREFIX-\n"
+	    "                     CCCC-SSSSSSSSSSSS: connection, sequence). Repeat it\n"
+	    "                     (up to %u) for a mix: connection i uses template\n"
+	    "                     i mod N, with that template's path (default: the\n"
+	    "                     URL's), client certificate and key (default --cert,\n"
+	    "                     --key) and Content-Type (default --content-type).\n"
+	    "                     vary=F: each request replaces every {{VAR}} by\n"
+	    "                     the next line of F (lines of equal length; after\n"
+	    "                     the last, the first again, counted as repeats)\n"
+	    "  --content-type     Content-Type of the bodies (default\n"
+	    "                     application/octet-stream)\n"
+	    "  --expect STATUS    count only answers with this status as successes\n"
+	    "                     (default: any 2xx); latency is then theirs only\n"
+	    "  --id-prefix STR    1-%u of [A-Za-z0-9._] starting the ids (default\n"
+	    "                     from the time and the process id, so runs differ)\n"
+	    "Exit status: 0 if at least one request succeeded, 1 if none,\n"
+	    "2 on usage or set-up errors.\n", LOADGEN_MAX_TEMPLATES,
+	    LOADGEN_ID_PREFIX_MAX);
 }
 
 /* Defaults chosen to match the bench script's keep-alive run. */
@@ -69,6 +97,102 @@ loadgen_opts_defaults(struct loadgen_opts *o)
 	o->method = "GET";
 }
 
+/* Characters of the gateway's ids ([A-Za-z0-9._-]); the prefix leaves out
+ * '-', which separates the parts of a generated id. */
+static int
+loadgen_opts_id_prefix(struct loadgen_opts *o, const char *s)
+{
+	const char	*p;
+
+	if (*s == '\0' || strlen(s) > LOADGEN_ID_PREFIX_MAX) {
+		log_warnx("%s: --id-prefix: 1 to %u characters", __func__,
+		    LOADGEN_ID_PREFIX_MAX);
+		return -1;
+	}
+	for (p = s; *p != '\0'; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= 'A' && *p <= 'Z') || *p == '.' || *p == '_')) {
+			log_warnx("%s: --id-prefix: only [A-Za-z0-9._]", __func__);
+			return -1;
+		}
+	return str_copy(o->id_prefix, sizeof(o->id_prefix), s);
+}
+
+/* A request target or header value we paste into the request: no blanks
+ * or line breaks, which would let a typo become a second request. */
+static int
+loadgen_opts_clean(const char *what, const char *v, const char *bad)
+{
+	if (*v == '\0' || strpbrk(v, bad) != NULL) {
+		log_warnx("%s: %s '%s' is empty or has a blank or line break",
+		    __func__, what, v);
+		return -1;
+	}
+	return 0;
+}
+
+/* Splits "FILE[,path=P][,cert=F][,key=F][,type=T]" into a template. */
+static int
+loadgen_opts_template(struct loadgen_opts *o, const char *arg)
+{
+	struct loadgen_template	*t;
+	char			*field, *next;
+
+	if (o->ntpl >= LOADGEN_MAX_TEMPLATES) {
+		log_warnx("%s: at most %u --body-template", __func__,
+		    LOADGEN_MAX_TEMPLATES);
+		return -1;
+	}
+	t = &o->tpl[o->ntpl];
+	memset(t, 0, sizeof(*t));
+	if (str_copy(t->spec, sizeof(t->spec), arg) == -1) {
+		log_warnx("%s: --body-template too long", __func__);
+		return -1;
+	}
+	t->file = t->spec;
+	/* Each comma ends the previous field; what follows it is "name=value". */
+	for (next = strchr(t->spec, ','); next != NULL; ) {
+		*next = '\0';
+		field = next + 1;
+		next = strchr(field, ',');
+		if (next != NULL)
+			*next = '\0';
+		if (strncmp(field, "path=", 5) == 0)
+			t->path = field + 5;
+		else if (strncmp(field, "cert=", 5) == 0)
+			t->cert = field + 5;
+		else if (strncmp(field, "key=", 4) == 0)
+			t->key = field + 4;
+		else if (strncmp(field, "type=", 5) == 0)
+			t->ctype = field + 5;
+		else if (strncmp(field, "vary=", 5) == 0)
+			t->vary = field + 5;
+		else {
+			log_warnx("%s: --body-template: unknown field '%s' (path=, "
+			    "cert=, key=, type=, vary=)", __func__, field);
+			return -1;
+		}
+	}
+	if (*t->file == '\0') {
+		log_warnx("%s: --body-template: no file", __func__);
+		return -1;
+	}
+	if (t->path != NULL && (*t->path != '/' ||
+	    loadgen_opts_clean("path", t->path, " \t\r\n") == -1))
+		return -1;
+	if (t->ctype != NULL && loadgen_opts_clean("type", t->ctype, "\r\n") == -1)
+		return -1;
+	if ((t->cert != NULL && *t->cert == '\0') ||
+	    (t->key != NULL && *t->key == '\0') ||
+	    (t->vary != NULL && *t->vary == '\0')) {
+		log_warnx("%s: --body-template: empty cert=, key= or vary=",
+		    __func__);
+		return -1;
+	}
+	o->ntpl++;
+	return 0;
+}
+
 static int
 loadgen_opts_check(struct loadgen_opts *o)
 {
@@ -80,6 +204,29 @@ loadgen_opts_check(struct loadgen_opts *o)
 		log_warnx("%s: --method must be GET or POST", __func__);
 		return -1;
 	}
+	if (o->ntpl > 0) {
+		if (o->body_bytes > 0 || strcmp(o->method, "GET") == 0) {
+			log_warnx("%s: --body-template sends POST requests, without "
+			    "--body-bytes", __func__);
+			return -1;
+		}
+		/* Every template needs at least one connection to be measured. */
+		if (o->conns < o->ntpl) {
+			log_warnx("%s: -c must be at least the number of templates",
+			    __func__);
+			return -1;
+		}
+	}
+	if (o->ctype != NULL &&
+	    loadgen_opts_clean("--content-type", o->ctype, "\r\n") == -1)
+		return -1;
+	/* Distinct per process and second: the same gateway sees several runs. */
+	if (o->id_prefix[0] == '\0' && str_printf(o->id_prefix,
+	    sizeof(o->id_prefix), "lg%08llx%04x",
+	    (unsigned long long)time(NULL) & 0xffffffffULL,
+	    (unsigned)getpid() & 0xffffu) == -1)
+		return -1;
+	o->id_len = strlen(o->id_prefix) + 18;
 	if (o->threads > o->conns)
 		o->threads = o->conns;
 	if (loadgen_url_parse(o, o->url) == -1 || loadgen_url_resolve(o) == -1)
@@ -91,7 +238,7 @@ int
 loadgen_opts_parse(struct loadgen_opts *o, int argc, char **argv)
 {
 	uint64_t	v;
-	int		ch;
+	int		ch, method_set = 0;
 
 	loadgen_opts_defaults(o);
 	while ((ch = getopt_long(argc, argv, "c:d:t:h", loadgen_opts_long, NULL)) != -1) {
@@ -135,6 +282,7 @@ loadgen_opts_parse(struct loadgen_opts *o, int argc, char **argv)
 			break;
 		case LOADGEN_OPT_METHOD:
 			o->method = optarg;
+			method_set = 1;
 			break;
 		case LOADGEN_OPT_BODY:
 			if (parse_u64(optarg, 0, LOADGEN_MAX_BODY,
@@ -165,6 +313,29 @@ loadgen_opts_parse(struct loadgen_opts *o, int argc, char **argv)
 			break;
 		case LOADGEN_OPT_SNI:
 			o->sni = optarg;
+			break;
+		case LOADGEN_OPT_TEMPLATE:
+			if (loadgen_opts_template(o, optarg) == -1)
+				return -1;
+			/* Templates are bodies: POST unless told otherwise (and
+			 * then refused in the check). */
+			if (!method_set)
+				o->method = "POST";
+			break;
+		case LOADGEN_OPT_CTYPE:
+			o->ctype = optarg;
+			break;
+		case LOADGEN_OPT_EXPECT:
+			if (parse_u64(optarg, 100, 599, &v) == -1) {
+				log_warnx("%s: --expect: a status, 100 to 599",
+				    __func__);
+				return -1;
+			}
+			o->expect = (unsigned)v;
+			break;
+		case LOADGEN_OPT_IDPREFIX:
+			if (loadgen_opts_id_prefix(o, optarg) == -1)
+				return -1;
 			break;
 		case 'h':
 			o->help = 1;

@@ -12,6 +12,30 @@
 #define LOADGEN_MAX_CONNS	10000
 #define LOADGEN_MAX_THREADS	64
 #define LOADGEN_MAX_BODY	(64u * 1024 * 1024)
+/* --body-template: files per run, their size, {{ID}} per file, and the id
+ * prefix. An id is PREFIX-CCCC-SSSSSSSSSSSS (connection in hex, sequence in
+ * decimal): with a 16-character prefix that is 34 characters, inside the
+ * gateway's 35-character id limit. */
+#define LOADGEN_MAX_TEMPLATES	8
+#define LOADGEN_MAX_TEMPLATE	(1024u * 1024)
+#define LOADGEN_MAX_IDS		16
+#define LOADGEN_ID_PREFIX_MAX	16
+#define LOADGEN_ID_LEN_MAX	(LOADGEN_ID_PREFIX_MAX + 18)
+
+/* One --body-template: a body file whose {{ID}} placeholders are replaced by
+ * a fresh id in every request, sent to its own path with its own client
+ * certificate (each defaults to the run's). With vary=FILE, its {{VAR}}
+ * placeholders take the lines of FILE in turn, for fields that must differ
+ * between requests but cannot be made up (a city and a month, say). */
+struct loadgen_template {
+	char			 spec[4096];	/* the argument, split in place */
+	const char		*file;
+	const char		*path;		/* NULL: the URL's path */
+	const char		*cert;		/* NULL: --cert */
+	const char		*key;		/* NULL: --key */
+	const char		*ctype;		/* NULL: --content-type */
+	const char		*vary;		/* values for {{VAR}}, or NULL */
+};
 
 struct loadgen_opts {
 	const char		*url;
@@ -35,6 +59,12 @@ struct loadgen_opts {
 	uint64_t		 body_bytes;
 	const char		*headers[LOADGEN_MAX_HEADERS];
 	size_t			 nheaders;
+	const char		*ctype;		/* --content-type */
+	unsigned		 expect;	/* --expect: 0 is any 2xx */
+	char			 id_prefix[LOADGEN_ID_PREFIX_MAX + 1];
+	size_t			 id_len;	/* length of every generated id */
+	struct loadgen_template	 tpl[LOADGEN_MAX_TEMPLATES];
+	size_t			 ntpl;
 	struct sockaddr_storage	 addr;
 	socklen_t		 addrlen;
 };

@@ -1,4 +1,5 @@
-/* Result printing for the load generator. Rates count 2xx answers only, over
+/* Result printing for the load generator. Rates count successes only (2xx, or
+ * the --expect status), over
  * the fixed run time, so a server that fails fast cannot look fast. */
 #include <stdint.h>
 
@@ -52,14 +53,47 @@ loadgen_report_text(FILE *fp, const struct loadgen_opts *o,
 	fprintf(fp, "  connections  %llu handshakes, %llu reopened, %llu requests "
 	    "in flight at the end\n", (unsigned long long)st->handshakes,
 	    (unsigned long long)st->reconnects, (unsigned long long)st->in_flight);
-	fprintf(fp, "  throughput   %.1f requests/s (2xx), %.1f handshakes/s\n",
-	    (double)st->ok / secs, (double)st->handshakes / secs);
-	fprintf(fp, "  latency ms  ");
+	for (i = 0; i < o->ntpl; i++)
+		fprintf(fp, "  template %zu   %s: %llu completed, %llu succeeded, "
+		    "%llu vary= repeats\n", i, o->tpl[i].file,
+		    (unsigned long long)st->tpl_responses[i],
+		    (unsigned long long)st->tpl_ok[i],
+		    (unsigned long long)st->tpl_repeats[i]);
+	if (o->expect != 0)
+		fprintf(fp, "  throughput   %.1f requests/s (status %u), %.1f "
+		    "handshakes/s\n", (double)st->ok / secs, o->expect,
+		    (double)st->handshakes / secs);
+	else
+		fprintf(fp, "  throughput   %.1f requests/s (2xx), %.1f handshakes/s\n",
+		    (double)st->ok / secs, (double)st->handshakes / secs);
+	fprintf(fp, "  latency ms  %s", o->expect != 0 ? " (successes)" : "");
 	for (i = 0; i < nitems(loadgen_report_pcts); i++)
 		fprintf(fp, " %s %.3f", loadgen_report_pct_text[i], loadgen_report_ms(
 		    loadgen_hist_percentile(&st->latency, loadgen_report_pcts[i])));
 	fprintf(fp, " max %.3f mean %.3f\n", loadgen_report_ms(st->latency.max_us),
 	    loadgen_hist_mean_us(&st->latency) / 1000.0);
+}
+
+/* Per template: its file and what its connections got, so a mix can be
+ * told apart; nothing without templates. */
+static void
+loadgen_report_json_templates(FILE *fp, const struct loadgen_opts *o,
+    const struct loadgen_stats *st)
+{
+	char	file[8200];
+	size_t	i;
+
+	if (o->ntpl == 0)
+		return;
+	fprintf(fp, ",\"templates\":[");
+	for (i = 0; i < o->ntpl; i++)
+		fprintf(fp, "%s{\"file\":\"%s\",\"requests\":%llu,\"ok\":%llu,"
+		    "\"repeats\":%llu}", i == 0 ? "" : ",",
+		    json_escape(file, sizeof(file), o->tpl[i].file),
+		    (unsigned long long)st->tpl_responses[i],
+		    (unsigned long long)st->tpl_ok[i],
+		    (unsigned long long)st->tpl_repeats[i]);
+	fprintf(fp, "]");
 }
 
 void
@@ -90,7 +124,9 @@ loadgen_report_json(FILE *fp, const struct loadgen_opts *o,
 	for (i = 0; i < nitems(loadgen_report_pcts); i++)
 		fprintf(fp, "\"%s\":%.3f,", loadgen_report_pct_json[i], loadgen_report_ms(
 		    loadgen_hist_percentile(&st->latency, loadgen_report_pcts[i])));
-	fprintf(fp, "\"max\":%.3f,\"mean\":%.3f}}\n",
+	fprintf(fp, "\"max\":%.3f,\"mean\":%.3f},\"expect\":%u",
 	    loadgen_report_ms(st->latency.max_us),
-	    loadgen_hist_mean_us(&st->latency) / 1000.0);
+	    loadgen_hist_mean_us(&st->latency) / 1000.0, o->expect);
+	loadgen_report_json_templates(fp, o, st);
+	fprintf(fp, "}\n");
 }

@@ -17,6 +17,11 @@ loadgen_stats_merge(struct loadgen_stats *dst, const struct loadgen_stats *src)
 	dst->handshakes += src->handshakes;
 	dst->reconnects += src->reconnects;
 	dst->in_flight += src->in_flight;
+	for (i = 0; i < LOADGEN_MAX_TEMPLATES; i++) {
+		dst->tpl_responses[i] += src->tpl_responses[i];
+		dst->tpl_ok[i] += src->tpl_ok[i];
+		dst->tpl_repeats[i] += src->tpl_repeats[i];
+	}
 	loadgen_hist_merge(&dst->latency, &src->latency);
 }
 

@@ -5,11 +5,12 @@
 #include <stdint.h>
 
 #include "loadgen_hist.h"
+#include "loadgen_opts.h"
 
 enum loadgen_err {
 	LOADGEN_ERR_CONNECT,	/* TCP connect failed */
 	LOADGEN_ERR_TLS,	/* handshake or TLS record failure */
-	LOADGEN_ERR_STATUS,	/* complete response, status not 2xx */
+	LOADGEN_ERR_STATUS,	/* complete response, not 2xx or not --expect */
 	LOADGEN_ERR_TIMEOUT,	/* no complete response within --timeout */
 	LOADGEN_ERR_IO,		/* reset or closed in the middle of an exchange */
 	LOADGEN_ERR_PARSE,	/* response llhttp refused */
@@ -18,12 +19,17 @@ enum loadgen_err {
 
 struct loadgen_stats {
 	uint64_t		responses;	/* complete responses, any status */
-	uint64_t		ok;		/* 2xx responses */
+	uint64_t		ok;		/* 2xx, or --expect, responses */
 	uint64_t		status_class[6];	/* index status / 100 */
 	uint64_t		errors[LOADGEN_ERR_MAX];
 	uint64_t		handshakes;	/* TLS connections established */
 	uint64_t		reconnects;	/* keep-alive connections reopened */
 	uint64_t		in_flight;	/* requests unanswered at the deadline */
+	/* Per request (template) the connections send, for the mix's shares. */
+	uint64_t		tpl_responses[LOADGEN_MAX_TEMPLATES];
+	uint64_t		tpl_ok[LOADGEN_MAX_TEMPLATES];
+	/* Requests that reused a vary= value (the list was too short). */
+	uint64_t		tpl_repeats[LOADGEN_MAX_TEMPLATES];
 	struct loadgen_hist	latency;	/* per complete response */
 };
 

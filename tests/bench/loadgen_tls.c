@@ -18,7 +18,8 @@ loadgen_tls_log(const char *func, const char *what, const char *file)
 }
 
 SSL_CTX *
-loadgen_tls_ctx_new(const struct loadgen_opts *o)
+loadgen_tls_ctx_new(const struct loadgen_opts *o, const char *cert,
+    const char *key)
 {
 	static const unsigned char	 alpn[] = "\x08http/1.1";
 	X509_VERIFY_PARAM		*param;
@@ -46,13 +47,13 @@ loadgen_tls_ctx_new(const struct loadgen_opts *o)
 		loadgen_tls_log(__func__, "cannot load CA", o->ca);
 		goto fail;
 	}
-	if (SSL_CTX_use_certificate_chain_file(ctx, o->cert) != 1) {
-		loadgen_tls_log(__func__, "cannot load certificate", o->cert);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+		loadgen_tls_log(__func__, "cannot load certificate", cert);
 		goto fail;
 	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, o->key, SSL_FILETYPE_PEM) != 1 ||
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
-		loadgen_tls_log(__func__, "cannot load key", o->key);
+		loadgen_tls_log(__func__, "cannot load key", key);
 		goto fail;
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);

@@ -71,8 +71,9 @@ loadgen_worker_main(void *arg)
 		return NULL;
 	}
 	env->opts = w->opts;
-	env->req = w->req;
-	env->ctx = w->ctx;
+	env->reqs = w->reqs;
+	env->ctxs = w->ctxs;
+	env->nreqs = w->nreqs;
 	env->stats = &w->stats;
 	env->end_us = w->end_us;
 	env->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -80,16 +81,21 @@ loadgen_worker_main(void *arg)
 		log_warn("%s: epoll_create1", __func__);
 		w->rc = -1;
 	} else {
-		for (i = 0; i < w->nconns; i++)
-			loadgen_conn_init(&conns[i], env);
-		w->rc = loadgen_worker_loop(w, env, conns);
+		for (i = 0; i < w->nconns && w->rc == 0; i++)
+			if (loadgen_conn_init(&conns[i], env, w->first + i) == -1)
+				w->rc = -1;
+		if (w->rc == 0)
+			w->rc = loadgen_worker_loop(w, env, conns);
 		/* Requests still in flight at the deadline are neither answers
 		 * nor errors, but are reported: a stalled server shows there
 		 * when the run is shorter than --timeout. */
 		for (i = 0; i < w->nconns; i++) {
+			if (conns[i].env == NULL)
+				continue;	/* init never reached it */
 			if (loadgen_conn_busy(&conns[i]))
 				w->stats.in_flight++;
 			loadgen_conn_close(&conns[i]);
+			loadgen_conn_free(&conns[i]);
 		}
 		close(env->epfd);
 	}

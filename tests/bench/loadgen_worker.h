@@ -12,8 +12,10 @@
 
 struct loadgen_worker {
 	const struct loadgen_opts	*opts;
-	const struct loadgen_request	*req;
-	SSL_CTX				*ctx;
+	const struct loadgen_request	*reqs;
+	SSL_CTX *const			*ctxs;		/* one per request */
+	size_t				 nreqs;
+	unsigned			 first;		/* index of its first connection */
 	unsigned			 nconns;
 	uint64_t			 end_us;	/* the shared deadline */
 	pthread_t			 thread;

@@ -18,6 +18,7 @@ set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=$ROOT/build
 CERTS=${BENCH_CERTS:-$ROOT/certs/dev}
+export GW_SCHEMAS=${GW_SCHEMAS:-$ROOT/config/schemas}
 SECS=${BENCH_SECONDS:-10}
 KA_CONNS=${BENCH_CONNS:-32}
 HS_CONNS=${BENCH_HS_CONNS:-16}
