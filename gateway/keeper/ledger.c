@@ -37,8 +37,10 @@ static const char ledger_schema[] =
     "  status INTEGER NOT NULL, receipt BLOB NOT NULL,"
     "  value_date TEXT,"
     "  PRIMARY KEY (kind, id)) WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS instructions_cp ON instructions "
-    "  (kind, city, period);"
+    /* Covering the per-city, per-month sums and the standing plan: without
+     * amount and state SQLite prefers scanning the kind's primary key. */
+    "CREATE INDEX IF NOT EXISTS instructions_by_city ON instructions "
+    "  (kind, city, period, state, amount);"
     "CREATE TABLE IF NOT EXISTS payments ("
     "  e2e TEXT PRIMARY KEY, disbursement TEXT NOT NULL,"
     "  line INTEGER NOT NULL, plan TEXT NOT NULL, city TEXT NOT NULL,"
@@ -97,11 +99,12 @@ static const char *const ledger_sql[LG_COUNT] = {
 	    "amount, booking_date, e2e, reference, remittance, city, period, "
 	    "unmatched) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	/* Collections whose city remitted less than they amount to. */
+	/* Months from ?1 on (older ones were watched in their time). */
 	[LG_OVERDUE] = "SELECT c.city, c.period, sum(c.amount), (SELECT "
 	    "coalesce(sum(r.amount), 0) FROM instructions r WHERE r.kind = "
 	    "'remittance' AND r.city = c.city AND r.period = c.period) FROM "
-	    "instructions c WHERE c.kind = 'collection' GROUP BY c.city, "
-	    "c.period",
+	    "instructions c WHERE c.kind = 'collection' AND c.period >= ?1 "
+	    "GROUP BY c.city, c.period",
 };
 
 int

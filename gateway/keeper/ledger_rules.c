@@ -695,45 +695,54 @@ ledger_sender_ok(const struct ledger_ctx *x)
 	return 1;
 }
 
-/* Remittances not received in full by their due day. */
+/* Remittances not received in full by their due day, over the last two
+ * years of months. Candidates are gathered first: raising an alert writes,
+ * which must not happen under an open cursor. */
+#define LEDGER_OVERDUE_MAX	256	/* per pass; the rest the next minute */
 static int
 ledger_watch_overdue(struct ledger *l, const char *today)
 {
+	struct {
+		char	city[8], period[8], due[11];
+		int64_t	collected, remitted;
+	}		*c;
 	sqlite3_stmt	*st = l->s[LG_OVERDUE];
-	char		 city[8], period[8], due[11];
-	int64_t		 collected, remitted;
+	char		 from[8];
+	size_t		 n = 0, i;
 	int		 rc, raised;
 
-	/* The cursor cannot stay open while alerts append: one at a time. */
-	for (;;) {
-		int found = 0;
-
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			str_copy(city, sizeof(city), ledger_text(st, 0));
-			str_copy(period, sizeof(period), ledger_text(st, 1));
-			collected = sqlite3_column_int64(st, 2);
-			remitted = sqlite3_column_int64(st, 3);
-			if (remitted >= collected ||
-			    ledger_due_date(l, period, due) == -1 ||
-			    strcmp(today, due) <= 0)
-				continue;
-			if (report_alerted_rule(l->db, "late-remittance", city,
-			    period))
-				continue;
-			found = 1;
-			break;
-		}
-		sqlite3_reset(st);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-			return ledger_fail(l, "overdue");
-		if (!found)
-			return 0;
-		if (alerts_raise(l->al, "late-remittance", city, period, "",
-		    json_pack("{s:s, s:I, s:I}", "due_date", due,
-		    "collected_fen", (json_int_t)collected, "remitted_fen",
-		    (json_int_t)remitted), UINT64_MAX, &raised) == -1)
-			return -1;
+	if ((c = calloc(LEDGER_OVERDUE_MAX, sizeof(*c))) == NULL)
+		return -1;
+	/* YYYY-MM two years back: the year's digits minus two. */
+	str_printf(from, sizeof(from), "%04d-%.2s", (today[0] - '0') * 1000 +
+	    (today[1] - '0') * 100 + (today[2] - '0') * 10 + (today[3] - '0') - 2,
+	    today + 5);
+	sqlite3_bind_text(st, 1, from, -1, SQLITE_STATIC);
+	while (n < LEDGER_OVERDUE_MAX && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		str_copy(c[n].city, sizeof(c[n].city), ledger_text(st, 0));
+		str_copy(c[n].period, sizeof(c[n].period), ledger_text(st, 1));
+		c[n].collected = sqlite3_column_int64(st, 2);
+		c[n].remitted = sqlite3_column_int64(st, 3);
+		if (c[n].remitted >= c[n].collected ||
+		    ledger_due_date(l, c[n].period, c[n].due) == -1 ||
+		    strcmp(today, c[n].due) <= 0 ||
+		    report_alerted_rule(l->db, "late-remittance", c[n].city,
+		    c[n].period))
+			continue;
+		n++;
 	}
+	sqlite3_reset(st);
+	for (i = 0; i < n; i++)
+		if (alerts_raise(l->al, "late-remittance", c[i].city,
+		    c[i].period, "", json_pack("{s:s, s:I, s:I}", "due_date",
+		    c[i].due, "collected_fen", (json_int_t)c[i].collected,
+		    "remitted_fen", (json_int_t)c[i].remitted), UINT64_MAX,
+		    &raised) == -1) {
+			free(c);
+			return -1;
+		}
+	free(c);
+	return 0;
 }
 
 /* Certificates the configuration names that end within 30 days. */

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -36,6 +37,7 @@
 #include "ipc.h"
 #include "keeper/ledger.h"
 #include "keeper/registry.h"
+#include "keeper/report.h"
 #include "keeper/store.h"
 #include "log.h"
 #include "util.h"
@@ -2247,28 +2249,41 @@ test_watch_overdue_remittance(void **state)
 	json_t		*a, *rec;
 	uint64_t	 size;
 	size_t		 n;
+	time_t		 now = time(NULL);
+	struct tm	 tm;
+	char		 p[8], next[8], due[11], paid[11], old[8];
 
-	lt_collect(t, "C-LZ", LT_LZ, "2020-01", 5000);
-	lt_collect(t, "C-JYG", LT_JYG, "2020-01", 5000);
-	lt_remit(t, "R-JYG", LT_JYG, "2020-01", 5000, "2020-02-05");
-	lt_collect(t, "C-JC", LT_JC, "2020-01", 5000);
-	lt_remit(t, "R-JC", LT_JC, "2020-01", 4000, "2020-02-05");
+	/* A month a year ago (overdue by the wall clock), and one three years
+	 * ago (outside the two years the watch looks at). */
+	gmtime_r(&now, &tm);
+	str_printf(p, sizeof(p), "%04d-%02d", tm.tm_year + 1900 - 1, tm.tm_mon + 1);
+	str_printf(old, sizeof(old), "%04d-%02d", tm.tm_year + 1900 - 3,
+	    tm.tm_mon + 1);
+	assert_int_equal(report_next_period(p, next), 0);
+	str_printf(due, sizeof(due), "%s-10", next);
+	str_printf(paid, sizeof(paid), "%s-05", next);
+	lt_collect(t, "C-LZ", LT_LZ, p, 5000);
+	lt_collect(t, "C-JYG", LT_JYG, p, 5000);
+	lt_remit(t, "R-JYG", LT_JYG, p, 5000, paid);
+	lt_collect(t, "C-JC", LT_JC, p, 5000);
+	lt_remit(t, "R-JC", LT_JC, p, 4000, paid);
 	lt_collect(t, "C-BY", LT_BY, "2099-12", 5000);
+	lt_collect(t, "C-OLD", LT_BY, old, 5000);
 	assert_int_equal(lt_alert_count(t, "late-remittance", NULL, NULL), 0);
 	lt_watch(t);
-	a = lt_alert(t, "late-remittance", LT_LZ, "2020-01");
+	a = lt_alert(t, "late-remittance", LT_LZ, p);
 	assert_string_equal(lt_str(json_object_get(a, "figures"), "due_date"),
-	    "2020-02-10");
+	    due);
 	assert_true(lt_int(json_object_get(a, "figures"), "collected_fen") ==
 	    5000);
 	assert_true(lt_int(json_object_get(a, "figures"), "remitted_fen") == 0);
 	json_decref(a);
-	/* Partly remitted is overdue too; paid in full or not due is not. */
-	assert_int_equal(lt_alert_count(t, "late-remittance", LT_JC, "2020-01"),
-	    1);
+	/* Partly remitted is overdue too; paid in full, not due, or older
+	 * than two years is not. */
+	assert_int_equal(lt_alert_count(t, "late-remittance", LT_JC, p), 1);
 	assert_int_equal(lt_alert_count(t, "late-remittance", LT_JYG, NULL), 0);
 	assert_int_equal(lt_alert_count(t, "late-remittance", LT_BY, NULL), 0);
-	rec = lt_recon(t, "2020-01");
+	rec = lt_recon(t, p);
 	assert_true(lt_flagged(rec, LT_LZ, "late-remittance"));
 	assert_false(lt_flagged(rec, LT_JYG, "late-remittance"));
 	json_decref(rec);
