@@ -45,6 +45,9 @@
 #define KEEPER_CP_INTERVAL_MS	1000
 static const struct timeval	keeper_second = { 1, 0 };
 
+/* One read from a channel: a burst of messages in one system call. */
+#define KEEPER_READ_MAX		(256 * 1024)
+
 /* Free space that counts as "room again" after a failed commit. */
 #define KEEPER_MIN_FREE		(4ULL * 1024 * 1024)
 
@@ -671,6 +674,7 @@ keeper_courier_new(struct keeper *k, int fd)
 		return;
 	}
 	bufferevent_priority_set(k->courier, 0);
+	bufferevent_set_max_single_read(k->courier, KEEPER_READ_MAX);
 	bufferevent_setcb(k->courier, keeper_courier_read, NULL,
 	    keeper_courier_event, k);
 	bufferevent_enable(k->courier, EV_READ | EV_WRITE);
@@ -743,8 +747,9 @@ keeper_ctl(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	/* Reads run before the commit (priority 1): a batch takes every
-	 * record the relays have sent, not one 4 KiB read per channel. */
+	 * record the relays have sent, in large reads, not 4 KiB ones. */
 	bufferevent_priority_set(ch->bev, 0);
+	bufferevent_set_max_single_read(ch->bev, KEEPER_READ_MAX);
 	bufferevent_setcb(ch->bev, keeper_read, NULL, keeper_chan_event, ch);
 	bufferevent_enable(ch->bev, EV_READ | EV_WRITE);
 }

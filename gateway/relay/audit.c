@@ -46,6 +46,8 @@ audit_init(struct relay *r, int fd)
 	if ((r->keeper = bufferevent_socket_new(r->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
 		return -1;
+	/* Answers come in bursts after each commit: take them in one read. */
+	bufferevent_set_max_single_read(r->keeper, 256 * 1024);
 	bufferevent_setcb(r->keeper, audit_read, NULL, audit_event, r);
 	bufferevent_enable(r->keeper, EV_READ | EV_WRITE);
 	return 0;
