@@ -192,8 +192,12 @@ store_open(const char *path, int readonly, struct store **out)
 	/* Sorts, statement journals and temporary indexes stay in memory: the
 	 * keeper's sandbox lets it write only its own folders, not /var/tmp. */
 	sqlite3_exec(s->db, "PRAGMA temp_store=MEMORY;", NULL, NULL, NULL);
+	/* The writer keeps the hot pages (the tree's right edge, the indexes)
+	 * in its cache and reads the rest through a map: every pread is a
+	 * system call, and they were a tenth of the keeper's time. */
 	if (!readonly && sqlite3_exec(s->db, "PRAGMA journal_mode=WAL;"
-	    "PRAGMA synchronous=FULL;PRAGMA recursive_triggers=ON;",
+	    "PRAGMA synchronous=FULL;PRAGMA recursive_triggers=ON;"
+	    "PRAGMA cache_size=-65536;PRAGMA mmap_size=1073741824;",
 	    NULL, NULL, NULL) != SQLITE_OK) {
 		store_fail(s, "pragmas");
 		goto fail;
