@@ -304,6 +304,26 @@ proc_spawn_courier(struct runtime *rt)
 	log_info("courier started (pid %ld)", (long)pid);
 }
 
+/* A role (keeper, courier) exited: say how, and schedule its restart
+ * unless stopping (after a pause if it died young: no crash loop). */
+static void
+proc_reaped(struct proc_worker *w, const char *role, int st, int stopping,
+    uint64_t now)
+{
+	pid_t	pid = w->pid;
+
+	w->pid = 0;
+	if (WIFSIGNALED(st))
+		log_warnx("%s (pid %ld) killed by signal %d", role, (long)pid,
+		    WTERMSIG(st));
+	else if (!stopping || WEXITSTATUS(st) != 0)
+		log_warnx("%s (pid %ld) exited with status %d", role, (long)pid,
+		    WEXITSTATUS(st));
+	if (!stopping)
+		w->restart_at = now + (now - w->started_ms < PROC_YOUNG_MS ?
+		    PROC_RESTART_DELAY_MS : 0);
+}
+
 /* Reaps exited workers; schedules restarts unless stopping. */
 static unsigned
 proc_reap(struct runtime *rt, int stopping)
@@ -315,31 +335,11 @@ proc_reap(struct runtime *rt, int stopping)
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 		if (pid == proc_keeper.pid) {
-			proc_keeper.pid = 0;
-			if (WIFSIGNALED(st))
-				log_warnx("keeper (pid %ld) killed by signal %d",
-				    (long)pid, WTERMSIG(st));
-			else if (!stopping || WEXITSTATUS(st) != 0)
-				log_warnx("keeper (pid %ld) exited with status %d",
-				    (long)pid, WEXITSTATUS(st));
-			if (!stopping)
-				proc_keeper.restart_at = now +
-				    (now - proc_keeper.started_ms < PROC_YOUNG_MS ?
-				    PROC_RESTART_DELAY_MS : 0);
+			proc_reaped(&proc_keeper, "keeper", st, stopping, now);
 			continue;
 		}
 		if (pid == proc_courier.pid) {
-			proc_courier.pid = 0;
-			if (WIFSIGNALED(st))
-				log_warnx("courier (pid %ld) killed by signal %d",
-				    (long)pid, WTERMSIG(st));
-			else if (!stopping || WEXITSTATUS(st) != 0)
-				log_warnx("courier (pid %ld) exited with status %d",
-				    (long)pid, WEXITSTATUS(st));
-			if (!stopping)
-				proc_courier.restart_at = now +
-				    (now - proc_courier.started_ms < PROC_YOUNG_MS ?
-				    PROC_RESTART_DELAY_MS : 0);
+			proc_reaped(&proc_courier, "courier", st, stopping, now);
 			continue;
 		}
 		for (s = 0; s < nitems(proc_retiring); s++)

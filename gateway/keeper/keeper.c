@@ -434,30 +434,21 @@ keeper_instr(struct keeper *k, struct keeper_chan *ch, const struct ipc_hdr *h)
 	return 0;
 }
 
+/* A read-only question, answered at once (between commits). */
 static void
-keeper_transfer(struct keeper *k, struct keeper_chan *ch, uint64_t id,
-    const struct ipc_transfer_query *q)
+keeper_answer(struct keeper *k, struct keeper_chan *ch, const struct ipc_hdr *h)
 {
 	struct ipc_audit_reply	 r;
-	char			*body;
-	size_t			 blen;
+	char			*body = NULL;
+	size_t			 blen = 0;
 
-	ledger_transfer(k->lg, q, &r, &body, &blen);
-	ipc_send2(bufferevent_get_output(ch->bev), IPC_AUDIT_REPLY, id, &r,
-	    sizeof(r), body, blen);
-	free(body);
-}
-
-static void
-keeper_query(struct keeper *k, struct keeper_chan *ch, uint64_t id,
-    const struct ipc_audit_query *q)
-{
-	struct ipc_audit_reply	 r;
-	char			*body;
-	size_t			 blen;
-
-	query_answer(k->st, q, &r, &body, &blen);
-	ipc_send2(bufferevent_get_output(ch->bev), IPC_AUDIT_REPLY, id, &r,
+	if (h->type == IPC_AUDIT_QUERY)
+		query_answer(k->st, k->msg, &r, &body, &blen);
+	else if (h->type == IPC_TRANSFER_QUERY)
+		ledger_transfer(k->lg, k->msg, &r, &body, &blen);
+	else
+		ledger_report(k->lg, k->msg, &r, &body, &blen);
+	ipc_send2(bufferevent_get_output(ch->bev), IPC_AUDIT_REPLY, h->id, &r,
 	    sizeof(r), body, blen);
 	free(body);
 }
@@ -498,7 +489,7 @@ keeper_read(struct bufferevent *bev, void *arg)
 		case IPC_AUDIT_QUERY:
 			if (h.len != sizeof(struct ipc_audit_query))
 				goto bad;
-			keeper_query(k, ch, h.id, k->msg);
+			keeper_answer(k, ch, &h);
 			break;
 		case IPC_INSTR:
 			if (h.len <= sizeof(struct ipc_instr) ||
@@ -517,23 +508,15 @@ keeper_read(struct bufferevent *bev, void *arg)
 			keeper_item_added(k);
 			break;
 		}
-		case IPC_REPORT_QUERY: {
-			struct ipc_audit_reply	 rr;
-			char			*body;
-			size_t			 blen;
-
+		case IPC_REPORT_QUERY:
 			if (h.len != sizeof(struct ipc_report_query))
 				goto bad;
-			ledger_report(k->lg, k->msg, &rr, &body, &blen);
-			ipc_send2(bufferevent_get_output(ch->bev),
-			    IPC_AUDIT_REPLY, h.id, &rr, sizeof(rr), body, blen);
-			free(body);
+			keeper_answer(k, ch, &h);
 			break;
-		}
 		case IPC_TRANSFER_QUERY:
 			if (h.len != sizeof(struct ipc_transfer_query))
 				goto bad;
-			keeper_transfer(k, ch, h.id, k->msg);
+			keeper_answer(k, ch, &h);
 			break;
 		default:
 			goto bad;

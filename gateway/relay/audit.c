@@ -483,8 +483,12 @@ audit_instr(struct relay_conn *c, const struct ipc_instr *m, const char *canon,
 	return 0;
 }
 
-void
-audit_transfer_query(struct relay_conn *c, const struct ipc_transfer_query *q)
+/* Sends one request of type whose answer goes to c; it waits in list
+ * (queries are answered at once, instructions and actions at the commit).
+ * Without the keeper, c gets a 503 now. */
+static void
+audit_ask(struct relay_conn *c, uint16_t type, const void *m, size_t len,
+    int at_commit)
 {
 	struct relay		*r = c->r;
 	struct audit_pending	*p;
@@ -494,48 +498,35 @@ audit_transfer_query(struct relay_conn *c, const struct ipc_transfer_query *q)
 		    "the audit log is not reachable");
 		return;
 	}
-	ipc_send(bufferevent_get_output(r->keeper), IPC_TRANSFER_QUERY, p->id,
-	    q, sizeof(*q));
-	TAILQ_INSERT_TAIL(&r->queries, p, entry);
+	ipc_send(bufferevent_get_output(r->keeper), type, p->id, m, len);
+	if (at_commit)
+		TAILQ_INSERT_TAIL(&r->instrs, p, entry);
+	else
+		TAILQ_INSERT_TAIL(&r->queries, p, entry);
 	r->npending++;
 }
 
 void
-audit_outbox_retry(struct relay_conn *c, uint64_t seq)
+audit_transfer_query(struct relay_conn *c, const struct ipc_transfer_query *q)
 {
-	struct relay		*r = c->r;
-	struct ipc_outbox_retry	 m;
-	struct audit_pending	*p;
-
-	if ((p = audit_wait_new(c)) == NULL) {
-		conn_reply_error(c, 503, "keeper-unavailable",
-		    "the audit log is not reachable");
-		return;
-	}
-	memset(&m, 0, sizeof(m));
-	m.seq = seq;
-	if (c->agency >= 0)
-		str_copy(m.agency, sizeof(m.agency),
-		    r->cf->agencies[c->agency].name);
-	ipc_send(bufferevent_get_output(r->keeper), IPC_OUTBOX_RETRY, p->id, &m,
-	    sizeof(m));
-	TAILQ_INSERT_TAIL(&r->instrs, p, entry);
-	r->npending++;
+	audit_ask(c, IPC_TRANSFER_QUERY, q, sizeof(*q), 0);
 }
 
 void
 audit_report_query(struct relay_conn *c, const struct ipc_report_query *q)
 {
-	struct relay		*r = c->r;
-	struct audit_pending	*p;
+	audit_ask(c, IPC_REPORT_QUERY, q, sizeof(*q), 0);
+}
 
-	if ((p = audit_wait_new(c)) == NULL) {
-		conn_reply_error(c, 503, "keeper-unavailable",
-		    "the audit log is not reachable");
-		return;
-	}
-	ipc_send(bufferevent_get_output(r->keeper), IPC_REPORT_QUERY, p->id,
-	    q, sizeof(*q));
-	TAILQ_INSERT_TAIL(&r->queries, p, entry);
-	r->npending++;
+void
+audit_outbox_retry(struct relay_conn *c, uint64_t seq)
+{
+	struct ipc_outbox_retry	m;
+
+	memset(&m, 0, sizeof(m));
+	m.seq = seq;
+	if (c->agency >= 0)
+		str_copy(m.agency, sizeof(m.agency),
+		    c->r->cf->agencies[c->agency].name);
+	audit_ask(c, IPC_OUTBOX_RETRY, &m, sizeof(m), 1);
 }
