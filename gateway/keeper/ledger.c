@@ -946,7 +946,23 @@ ledger_delivered(struct ledger *l, const struct ipc_delivered *d,
 		return -1;
 	}
 	rc = 0;
-	if (ledger_kind_parse(row.kind, &kind) == 0) {
+	/* A parked row waits for an operator: an alert (its entry is this
+	 * attempt's), one per row and park. */
+	if (*parked) {
+		char	subject[64];
+		int	raised;
+
+		str_printf(subject, sizeof(subject), "outbox %llu attempt %u",
+		    (unsigned long long)d->seq, row.attempts + 1);
+		rc = alerts_raise(l->al, "delivery-parked", "", "", subject,
+		    json_pack("{s:I, s:s, s:s, s:s, s:i, s:s}", "outbox",
+		    (json_int_t)d->seq, "kind", row.kind, "id", row.id,
+		    "upstream", row.upstream >= 0 ?
+		    l->cf->upstreams[row.upstream].name : "?", "status",
+		    (int)d->status, "error", ipc_str_ok(d->error,
+		    sizeof(d->error)) ? d->error : ""), *index, &raised);
+	}
+	if (rc == 0 && ledger_kind_parse(row.kind, &kind) == 0) {
 		if (*parked)
 			rc = ledger_event(l, kind, row.id, LE_PARKED);
 		else if (ok && outbox_all_delivered(l->ob, row.kind, row.id) == 1)

@@ -114,6 +114,13 @@ class Parking(DeliveryCase):
         alerts = [json.loads(d) for (d,) in self.db("SELECT data FROM entries")
                   if b'"alert":"delivery-parked"' in d]
         self.assertEqual(len(alerts), 1)
+        listed = [a for a in self.env.https("GET", "/v1/alerts", who="hrss").json()["alerts"]
+                  if a["rule"] == "delivery-parked"]
+        self.assertEqual(len(listed), 1, listed)
+        last_attempt = self.db("SELECT entry FROM attempts WHERE seq = (SELECT seq FROM "
+                               "outbox WHERE id = 'PARK-D') ORDER BY attempt DESC")[0][0]
+        self.assertEqual((listed[0]["figures"]["id"], listed[0]["audit_index"]),
+                         ("PARK-D", last_attempt))
         t = self.env.https("GET", "/v1/transfers/PARK-D", who="hrss").json()
         self.assertEqual((t["state"], t["deliveries"][0]["state"]), ("parked", "parked"))
         out = subprocess.run([GATEWAYCTL, "outbox", "list", "-c", self.env.config_path],
