@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -160,8 +161,15 @@ sandbox_seccomp(const struct sandbox_spec *s)
 	    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
 	    SCMP_A0(SCMP_CMP_EQ, AF_INET6)) != 0))
 		goto done;
+	/* The keeper starts one thread (its WAL checkpointer): clone only
+	 * with CLONE_THREAD, never a process; clone3's flags are out of a
+	 * filter's reach, so it fails and glibc falls back to clone. */
 	if (s->role == SANDBOX_KEEPER &&
-	    sandbox_allow(ctx, sandbox_keeper, nitems(sandbox_keeper)) == -1)
+	    (sandbox_allow(ctx, sandbox_keeper, nitems(sandbox_keeper)) == -1 ||
+	    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+	    SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD)) != 0 ||
+	    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3),
+	    0) != 0))
 		goto done;
 	if (s->role == SANDBOX_COURIER &&
 	    (sandbox_allow(ctx, sandbox_courier,

@@ -32,6 +32,7 @@
 #include "keeper/registry.h"
 #include "keeper/query.h"
 #include "keeper/store.h"
+#include "keeper/wal.h"
 #include "log.h"
 #include "metrics.h"
 #include "sandbox.h"
@@ -109,6 +110,7 @@ struct keeper {
 	struct event		*ev_outbox;
 	int			 outbox_dirty;
 	struct event		*ev_watch;	/* early warnings with time */
+	struct wal_flusher	*wal;		/* NULL: SQLite checkpoints */
 };
 
 static void	keeper_read(struct bufferevent *, void *);
@@ -866,6 +868,12 @@ keeper_main(struct config *cf, int ctl_fd, struct metrics_keeper *km)
 	signal(SIGTERM, SIG_IGN);
 	if (sandbox_enter(&sb) == -1)
 		fatalx("keeper: cannot enter the sandbox");
+	/* Started inside the sandbox, so the thread is confined too; if it
+	 * cannot start, SQLite's own checkpoints in the commit go on. */
+	if (wal_flusher_start(cf->keeper.database, &k.wal) == 0)
+		store_manual_checkpoints(k.st);
+	else
+		log_warnx("keeper: no checkpointer thread; commits checkpoint");
 	/* Tell the parent the log is open and checked. */
 	if (write(ctl_fd, "R", 1) != 1)
 		return 1;
@@ -914,6 +922,7 @@ keeper_main(struct config *cf, int ctl_fd, struct metrics_keeper *km)
 	event_base_free(k.base);
 	free(k.batch);
 	free(k.msg);
+	wal_flusher_stop(k.wal);
 	checkpoint_free(&k.cp);
 	ledger_free(k.lg);
 	store_close(k.st);

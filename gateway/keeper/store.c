@@ -257,6 +257,12 @@ store_close(struct store *s)
 	free(s);
 }
 
+void
+store_manual_checkpoints(struct store *s)
+{
+	sqlite3_wal_autocheckpoint(s->db, 0);
+}
+
 sqlite3 *
 store_db(struct store *s)
 {

@@ -21,6 +21,10 @@ void	store_close(struct store *);
 struct sqlite3;
 struct sqlite3	*store_db(struct store *);
 
+/* Hands WAL checkpoints to someone else (the keeper's checkpointer
+ * thread): commits no longer copy pages back themselves. */
+void	store_manual_checkpoints(struct store *);
+
 /* Number of entries. */
 uint64_t	store_size(const struct store *);
 
