@@ -8,9 +8,10 @@
 # (a resubmitted id would measure the replay path instead):
 #   coll-1  POST /v1/collections, PremiumCollection XML of 1 item (tax)
 #   coll-3  POST /v1/collections, the 3-item sample collection (tax)
-#   mix     the 3-item collections, remittances (finance-city-620100) and plans (hrss), each
-#           on a third of the connections, from ONE loadgen process (one TLS context per
-#           client certificate), so the rate and the latency percentiles are those of the mix
+#   mix     the 3-item collections, remittances (finance-city-620100) and plans (hrss), on
+#           3/6, 2/6 and 1/6 of the connections, from ONE loadgen process (one TLS context per
+#           client certificate), so the rate and the latency percentiles are those of the mix;
+#           plans are the rarest (one per city and month, as in the fund: see below)
 # A run counts only 202 answers; it prints instructions/s, p50/p99 acknowledgement latency,
 # errors, the keeper's mean group-commit batch (from /metrics) and the CPU each process used.
 # After the warm-up and after each run the script waits until the courier has delivered the
@@ -179,8 +180,8 @@ for v in "$SECS" "$CONNS" "$LG_THREADS" "$WORKERS" "$BASE"; do
 		;;
 	esac
 done
-if [ "$CONNS" -lt 3 ]; then
-	say "INSTR_CONNS must be at least 3 (the mix has three kinds)"
+if [ "$CONNS" -lt 6 ]; then
+	say "INSTR_CONNS must be at least 6 (the mix spreads six templates)"
 	exit 1
 fi
 for f in "$LOADGEN" "$GATEWAYD" "$CTL" "$STUBD"; do
@@ -552,7 +553,7 @@ JSON="type=application/json"
 declare -A SPECS=(
 	[coll-1]="$TMP/coll-1.xml,path=/v1/collections,$TAX,$XML"
 	[coll-3]="$TMP/coll-3.xml,path=/v1/collections,$TAX,$XML"
-	[mix]="$TMP/coll-3.xml,path=/v1/collections,$TAX,$XML $TMP/remittance.json,path=/v1/remittances,$CITY,$JSON $TMP/plan.json,path=/v1/plans,$HRSS,$JSON,vary=$TMP/plans-mix.vary"
+	[mix]="$TMP/coll-3.xml,path=/v1/collections,$TAX,$XML $TMP/remittance.json,path=/v1/remittances,$CITY,$JSON $TMP/plan.json,path=/v1/plans,$HRSS,$JSON,vary=$TMP/plans-mix.vary $TMP/coll-3.xml,path=/v1/collections,$TAX,$XML $TMP/remittance.json,path=/v1/remittances,$CITY,$JSON $TMP/coll-3.xml,path=/v1/collections,$TAX,$XML"
 	[mix-warm]="$TMP/coll-3.xml,path=/v1/collections,$TAX,$XML $TMP/remittance.json,path=/v1/remittances,$CITY,$JSON $TMP/plan.json,path=/v1/plans,$HRSS,$JSON,vary=$TMP/plans-warm.vary"
 )
 # What warms each run up: its own templates, the mix's plans from another list.
@@ -672,8 +673,11 @@ run() {
 			if (all > 0)
 				printf "; machine %d%% busy (%d cores), of which other work %d%%",
 					100 * busy / all, n, 100 * (busy - ours) / all }')
+	# Per kind: the mix repeats templates (coll, rem, plan, coll, rem, coll).
 	SHARES[$name]=$(printf '%s' "$out" | sed -n 's/.*"templates":\[\(.*\)\].*/\1/p' |
-		grep -o '"ok":[0-9]*' | cut -d: -f2 | tr '\n' '/' | sed 's/\/$//')
+		grep -o '"ok":[0-9]*' | cut -d: -f2 | awk '{ v[NR] = $1 }
+		END { if (NR == 6) printf "%d/%d/%d", v[1] + v[4] + v[6], v[2] + v[5], v[3]
+		      else { for (i = 1; i <= NR; i++) printf "%s%d", (i > 1 ? "/" : ""), v[i] } }')
 	# Repeated plans are refused (plan-exists); repeated collection and remittance keys are
 	# allowed and expected (the lists cycle).
 	REPEATS[$name]=$(printf '%s' "$out" | grep -o '"repeats":[0-9]*' | cut -d: -f2 |
