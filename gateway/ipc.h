@@ -132,6 +132,13 @@ struct ipc_deliver {
 	uint64_t	seq;		/* the outbox row */
 	uint32_t	upstream;	/* index into config.upstreams */
 	uint32_t	attempt;	/* 1 for the first */
+	/* The keeper sends an upstream's rows in order, several at a time;
+	 * the courier delivers them one after the other. After a failure
+	 * it skips every row of that epoch or older (DELIVERY_SKIPPED): the
+	 * keeper starts a new epoch with the failed row again, so no row
+	 * ever overtakes an earlier one. */
+	uint32_t	epoch;
+	uint32_t	pad;
 	char		path[256];
 	char		ctype[64];
 	char		idempotency_key[80];
@@ -142,6 +149,7 @@ enum ipc_delivery_outcome {
 	DELIVERY_OK = 1,	/* 2xx: delivered */
 	DELIVERY_RETRY,		/* no answer, 5xx, 408, 425, 429: try again */
 	DELIVERY_REFUSED,	/* another 4xx: the upstream will not take it */
+	DELIVERY_SKIPPED,	/* not attempted: an earlier row failed */
 };
 
 /* What came of one attempt. The upstream's response body is not sent: the

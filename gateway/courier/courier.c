@@ -26,18 +26,22 @@
 #include "sandbox.h"
 #include "util.h"
 
-/* Orders in flight at once; beyond it the answer is "courier busy" (retry).
- * The keeper sends one per upstream at a time, so this is a safety bound,
+/* Orders held at once; beyond it the answer is "courier busy" (retry).
+ * The keeper sends a small window per upstream, so this is a safety bound,
  * not a working figure. */
 #define COURIER_MAX_INFLIGHT	1024
 
 struct courier;
 
-/* One order in flight. */
+/* One order, queued behind its upstream's earlier ones or in flight. */
 struct courier_job {
 	TAILQ_ENTRY(courier_job)	 entry;
 	struct courier			*c;
 	uint64_t			 id;	/* the order's IPC id, echoed */
+	uint64_t			 seq;
+	uint32_t			 upstream;
+	uint32_t			 epoch;
+	int				 started;
 	struct exchange			*x;	/* owned */
 };
 
@@ -52,8 +56,12 @@ struct courier {
 	struct upstream_pool	*pools[CFG_MAX_UPSTREAMS];
 	EVP_MD			*sha256;
 	struct event		*ev_term, *ev_int;
-	struct courier_jobs	 jobs;
+	/* Per upstream, in the keeper's order: the head is in flight. */
+	struct courier_jobs	 queue[CFG_MAX_UPSTREAMS];
 	unsigned		 njobs;
+	/* After a failure, orders of this epoch or older are skipped. */
+	uint32_t		 blocked[CFG_MAX_UPSTREAMS];
+	int			 is_blocked[CFG_MAX_UPSTREAMS];
 	void			*msg;		/* IPC_MAX_PAYLOAD bytes */
 	int			 stopping;
 	int			 exit_code;
@@ -102,18 +110,65 @@ courier_answer(struct courier *c, uint64_t id, uint64_t seq, uint32_t outcome,
 	courier_reply(c, id, &r);
 }
 
-/* exchange_done_cb: the exchange is over; report it and forget it. */
+static void
+courier_job_free(struct courier *c, struct courier_job *job)
+{
+	TAILQ_REMOVE(&c->queue[job->upstream], job, entry);
+	c->njobs--;
+	exchange_free(job->x);
+	free(job);
+}
+
+/* Starts the head of upstream u's queue if it is not running yet. Its
+ * exchange may end before exchange_start returns (courier_done, which
+ * calls this again for the next one). */
+static void
+courier_next(struct courier *c, uint32_t u)
+{
+	struct courier_job	*job = TAILQ_FIRST(&c->queue[u]);
+
+	if (job == NULL || job->started)
+		return;
+	job->started = 1;
+	exchange_start(job->x);
+}
+
+/* exchange_done_cb: the exchange is over; report it, and after a failure
+ * skip what was queued behind it (the keeper sends those again after the
+ * failed row), then start the next. */
 static void
 courier_done(struct exchange *x, const struct ipc_delivered *r, void *arg)
 {
-	struct courier_job	*job = arg;
+	struct courier_job	*job = arg, *next;
 	struct courier		*c = job->c;
+	uint32_t		 u = job->upstream;
 
+	(void)x;
 	courier_reply(c, job->id, r);
-	TAILQ_REMOVE(&c->jobs, job, entry);
-	c->njobs--;
-	exchange_free(x);
-	free(job);
+	if (r->outcome != DELIVERY_OK) {
+		c->is_blocked[u] = 1;
+		c->blocked[u] = job->epoch;
+	}
+	courier_job_free(c, job);
+	while ((next = TAILQ_FIRST(&c->queue[u])) != NULL &&
+	    c->is_blocked[u] && next->epoch <= c->blocked[u]) {
+		courier_answer(c, next->id, next->seq, DELIVERY_SKIPPED,
+		    "an earlier row failed");
+		courier_job_free(c, next);
+	}
+	courier_next(c, u);
+}
+
+/* An order we cannot take now: retry, and block its upstream's later
+ * orders of the same epoch, which must not overtake it. */
+static void
+courier_postpone(struct courier *c, uint64_t id, const struct ipc_deliver *d,
+    const char *why)
+{
+	c->is_blocked[d->upstream] = 1;
+	if (d->epoch > c->blocked[d->upstream])
+		c->blocked[d->upstream] = d->epoch;
+	courier_answer(c, id, d->seq, DELIVERY_RETRY, why);
 }
 
 /* One message from the keeper. -1 when it breaks the protocol so badly that
@@ -139,35 +194,40 @@ courier_order(struct courier *c, const struct ipc_hdr *h)
 		    "malformed delivery");
 		return 0;
 	}
+	if (c->is_blocked[d->upstream] && d->epoch <= c->blocked[d->upstream]) {
+		courier_answer(c, h->id, d->seq, DELIVERY_SKIPPED,
+		    "an earlier row failed");
+		return 0;
+	}
 	if (c->njobs >= COURIER_MAX_INFLIGHT) {
 		log_warnx("%s: delivery %llu postponed: %u in flight", __func__,
 		    (unsigned long long)d->seq, c->njobs);
-		courier_answer(c, h->id, d->seq, DELIVERY_RETRY,
-		    "courier busy");
+		courier_postpone(c, h->id, d, "courier busy");
 		return 0;
 	}
 	if ((job = calloc(1, sizeof(*job))) == NULL) {
 		log_warn("%s: calloc", __func__);
-		courier_answer(c, h->id, d->seq, DELIVERY_RETRY,
-		    "courier out of memory");
+		courier_postpone(c, h->id, d, "courier out of memory");
 		return 0;
 	}
 	job->c = c;
 	job->id = h->id;
+	job->seq = d->seq;
+	job->upstream = d->upstream;
+	job->epoch = d->epoch;
 	/* The exchange copies the order: c->msg is reused by the next one. */
 	job->x = exchange_new(c->pools[d->upstream], c->sha256, d,
 	    (const char *)c->msg + sizeof(*d), h->len - sizeof(*d),
 	    courier_done, job);
 	if (job->x == NULL) {
 		free(job);
-		courier_answer(c, h->id, d->seq, DELIVERY_RETRY,
-		    "courier out of memory");
+		courier_postpone(c, h->id, d, "courier out of memory");
 		return 0;
 	}
-	TAILQ_INSERT_TAIL(&c->jobs, job, entry);
+	TAILQ_INSERT_TAIL(&c->queue[d->upstream], job, entry);
 	c->njobs++;
-	/* May be over when this returns (courier_done freed job). */
-	exchange_start(job->x);
+	/* One at a time per upstream, in order: it waits if one runs. */
+	courier_next(c, d->upstream);
 	return 0;
 }
 
@@ -218,12 +278,9 @@ courier_free(struct courier *c)
 	size_t			 i;
 
 	/* Exchanges first: they give their connections back to the pools. */
-	while ((job = TAILQ_FIRST(&c->jobs)) != NULL) {
-		TAILQ_REMOVE(&c->jobs, job, entry);
-		exchange_free(job->x);
-		free(job);
-	}
-	c->njobs = 0;
+	for (i = 0; i < CFG_MAX_UPSTREAMS; i++)
+		while ((job = TAILQ_FIRST(&c->queue[i])) != NULL)
+			courier_job_free(c, job);
 	if (c->keeper != NULL)
 		bufferevent_free(c->keeper);
 	c->keeper = NULL;
@@ -257,7 +314,8 @@ courier_init(struct courier *c, struct config *cf, int keeper_fd)
 	size_t	i;
 
 	c->cf = cf;
-	TAILQ_INIT(&c->jobs);
+	for (i = 0; i < CFG_MAX_UPSTREAMS; i++)
+		TAILQ_INIT(&c->queue[i]);
 	if ((c->msg = malloc(IPC_MAX_PAYLOAD)) == NULL) {
 		log_warn("%s: malloc", __func__);
 		close(keeper_fd);

@@ -46,6 +46,16 @@
 #define KEEPER_CP_INTERVAL_MS	1000
 static const struct timeval	keeper_second = { 1, 0 };
 
+/* Rows of one upstream at the courier at once. They are delivered one
+ * after the other in order; the window lets the next start without waiting
+ * for the previous outcome's commit. */
+#define KEEPER_WINDOW		32
+
+struct keeper_sent {
+	uint64_t	seq;
+	uint32_t	epoch;
+};
+
 /* One read from a channel: a burst of messages in one system call. */
 #define KEEPER_READ_MAX		(256 * 1024)
 
@@ -106,7 +116,11 @@ struct keeper {
 	 * (0: none): one at a time per upstream keeps them in order. */
 	struct bufferevent	*courier;
 	uint64_t		 courier_gen;
-	uint64_t		 inflight[CFG_MAX_UPSTREAMS];
+	/* Rows each upstream has at the courier (sent, no outcome committed
+	 * yet), in order, and the epoch each was sent in. */
+	struct keeper_sent	 inflight[CFG_MAX_UPSTREAMS][KEEPER_WINDOW];
+	unsigned		 ninflight[CFG_MAX_UPSTREAMS];
+	uint32_t		 epoch[CFG_MAX_UPSTREAMS];
 	struct event		*ev_outbox;
 	int			 outbox_dirty;
 	struct event		*ev_watch;	/* early warnings with time */
@@ -195,6 +209,27 @@ keeper_reply_instr(struct keeper *k, struct keeper_item *it, int ok)
 	}
 	ipc_send2(bufferevent_get_output(ch->bev), IPC_INSTR_REPLY, it->id, &a,
 	    sizeof(a), body, blen);
+}
+
+/* Forgets the row seq sent to the courier; *epoch_out (if not NULL) gets
+ * the epoch it was sent in. Returns its upstream, or -1 if not sent. */
+static int
+keeper_sent_remove(struct keeper *k, uint64_t seq, uint32_t *epoch_out)
+{
+	unsigned	u, i;
+
+	for (u = 0; u < CFG_MAX_UPSTREAMS; u++)
+		for (i = 0; i < k->ninflight[u]; i++) {
+			if (k->inflight[u][i].seq != seq)
+				continue;
+			if (epoch_out != NULL)
+				*epoch_out = k->inflight[u][i].epoch;
+			memmove(&k->inflight[u][i], &k->inflight[u][i + 1],
+			    (k->ninflight[u] - i - 1) * sizeof(k->inflight[u][0]));
+			k->ninflight[u]--;
+			return (int)u;
+		}
+	return -1;
 }
 
 /* The metrics of a committed item. */
@@ -290,13 +325,10 @@ keeper_commit(evutil_socket_t fd, short what, void *arg)
 		else if (it->type == KI_INSTR || it->type == KI_REQUEUE)
 			keeper_reply_instr(k, it, ok && !it->failed);
 		else if (it->type == KI_DELIVERED &&
-		    it->gen == k->courier_gen) {
+		    it->gen == k->courier_gen)
 			/* Recorded (or, if not, to be sent again): either way
-			 * the upstream is free for its next row. */
-			for (size_t u = 0; u < CFG_MAX_UPSTREAMS; u++)
-				if (k->inflight[u] == it->m.del.seq)
-					k->inflight[u] = 0;
-		}
+			 * it no longer holds a place in its upstream's window. */
+			keeper_sent_remove(k, it->m.del.seq, NULL);
 		if (ok && !it->failed)
 			keeper_count(k, it);
 		free(it->data);
@@ -540,6 +572,7 @@ keeper_courier_gone(struct keeper *k)
 		bufferevent_free(k->courier);
 	k->courier = NULL;
 	k->courier_gen++;
+	memset(k->ninflight, 0, sizeof(k->ninflight));
 	/* What was in flight is sent again to the next courier: receivers
 	 * honour Idempotency-Key, so a delivery made but not reported is
 	 * not made twice. */
@@ -553,13 +586,44 @@ keeper_courier_event(struct bufferevent *bev, short what, void *arg)
 	keeper_courier_gone(arg);
 }
 
+/* One outcome from the courier. A failure starts a new epoch for its
+ * upstream at once: nothing sent after it may be delivered before it is
+ * retried. A skipped row was not attempted: nothing to log, it just leaves
+ * the window (1 is returned). Everything else is recorded in the next
+ * commit. */
+static int
+keeper_outcome(struct keeper *k, uint64_t id, const struct ipc_delivered *d)
+{
+	struct keeper_item	*it;
+	uint32_t		 epoch;
+	unsigned		 i;
+	int			 u;
+
+	if (d->outcome == DELIVERY_SKIPPED) {
+		keeper_sent_remove(k, d->seq, NULL);
+		return 1;
+	}
+	for (u = 0; u < (int)CFG_MAX_UPSTREAMS; u++)
+		for (i = 0; i < k->ninflight[u]; i++)
+			if (k->inflight[u][i].seq == d->seq &&
+			    d->outcome != DELIVERY_OK) {
+				epoch = k->inflight[u][i].epoch;
+				if (epoch == k->epoch[u])
+					k->epoch[u]++;
+			}
+	it = keeper_item_add(k, &k->chans[0], id, KI_DELIVERED, NULL, 0);
+	it->gen = k->courier_gen;
+	it->m.del = *d;
+	keeper_item_added(k);
+	return 0;
+}
+
 static void
 keeper_courier_read(struct bufferevent *bev, void *arg)
 {
 	struct keeper		*k = arg;
-	struct keeper_item	*it;
 	struct ipc_hdr		 h;
-	int			 rc;
+	int			 rc, skipped = 0;
 
 	while (k->courier != NULL &&
 	    (rc = ipc_recv(bufferevent_get_input(bev), &h, k->msg)) != 0) {
@@ -569,52 +633,82 @@ keeper_courier_read(struct bufferevent *bev, void *arg)
 			keeper_courier_gone(k);
 			return;
 		}
-		it = keeper_item_add(k, &k->chans[0], h.id, KI_DELIVERED, NULL, 0);
-		it->gen = k->courier_gen;
-		it->m.del = *(const struct ipc_delivered *)k->msg;
-		keeper_item_added(k);
+		if (keeper_outcome(k, h.id, k->msg) == 1)
+			skipped = 1;
 	}
+	/* Skipped rows are free to go again (after the failed one). */
+	if (skipped)
+		keeper_outbox_kick(k);
 }
 
-/* Sends each upstream its oldest due row if it has none in flight, and
- * sets the timer for the next row waiting out its backoff. */
+/* Sends one row to the courier in upstream u's current epoch. */
+static void
+keeper_send(struct keeper *k, unsigned u, const struct outbox_row *row)
+{
+	struct ipc_deliver	d;
+
+	memset(&d, 0, sizeof(d));
+	d.seq = row->seq;
+	d.upstream = u;
+	d.attempt = row->attempts + 1;
+	d.epoch = k->epoch[u];
+	str_copy(d.path, sizeof(d.path), row->path);
+	str_copy(d.ctype, sizeof(d.ctype), row->ctype);
+	str_copy(d.idempotency_key, sizeof(d.idempotency_key), row->idem);
+	str_copy(d.headers, sizeof(d.headers), row->headers);
+	if (ipc_send2(bufferevent_get_output(k->courier), IPC_DELIVER, row->seq,
+	    &d, sizeof(d), row->body, row->blen) == -1) {
+		log_warnx("%s: row %llu too large to send", __func__,
+		    (unsigned long long)row->seq);
+		return;
+	}
+	k->inflight[u][k->ninflight[u]].seq = row->seq;
+	k->inflight[u][k->ninflight[u]].epoch = d.epoch;
+	k->ninflight[u]++;
+}
+
+/* Fills each upstream's window with its pending rows, oldest first. It
+ * stops at a row waiting out its backoff (the timer is set for it) and at
+ * a row sent in an older epoch whose failure is not recorded yet: nothing
+ * may overtake either. */
 static void
 keeper_outbox_kick(struct keeper *k)
 {
 	struct outbox_row	 row;
-	struct ipc_deliver	 d;
 	struct timeval		 tv;
+	uint64_t		 seqs[2 * KEEPER_WINDOW], due[2 * KEEPER_WINDOW];
 	uint64_t		 now = wall_ms(), next = 0;	/* as stored */
-	size_t			 u;
+	unsigned		 u, i, j;
+	int			 n, sent, stop;
 
 	if (k->courier == NULL)
 		return;
 	for (u = 0; u < k->cf->nupstreams; u++) {
-		if (k->inflight[u] != 0)
+		if (k->ninflight[u] == KEEPER_WINDOW)
 			continue;
-		if (outbox_head(ledger_outbox(k->lg), (int)u, &row) != 1)
-			continue;
-		if (row.next_at > now) {
-			if (next == 0 || row.next_at < next)
-				next = row.next_at;
+		n = outbox_pending(ledger_outbox(k->lg), (int)u,
+		    k->ninflight[u] + KEEPER_WINDOW, seqs, due);
+		for (i = 0, stop = 0; !stop && i < (unsigned)(n < 0 ? 0 : n) &&
+		    k->ninflight[u] < KEEPER_WINDOW; i++) {
+			for (j = 0, sent = 0; j < k->ninflight[u]; j++)
+				if (k->inflight[u][j].seq == seqs[i]) {
+					sent = 1;
+					stop = k->inflight[u][j].epoch !=
+					    k->epoch[u];
+				}
+			if (sent)
+				continue;
+			if (due[i] > now) {
+				if (next == 0 || due[i] < next)
+					next = due[i];
+				break;
+			}
+			if (outbox_get(ledger_outbox(k->lg), seqs[i], &row,
+			    NULL) != 1)
+				break;
+			keeper_send(k, u, &row);
 			outbox_row_clear(&row);
-			continue;
 		}
-		memset(&d, 0, sizeof(d));
-		d.seq = row.seq;
-		d.upstream = (uint32_t)u;
-		d.attempt = row.attempts + 1;
-		str_copy(d.path, sizeof(d.path), row.path);
-		str_copy(d.ctype, sizeof(d.ctype), row.ctype);
-		str_copy(d.idempotency_key, sizeof(d.idempotency_key), row.idem);
-		str_copy(d.headers, sizeof(d.headers), row.headers);
-		if (ipc_send2(bufferevent_get_output(k->courier), IPC_DELIVER,
-		    row.seq, &d, sizeof(d), row.body, row.blen) == 0)
-			k->inflight[u] = row.seq;
-		else
-			log_warnx("%s: row %llu too large to send", __func__,
-			    (unsigned long long)row.seq);
-		outbox_row_clear(&row);
 	}
 	if (next != 0) {
 		next -= now;

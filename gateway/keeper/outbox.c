@@ -35,7 +35,7 @@ static const char outbox_schema[] =
 
 enum outbox_stmt {
 	OB_INSERT, OB_HEAD, OB_GET, OB_ATTEMPT, OB_HISTORY, OB_SET,
-	OB_REQUEUE, OB_UNDELIVERED, OB_COUNTS, OB_OF, OB_COUNT
+	OB_REQUEUE, OB_UNDELIVERED, OB_COUNTS, OB_OF, OB_PENDING, OB_COUNT
 };
 
 #define OUTBOX_COLS	"seq, kind, id, upstream, path, ctype, idem, headers, " \
@@ -59,6 +59,8 @@ static const char *const outbox_sql[OB_COUNT] = {
 	    "id = ? AND state != 1",
 	[OB_COUNTS] = "SELECT coalesce(sum(state = 0), 0), "
 	    "coalesce(sum(state = 2), 0) FROM outbox",
+	[OB_PENDING] = "SELECT seq, next_at FROM outbox WHERE upstream = ? "
+	    "AND state = 0 ORDER BY seq LIMIT ?",
 	[OB_OF] = "SELECT seq, upstream, state, attempts, next_at, path "
 	    "FROM outbox WHERE kind = ? AND id = ? ORDER BY seq",
 };
@@ -218,6 +220,26 @@ outbox_head(struct outbox *o, int upstream, struct outbox_row *row)
 		rc = rc == SQLITE_DONE ? 0 : outbox_fail(o, "head");
 	sqlite3_reset(st);
 	return rc;
+}
+
+int
+outbox_pending(struct outbox *o, int upstream, unsigned max, uint64_t *seq,
+    uint64_t *due)
+{
+	sqlite3_stmt	*st = o->st[OB_PENDING];
+	int		 rc, n = 0;
+
+	sqlite3_bind_text(st, 1, o->cf->upstreams[upstream].name, -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, (int)max);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && (unsigned)n < max) {
+		seq[n] = (uint64_t)sqlite3_column_int64(st, 0);
+		due[n] = (uint64_t)sqlite3_column_int64(st, 1);
+		n++;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? n :
+	    outbox_fail(o, "pending");
 }
 
 int

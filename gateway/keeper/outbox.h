@@ -48,6 +48,10 @@ int	outbox_add(struct outbox *, const char *kind, const char *id,
 /* The head of upstream's queue (the oldest pending row): 1 and row filled,
  * 0 if there is none, -1 on error. */
 int	outbox_head(struct outbox *, int upstream, struct outbox_row *row);
+/* The first max pending rows of upstream, in order: their seq and the time
+ * each is due (ms since the epoch). Returns how many, or -1. */
+int	outbox_pending(struct outbox *, int upstream, unsigned max,
+	    uint64_t *seq, uint64_t *due);
 /* One row by its seq, whatever its state: 1, 0 (none), -1. */
 int	outbox_get(struct outbox *, uint64_t seq, struct outbox_row *row,
 	    enum outbox_state *state);

@@ -524,6 +524,11 @@ spawn(struct fx *fx, int sandbox, const char *probe)
 	srv_start(&fx->srv);
 }
 
+/* Each order in an epoch of its own unless a test says otherwise: the
+ * keeper starts a new epoch after every failure, so independent orders
+ * never skip one another. */
+static uint32_t	order_epoch;
+
 static void
 order_init(struct ipc_deliver *d, uint64_t seq, uint32_t upstream,
     const char *path)
@@ -532,6 +537,7 @@ order_init(struct ipc_deliver *d, uint64_t seq, uint32_t upstream,
 	d->seq = seq;
 	d->upstream = upstream;
 	d->attempt = 1;
+	d->epoch = ++order_epoch;
 	str_copy(d->path, sizeof(d->path), path);
 	str_copy(d->ctype, sizeof(d->ctype), "application/json");
 	str_printf(d->idempotency_key, sizeof(d->idempotency_key), "DSB-%llu",
@@ -975,37 +981,93 @@ test_deadline(void **state)
 	assert_non_null(strstr(r.error, "300 ms"));
 }
 
-/* Several orders at once, answered in any order, each exactly once. */
+/* Several orders at once: one upstream's are delivered one after the other,
+ * in order (a hanging one holds those behind it), while another upstream's
+ * go on meanwhile; each is answered exactly once. */
 static void
-test_concurrent(void **state)
+test_in_order_per_upstream(void **state)
 {
 	struct fx		*fx = *state;
 	struct ipc_deliver	 d;
 	struct ipc_delivered	 r;
 	struct ipc_hdr		 h;
+	struct pollfd		 pfd;
 	unsigned		 seen = 0;
-	uint64_t		 seq;
+	uint64_t		 seq, last = 0;
 
 	spawn(fx, 0, NULL);
 	for (seq = 1; seq <= 8; seq++) {
 		order_init(&d, seq, seq == 8 ? 1 : 0, seq == 3 ? "/hang" :
 		    "/ok");
+		d.epoch = 1;
 		send_order(fx, seq, &d, "{}");
 	}
-	for (seq = 1; seq <= 7; seq++) {
+	/* 1 and 2 in that order; 8 (the other upstream) whenever. */
+	for (seq = 1; seq <= 3; seq++) {
 		recv_result(fx, &h, &r);
 		assert_int_equal(h.id, r.seq);
-		assert_true(r.seq >= 1 && r.seq <= 8 && r.seq != 3);
+		assert_true(r.seq == 1 || r.seq == 2 || r.seq == 8);
 		assert_false(seen & (1U << r.seq));
 		seen |= 1U << r.seq;
+		if (r.seq != 8) {
+			assert_true(r.seq > last);
+			last = r.seq;
+		}
 		assert_int_equal(r.outcome, r.seq == 8 ? DELIVERY_RETRY :
 		    DELIVERY_OK);
 	}
-	/* The hanging one is still in flight; closing the channel ends it
-	 * and the courier exits 0 without waiting for it. */
+	/* 4 to 7 wait behind the hanging 3. */
+	pfd.fd = fx->sock;
+	pfd.events = POLLIN;
+	assert_int_equal(poll(&pfd, 1, 300), 0);
+	/* Closing the channel ends them all; the courier exits 0. */
 	close(fx->sock);
 	fx->sock = -1;
 	assert_true(exited_with(child_wait(fx, 3000), 0));
+}
+
+/* A failure skips what its upstream had queued behind it in its epoch (the
+ * keeper sends those again after the failed row), and every later order of
+ * that epoch; an order of a newer epoch is delivered. */
+static void
+test_skip_after_failure(void **state)
+{
+	struct fx		*fx = *state;
+	struct ipc_deliver	 d;
+	struct ipc_delivered	 r;
+	struct ipc_hdr		 h;
+	uint64_t		 seq;
+
+	spawn(fx, 0, NULL);
+	for (seq = 1; seq <= 3; seq++) {
+		order_init(&d, seq, 0, seq == 1 ? "/status/503" : "/ok");
+		d.epoch = 7;
+		send_order(fx, seq, &d, "{}");
+	}
+	recv_result(fx, &h, &r);
+	assert_int_equal(r.seq, 1);
+	assert_int_equal(r.outcome, DELIVERY_RETRY);
+	for (seq = 2; seq <= 3; seq++) {
+		recv_result(fx, &h, &r);
+		assert_int_equal(r.seq, seq);
+		assert_int_equal(r.outcome, DELIVERY_SKIPPED);
+		assert_int_equal(r.status, 0);
+	}
+	/* Late orders of the failed epoch are skipped too. */
+	order_init(&d, 4, 0, "/ok");
+	d.epoch = 7;
+	deliver(fx, &d, "{}", &r);
+	assert_int_equal(r.outcome, DELIVERY_SKIPPED);
+	/* The keeper's next epoch: the failed row first, then the others. */
+	for (seq = 1; seq <= 3; seq++) {
+		order_init(&d, seq, 0, "/ok");
+		d.epoch = 8;
+		deliver(fx, &d, "{}", &r);
+		assert_int_equal(r.seq, seq);
+		assert_int_equal(r.outcome, DELIVERY_OK);
+	}
+	/* Only the failed one and the new epoch reached the server. */
+	assert_int_equal(srv_nreqs(&fx->srv), 4);
 }
 
 static void
@@ -1188,7 +1250,8 @@ main(void)
 		T(test_nothing_listening),
 		T(test_stale_connection),
 		T(test_deadline),
-		T(test_concurrent),
+		T(test_in_order_per_upstream),
+		T(test_skip_after_failure),
 		T(test_malformed_orders),
 		T(test_short_order_exits),
 		T(test_wrong_type_exits),
