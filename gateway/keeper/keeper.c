@@ -112,8 +112,7 @@ struct keeper {
 	int			 cp_failing;
 	void			*msg;	/* IPC_MAX_PAYLOAD bytes */
 	struct ledger		*lg;
-	/* The courier's channel and the row each upstream has in flight
-	 * (0: none): one at a time per upstream keeps them in order. */
+	/* The courier's channel; its generation tells a stale outcome. */
 	struct bufferevent	*courier;
 	uint64_t		 courier_gen;
 	/* Rows each upstream has at the courier (sent, no outcome committed

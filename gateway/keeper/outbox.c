@@ -34,7 +34,7 @@ static const char outbox_schema[] =
     "  PRIMARY KEY (seq, attempt)) WITHOUT ROWID;";
 
 enum outbox_stmt {
-	OB_INSERT, OB_HEAD, OB_GET, OB_ATTEMPT, OB_HISTORY, OB_SET,
+	OB_INSERT, OB_GET, OB_ATTEMPT, OB_HISTORY, OB_SET,
 	OB_REQUEUE, OB_UNDELIVERED, OB_COUNTS, OB_OF, OB_PENDING, OB_COUNT
 };
 
@@ -44,8 +44,6 @@ enum outbox_stmt {
 static const char *const outbox_sql[OB_COUNT] = {
 	[OB_INSERT] = "INSERT INTO outbox (kind, id, upstream, path, ctype, "
 	    "idem, headers, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-	[OB_HEAD] = "SELECT " OUTBOX_COLS " FROM outbox WHERE upstream = ? "
-	    "AND state = 0 ORDER BY seq LIMIT 1",
 	[OB_GET] = "SELECT " OUTBOX_COLS " FROM outbox WHERE seq = ?",
 	[OB_ATTEMPT] = "INSERT INTO attempts (seq, attempt, time, ok, status, "
 	    "error, entry) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -203,23 +201,6 @@ outbox_add(struct outbox *o, const char *kind, const char *id, int upstream,
 		return outbox_fail(o, "insert");
 	*seq = (uint64_t)sqlite3_last_insert_rowid(o->db);
 	return 0;
-}
-
-int
-outbox_head(struct outbox *o, int upstream, struct outbox_row *row)
-{
-	sqlite3_stmt	*st = o->st[OB_HEAD];
-	int		 rc;
-
-	sqlite3_bind_text(st, 1, o->cf->upstreams[upstream].name, -1,
-	    SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		rc = outbox_read_row(o, st, row, NULL) == 0 ? 1 : -1;
-	else
-		rc = rc == SQLITE_DONE ? 0 : outbox_fail(o, "head");
-	sqlite3_reset(st);
-	return rc;
 }
 
 int

@@ -1,7 +1,7 @@
 /* The outbox: deliveries the keeper owes upstreams, written in the same
- * transaction as the instruction they carry, handed to the courier one at a
- * time per upstream (so each upstream sees them in order), retried with
- * capped exponential backoff and jitter, parked after too many failures. */
+ * transaction as the instruction they carry, handed to the courier in order
+ * per upstream, retried with capped exponential backoff and jitter, parked
+ * after too many failures. */
 #ifndef GW_OUTBOX_H
 #define GW_OUTBOX_H
 
@@ -45,9 +45,6 @@ int	outbox_add(struct outbox *, const char *kind, const char *id,
 	    int upstream, const char *path, const char *ctype, const char *idem,
 	    const char *headers, const void *body, size_t blen, uint64_t *seq);
 
-/* The head of upstream's queue (the oldest pending row): 1 and row filled,
- * 0 if there is none, -1 on error. */
-int	outbox_head(struct outbox *, int upstream, struct outbox_row *row);
 /* The first max pending rows of upstream, in order: their seq and the time
  * each is due (ms since the epoch). Returns how many, or -1. */
 int	outbox_pending(struct outbox *, int upstream, unsigned max,
