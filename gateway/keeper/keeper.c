@@ -3,8 +3,6 @@
  * own socketpairs; appends that arrive together are committed together
  * (group commit) and acknowledged only once durable. */
 #include <sys/prctl.h>
-#include <sys/socket.h>
-
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
@@ -20,17 +18,13 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
-#include "config.h"
-#include "ipc.h"
-#include "keeper/checkpoint.h"
-#include "adapters/iso20022.h"
-#include "adapters/tax.h"
+#include "adapters/adapter.h"
 #include "keeper/entry.h"
 #include "keeper/keeper.h"
-#include "keeper/ledger.h"
+#include "keeper/keeper_int.h"
 #include "keeper/outbox.h"
-#include "keeper/registry.h"
 #include "keeper/query.h"
+#include "keeper/registry.h"
 #include "keeper/store.h"
 #include "keeper/wal.h"
 #include "log.h"
@@ -38,97 +32,16 @@
 #include "sandbox.h"
 #include "util.h"
 
-/* A commit never holds more than this many entries; the rest wait for the
- * next one, so one batch cannot hold every requester hostage. */
-#define KEEPER_MAX_BATCH	8192
 /* At most one checkpoint a second, issued at most a second after new
  * entries (C2SP checkpoints are cheap, but each one is a file fsync). */
 #define KEEPER_CP_INTERVAL_MS	1000
 static const struct timeval	keeper_second = { 1, 0 };
 
-/* Rows of one upstream at the courier at once. They are delivered one
- * after the other in order; the window lets the next start without waiting
- * for the previous outcome's commit. */
-#define KEEPER_WINDOW		32
-
-struct keeper_sent {
-	uint64_t	seq;
-	uint32_t	epoch;
-};
-
-/* One read from a channel: a burst of messages in one system call. */
-#define KEEPER_READ_MAX		(256 * 1024)
-
 /* Free space that counts as "room again" after a failed commit. */
 #define KEEPER_MIN_FREE		(4ULL * 1024 * 1024)
 
-/* Channels are not tied to slots: after a reload the old worker of a slot
- * drains on its channel while its successor already uses a new one. */
-#define KEEPER_MAX_CHANS	(4 * CFG_MAX_WORKERS)
-
-struct keeper_chan {
-	struct keeper		*k;
-	struct bufferevent	*bev;
-	unsigned		 slot;	/* the relay slot, for entries' source */
-	uint64_t		 gen;	/* bumped when the entry is reused */
-};
-
-/* What a batch holds: the transaction runs them in arrival order. */
-enum keeper_item_type {
-	KI_ENTRY,	/* a finished audit entry (passthrough, refusal) */
-	KI_INSTR,	/* an instruction: the ledger decides */
-	KI_DELIVERED,	/* a delivery outcome from the courier */
-	KI_REQUEUE,	/* an operator re-queues a parked row */
-};
-
-struct keeper_item {
-	enum keeper_item_type	 type;
-	unsigned		 chan;
-	uint64_t		 gen;
-	uint64_t		 id;
-	char			*data;		/* entry or canonical bytes */
-	size_t			 len;
-	union {
-		struct ipc_instr	instr;
-		struct ipc_delivered	del;
-		struct ipc_outbox_retry	retry;
-	} m;
-	struct ledger_reply	 reply;
-	int			 failed;	/* rolled back alone */
-};
-
-struct keeper {
-	struct event_base	*base;
-	struct config		*cf;
-	struct store		*st;
-	struct checkpoint	 cp;
-	struct keeper_chan	 chans[KEEPER_MAX_CHANS];
-	struct event		*ev_ctl, *ev_commit, *ev_cp, *ev_term, *ev_space;
-	int			 ctl_fd;
-	struct keeper_item	*batch;
-	size_t			 nbatch;
-	uint64_t		 commits, committed;
-	struct metrics_keeper	*km;		/* shared with the relays */
-	int			 cp_failing;
-	void			*msg;	/* IPC_MAX_PAYLOAD bytes */
-	struct ledger		*lg;
-	/* The courier's channel; its generation tells a stale outcome. */
-	struct bufferevent	*courier;
-	uint64_t		 courier_gen;
-	/* Rows each upstream has at the courier (sent, no outcome committed
-	 * yet), in order, and the epoch each was sent in. */
-	struct keeper_sent	 inflight[CFG_MAX_UPSTREAMS][KEEPER_WINDOW];
-	unsigned		 ninflight[CFG_MAX_UPSTREAMS];
-	uint32_t		 epoch[CFG_MAX_UPSTREAMS];
-	struct event		*ev_outbox;
-	int			 outbox_dirty;
-	struct event		*ev_watch;	/* early warnings with time */
-	struct wal_flusher	*wal;		/* NULL: SQLite checkpoints */
-};
-
 static void	keeper_read(struct bufferevent *, void *);
 static void	keeper_sigterm(evutil_socket_t, short, void *);
-static void	keeper_outbox_kick(struct keeper *);
 
 static void
 keeper_chan_close(struct keeper_chan *ch)
@@ -208,27 +121,6 @@ keeper_reply_instr(struct keeper *k, struct keeper_item *it, int ok)
 	}
 	ipc_send2(bufferevent_get_output(ch->bev), IPC_INSTR_REPLY, it->id, &a,
 	    sizeof(a), body, blen);
-}
-
-/* Forgets the row seq sent to the courier; *epoch_out (if not NULL) gets
- * the epoch it was sent in. Returns its upstream, or -1 if not sent. */
-static int
-keeper_sent_remove(struct keeper *k, uint64_t seq, uint32_t *epoch_out)
-{
-	unsigned	u, i;
-
-	for (u = 0; u < CFG_MAX_UPSTREAMS; u++)
-		for (i = 0; i < k->ninflight[u]; i++) {
-			if (k->inflight[u][i].seq != seq)
-				continue;
-			if (epoch_out != NULL)
-				*epoch_out = k->inflight[u][i].epoch;
-			memmove(&k->inflight[u][i], &k->inflight[u][i + 1],
-			    (k->ninflight[u] - i - 1) * sizeof(k->inflight[u][0]));
-			k->ninflight[u]--;
-			return (int)u;
-		}
-	return -1;
 }
 
 /* The metrics of a committed item. */
@@ -327,7 +219,7 @@ keeper_commit(evutil_socket_t fd, short what, void *arg)
 		    it->gen == k->courier_gen)
 			/* Recorded (or, if not, to be sent again): either way
 			 * it no longer holds a place in its upstream's window. */
-			keeper_sent_remove(k, it->m.del.seq, NULL);
+			keeper_sent_remove(k, it->m.del.seq);
 		if (ok && !it->failed)
 			keeper_count(k, it);
 		free(it->data);
@@ -407,7 +299,7 @@ keeper_checkpoint(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Adds an item to the batch (data is taken); the caller fills it in. */
-static struct keeper_item *
+struct keeper_item *
 keeper_item_add(struct keeper *k, struct keeper_chan *ch, uint64_t id,
     enum keeper_item_type type, char *data, size_t len)
 {
@@ -424,7 +316,7 @@ keeper_item_add(struct keeper *k, struct keeper_chan *ch, uint64_t id,
 }
 
 /* The batch is full: commit now, or else at the end of this round. */
-static void
+void
 keeper_item_added(struct keeper *k)
 {
 	if (k->nbatch == KEEPER_MAX_BATCH)
@@ -562,161 +454,6 @@ bad:
 	keeper_chan_close(ch);
 }
 
-/* ----- the courier's channel and the outbox ----- */
-
-static void
-keeper_courier_gone(struct keeper *k)
-{
-	if (k->courier != NULL)
-		bufferevent_free(k->courier);
-	k->courier = NULL;
-	k->courier_gen++;
-	memset(k->ninflight, 0, sizeof(k->ninflight));
-	/* What was in flight is sent again to the next courier: receivers
-	 * honour Idempotency-Key, so a delivery made but not reported is
-	 * not made twice. */
-	memset(k->inflight, 0, sizeof(k->inflight));
-}
-
-static void
-keeper_courier_event(struct bufferevent *bev, short what, void *arg)
-{
-	log_warnx("courier channel closed");
-	keeper_courier_gone(arg);
-}
-
-/* One outcome from the courier. A failure starts a new epoch for its
- * upstream at once: nothing sent after it may be delivered before it is
- * retried. A skipped row was not attempted: nothing to log, it just leaves
- * the window (1 is returned). Everything else is recorded in the next
- * commit. */
-static int
-keeper_outcome(struct keeper *k, uint64_t id, const struct ipc_delivered *d)
-{
-	struct keeper_item	*it;
-	uint32_t		 epoch;
-	unsigned		 i;
-	int			 u;
-
-	if (d->outcome == DELIVERY_SKIPPED) {
-		keeper_sent_remove(k, d->seq, NULL);
-		return 1;
-	}
-	for (u = 0; u < (int)CFG_MAX_UPSTREAMS; u++)
-		for (i = 0; i < k->ninflight[u]; i++)
-			if (k->inflight[u][i].seq == d->seq &&
-			    d->outcome != DELIVERY_OK) {
-				epoch = k->inflight[u][i].epoch;
-				if (epoch == k->epoch[u])
-					k->epoch[u]++;
-			}
-	it = keeper_item_add(k, &k->chans[0], id, KI_DELIVERED, NULL, 0);
-	it->gen = k->courier_gen;
-	it->m.del = *d;
-	keeper_item_added(k);
-	return 0;
-}
-
-static void
-keeper_courier_read(struct bufferevent *bev, void *arg)
-{
-	struct keeper		*k = arg;
-	struct ipc_hdr		 h;
-	int			 rc, skipped = 0;
-
-	while (k->courier != NULL &&
-	    (rc = ipc_recv(bufferevent_get_input(bev), &h, k->msg)) != 0) {
-		if (rc == -1 || h.type != IPC_DELIVERED ||
-		    h.len != sizeof(struct ipc_delivered)) {
-			log_warnx("%s: bad message from the courier", __func__);
-			keeper_courier_gone(k);
-			return;
-		}
-		if (keeper_outcome(k, h.id, k->msg) == 1)
-			skipped = 1;
-	}
-	/* Skipped rows are free to go again (after the failed one). */
-	if (skipped)
-		keeper_outbox_kick(k);
-}
-
-/* Sends one row to the courier in upstream u's current epoch. */
-static void
-keeper_send(struct keeper *k, unsigned u, const struct outbox_row *row)
-{
-	struct ipc_deliver	d;
-
-	memset(&d, 0, sizeof(d));
-	d.seq = row->seq;
-	d.upstream = u;
-	d.attempt = row->attempts + 1;
-	d.epoch = k->epoch[u];
-	str_copy(d.path, sizeof(d.path), row->path);
-	str_copy(d.ctype, sizeof(d.ctype), row->ctype);
-	str_copy(d.idempotency_key, sizeof(d.idempotency_key), row->idem);
-	str_copy(d.headers, sizeof(d.headers), row->headers);
-	if (ipc_send2(bufferevent_get_output(k->courier), IPC_DELIVER, row->seq,
-	    &d, sizeof(d), row->body, row->blen) == -1) {
-		log_warnx("%s: row %llu too large to send", __func__,
-		    (unsigned long long)row->seq);
-		return;
-	}
-	k->inflight[u][k->ninflight[u]].seq = row->seq;
-	k->inflight[u][k->ninflight[u]].epoch = d.epoch;
-	k->ninflight[u]++;
-}
-
-/* Fills each upstream's window with its pending rows, oldest first. It
- * stops at a row waiting out its backoff (the timer is set for it) and at
- * a row sent in an older epoch whose failure is not recorded yet: nothing
- * may overtake either. */
-static void
-keeper_outbox_kick(struct keeper *k)
-{
-	struct outbox_row	 row;
-	struct timeval		 tv;
-	uint64_t		 seqs[2 * KEEPER_WINDOW], due[2 * KEEPER_WINDOW];
-	uint64_t		 now = wall_ms(), next = 0;	/* as stored */
-	unsigned		 u, i, j;
-	int			 n, sent, stop;
-
-	if (k->courier == NULL)
-		return;
-	for (u = 0; u < k->cf->nupstreams; u++) {
-		if (k->ninflight[u] == KEEPER_WINDOW)
-			continue;
-		n = outbox_pending(ledger_outbox(k->lg), (int)u,
-		    k->ninflight[u] + KEEPER_WINDOW, seqs, due);
-		for (i = 0, stop = 0; !stop && i < (unsigned)(n < 0 ? 0 : n) &&
-		    k->ninflight[u] < KEEPER_WINDOW; i++) {
-			for (j = 0, sent = 0; j < k->ninflight[u]; j++)
-				if (k->inflight[u][j].seq == seqs[i]) {
-					sent = 1;
-					stop = k->inflight[u][j].epoch !=
-					    k->epoch[u];
-				}
-			if (sent)
-				continue;
-			if (due[i] > now) {
-				if (next == 0 || due[i] < next)
-					next = due[i];
-				break;
-			}
-			if (outbox_get(ledger_outbox(k->lg), seqs[i], &row,
-			    NULL) != 1)
-				break;
-			keeper_send(k, u, &row);
-			outbox_row_clear(&row);
-		}
-	}
-	if (next != 0) {
-		next -= now;
-		tv.tv_sec = (time_t)(next / 1000);
-		tv.tv_usec = (suseconds_t)(next % 1000) * 1000;
-		evtimer_add(k->ev_outbox, &tv);
-	}
-}
-
 /* Once a minute, outside any batch: the warnings time alone raises. */
 static void
 keeper_watch(evutil_socket_t fd, short what, void *arg)
@@ -734,30 +471,6 @@ keeper_watch(evutil_socket_t fd, short what, void *arg)
 			store_rollback(k->st);
 	}
 	evtimer_add(k->ev_watch, &minute);
-}
-
-static void
-keeper_outbox_timer(evutil_socket_t fd, short what, void *arg)
-{
-	keeper_outbox_kick(arg);
-}
-
-static void
-keeper_courier_new(struct keeper *k, int fd)
-{
-	keeper_courier_gone(k);
-	if ((k->courier = bufferevent_socket_new(k->base, fd,
-	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
-		close(fd);
-		return;
-	}
-	bufferevent_priority_set(k->courier, 0);
-	bufferevent_set_max_single_read(k->courier, KEEPER_READ_MAX);
-	bufferevent_setcb(k->courier, keeper_courier_read, NULL,
-	    keeper_courier_event, k);
-	bufferevent_enable(k->courier, EV_READ | EV_WRITE);
-	log_info("courier channel open");
-	keeper_outbox_kick(k);
 }
 
 /* A reload: the parent opened (and checked) the registry file; the keeper,

@@ -1,6 +1,7 @@
-/* The ledger's parts (ledger.c: the transaction; ledger_rules.c: the fund's
- * rules and bank files; ledger_view.c: transfers and reports) share these:
- * not for use outside gateway/keeper/ledger*.c. */
+/* The ledger's parts (ledger.c: the transaction; ledger_entry.c: what it
+ * logs; ledger_rules.c: the fund's rules and bank files; ledger_delivery.c:
+ * delivery outcomes; ledger_view.c: transfers and reports) share these: not
+ * for use outside gateway/keeper/ledger*.c. */
 #ifndef GW_LEDGER_INT_H
 #define GW_LEDGER_INT_H
 
@@ -95,14 +96,25 @@ int	ledger_step(struct ledger *l, enum ledger_stmt which, const char *what);
 int	ledger_event(struct ledger *l, enum instr_kind kind, const char *id,
 	    enum ledger_event ev);
 char	*ledger_b64(const uint8_t *p, size_t len);
+int	ledger_queue(struct ledger_ctx *x, int upstream, const char *path,
+	    const char *ctype, const char *idem, const char *headers,
+	    const void *body, size_t blen);
+
+/* ledger_entry.c */
+json_t	*ledger_sign(const struct sign_key *k, const void *msg, size_t len);
+json_t	*ledger_entry_base(struct ledger_ctx *x, const char *kind);
+int	ledger_append(struct ledger *l, json_t *e, uint64_t *index);
+void	ledger_reply_text(struct ledger_reply *r, int status, const char *code,
+	    const char *detail);
 int	ledger_refuse_alert(struct ledger_ctx *x, int status, const char *rule,
 	    const char *detail, struct ledger_reply *r, const char *city,
 	    const char *period, json_t *figures);
 int	ledger_refuse(struct ledger_ctx *x, int status, const char *rule,
 	    const char *detail, struct ledger_reply *r);
-int	ledger_queue(struct ledger_ctx *x, int upstream, const char *path,
-	    const char *ctype, const char *idem, const char *headers,
-	    const void *body, size_t blen);
+int	ledger_receipt(struct ledger_ctx *x, json_t *sig, uint64_t index,
+	    const char *status, char **out, size_t *len);
+int	ledger_duplicate(struct ledger_ctx *x, const uint8_t digest[32],
+	    struct ledger_row *orig, struct ledger_reply *r);
 
 /* ledger_rules.c */
 int	ledger_check_remittance(struct ledger_ctx *x, struct ledger_reply *r,

@@ -1,0 +1,36 @@
+/* The configuration parser's shared state and helpers (config.c reads the
+ * file; config_fund.c the sections of deliveries, banks and the fund's
+ * rules): not for use outside gateway/config*.c. */
+#ifndef GW_CONFIG_PARSE_H
+#define GW_CONFIG_PARSE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+
+struct config_parse {
+	struct config	*cf;
+	FILE		*fp;
+	int		 line;
+	char		 kind[CFG_NAME_MAX];	/* "" before the first section */
+	int		 bad_section;		/* reported; skip its keys */
+	void		*cur;		/* the agency/upstream/route being filled */
+	char		*linebuf;	/* getline's, freed by config_load */
+	size_t		 linecap;
+};
+
+/* Each reports a bad value at the current line; 0 or -1. */
+int	config_duration(struct config_parse *, const char *v, uint64_t *out);
+int	config_number(struct config_parse *, const char *v, uint64_t min,
+	    uint64_t max, uint64_t *out);
+int	config_set_path(struct config_parse *, char *dst, size_t dsz,
+	    const char *v);
+
+/* config_fund.c: one key of [courier], [rules] or a [bank NAME]. */
+void	config_courier_kv(struct config_parse *, const char *k, const char *v);
+void	config_rules_kv(struct config_parse *, const char *k, const char *v);
+void	config_bank_kv(struct config_parse *, struct cfg_bank *, const char *k,
+	    const char *v);
+
+#endif

@@ -1,0 +1,195 @@
+/* What the ledger writes into the audit log for an exchange: the entry of an
+ * accepted instruction's parts (signature, receipt), of a refusal (with its
+ * alert), and of a replayed or conflicting duplicate. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "adapters/jcs.h"
+#include "ipc.h"
+#include "keeper/alerts.h"
+#include "keeper/entry.h"
+#include "keeper/ledger_int.h"
+#include "keeper/sign.h"
+#include "keeper/store.h"
+#include "util.h"
+
+/* {"alg", "key_id", "value"} of k's signature over msg; NULL on failure. */
+json_t *
+ledger_sign(const struct sign_key *k, const void *msg, size_t len)
+{
+	uint8_t	 sig[SIGN_MAX_SIG];
+	size_t	 slen;
+	char	*b64;
+	json_t	*o;
+
+	if (sign_sign(k, msg, len, sig, sizeof(sig), &slen) == -1 ||
+	    (b64 = ledger_b64(sig, slen)) == NULL)
+		return NULL;
+	o = json_pack("{s:s, s:s, s:s}", "alg", sign_alg_name(k->alg),
+	    "key_id", k->key_id, "value", b64);
+	free(b64);
+	return o;
+}
+
+/* The fields every entry of an exchange carries. */
+json_t *
+ledger_entry_base(struct ledger_ctx *x, const char *kind)
+{
+	char	t[40], src[32], h[65];
+
+	entry_time(t, sizeof(t));
+	str_printf(src, sizeof(src), "relay/%u", x->slot);
+	hex_encode(h, x->m->request_sha256, 32);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:I, s:s}}",
+	    "kind", kind, "time", t, "source", src,
+	    "agency", x->m->agency, "request_id", x->m->request_id,
+	    "request", "bytes", (json_int_t)x->m->request_bytes, "sha256", h);
+}
+
+/* Serializes e (taken) and appends it; *index its position. */
+int
+ledger_append(struct ledger *l, json_t *e, uint64_t *index)
+{
+	char	*buf;
+	size_t	 len;
+	int	 rc;
+
+	if (e == NULL)
+		return -1;
+	rc = jcs_serialize(e, &buf, &len);
+	json_decref(e);
+	if (rc == -1)
+		return -1;
+	rc = store_append(l->st, buf, len, index);
+	free(buf);
+	return rc;
+}
+
+void
+ledger_reply_text(struct ledger_reply *r, int status, const char *code,
+    const char *detail)
+{
+	r->status = status;
+	str_copy(r->code, sizeof(r->code), code);
+	r->body = strdup(detail);
+	r->blen = r->body ? strlen(r->body) : 0;
+}
+
+/* A refusal by a rule: logged with the instruction, nothing else changes.
+ * Refusals that are early warnings (DESIGN §1) also raise an alert, its
+ * figures (taken) saying why; the refusal's entry records both. */
+int
+ledger_refuse_alert(struct ledger_ctx *x, int status, const char *rule,
+    const char *detail, struct ledger_reply *r, const char *city,
+    const char *period, json_t *figures)
+{
+	json_t	*e = ledger_entry_base(x, "refusal");
+	int	 raised, rc = -1;
+
+	if (e == NULL)
+		goto done;
+	json_object_set_new(e, "rule", json_string(rule));
+	json_object_set_new(e, "status", json_integer(status));
+	json_object_set_new(e, "detail", json_string(detail));
+	if (x->instr_json != NULL)
+		json_object_set(e, "instruction", x->instr_json);
+	if (figures != NULL) {
+		json_object_set_new(e, "alert", json_string(rule));
+		json_object_set(e, "figures", figures);
+	}
+	if (ledger_append(x->l, e, &r->index) == -1)
+		goto done;
+	if (figures != NULL && alerts_raise(x->l->al, rule, city, period,
+	    x->in.id, json_incref(figures), r->index, &raised) == -1)
+		goto done;
+	ledger_reply_text(r, status, rule, detail);
+	rc = 0;
+done:
+	json_decref(figures);
+	return rc;
+}
+
+int
+ledger_refuse(struct ledger_ctx *x, int status, const char *rule,
+    const char *detail, struct ledger_reply *r)
+{
+	return ledger_refuse_alert(x, status, rule, detail, r, NULL, NULL, NULL);
+}
+
+/* The receipt: what the caller keeps as proof of acceptance. */
+int
+ledger_receipt(struct ledger_ctx *x, json_t *sig, uint64_t index,
+    const char *status, char **out, size_t *len)
+{
+	json_t	*o;
+	char	 d[80];
+	int	 rc;
+
+	str_printf(d, sizeof(d), "sha-256:%s", x->digest_hex);
+	o = json_pack("{s:s, s:s, s:s, s:I, s:s, s:O}", "status", status,
+	    "kind", instr_kind_name(x->in.kind), "id", x->in.id,
+	    "audit_index", (json_int_t)index, "digest", d, "signature", sig);
+	if (o == NULL)
+		return -1;
+	rc = jcs_serialize(o, out, len);
+	json_decref(o);
+	return rc;
+}
+
+/* The same id again: the same content gets the original receipt byte for
+ * byte; other content is a conflict and an alert. */
+int
+ledger_duplicate(struct ledger_ctx *x, const uint8_t digest[32],
+    struct ledger_row *orig, struct ledger_reply *r)
+{
+	json_t	*e;
+	char	 hex[65], subject[128];
+	int	 raised;
+
+	hex_encode(hex, orig->digest, 32);
+	if (CRYPTO_memcmp(digest, orig->digest, 32) == 0) {
+		if ((e = ledger_entry_base(x, "replay")) == NULL)
+			return -1;
+		json_object_set_new(e, "instruction_kind",
+		    json_string(instr_kind_name(x->in.kind)));
+		json_object_set_new(e, "id", json_string(x->in.id));
+		json_object_set_new(e, "digest", json_string(hex));
+		json_object_set_new(e, "original_index",
+		    json_integer((json_int_t)orig->entry));
+		if (ledger_append(x->l, e, &r->index) == -1)
+			return -1;
+		r->status = orig->status;
+		r->flags = IPC_INSTR_REPLAYED;
+		r->body = orig->receipt;
+		r->blen = orig->rlen;
+		orig->receipt = NULL;
+		return 0;
+	}
+	if ((e = ledger_entry_base(x, "refusal")) == NULL)
+		return -1;
+	json_object_set_new(e, "rule", json_string("duplicate-conflict"));
+	json_object_set_new(e, "alert",
+	    json_string("duplicate-id-different-content"));
+	json_object_set_new(e, "status", json_integer(409));
+	json_object_set(e, "instruction", x->instr_json);
+	json_object_set_new(e, "original_index",
+	    json_integer((json_int_t)orig->entry));
+	json_object_set_new(e, "original_digest", json_string(hex));
+	if (ledger_append(x->l, e, &r->index) == -1)
+		return -1;
+	/* Each conflicting attempt is its own warning: the subject names
+	 * the entry, so none hides behind an earlier one. */
+	str_printf(subject, sizeof(subject), "%s:%s@%llu",
+	    instr_kind_name(x->in.kind), x->in.id, (unsigned long long)r->index);
+	if (alerts_raise(x->l->al, "duplicate-id-different-content",
+	    orig->city, orig->period, subject, json_pack("{s:s, s:s, s:s, "
+	    "s:s, s:I}", "kind", instr_kind_name(x->in.kind), "id", x->in.id,
+	    "original_digest", hex, "digest", x->digest_hex, "original_index",
+	    (json_int_t)orig->entry), r->index, &raised) == -1)
+		return -1;
+	ledger_reply_text(r, 409, "duplicate-conflict",
+	    "this id was already used for an instruction with other content");
+	return 0;
+}
