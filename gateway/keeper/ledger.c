@@ -16,6 +16,7 @@
 #include "keeper/outbox.h"
 #include "keeper/registry.h"
 #include "keeper/store.h"
+#include "keeper/totals.h"
 #include "log.h"
 #include "net/httpsig.h"
 #include "util.h"
@@ -57,7 +58,10 @@ static const char ledger_schema[] =
     "  remittance TEXT, city TEXT, period TEXT,"
     /* 1: a credit to the province-special account nobody explains. */
     "  unmatched INTEGER NOT NULL DEFAULT 0,"
-    "  PRIMARY KEY (notification, n)) WITHOUT ROWID;";
+    "  PRIMARY KEY (notification, n)) WITHOUT ROWID;"
+    /* The month's unexplained credits, for its reconciliation. */
+    "CREATE INDEX IF NOT EXISTS arrivals_unmatched ON arrivals (booking_date)"
+    "  WHERE unmatched = 1;";
 
 static const char *const ledger_sql[LG_COUNT] = {
 	[LG_FIND] = "SELECT digest, status, receipt, entry, state, agency, "
@@ -84,26 +88,29 @@ static const char *const ledger_sql[LG_COUNT] = {
 	    "'ACCC')), 0), coalesce(sum(status = 'RJCT'), 0) FROM payments "
 	    "WHERE disbursement = ?",
 	[LG_BY_ID] = "SELECT kind FROM instructions WHERE id = ? ORDER BY kind",
-	[LG_SUM_CP] = "SELECT coalesce(sum(amount), 0) FROM instructions "
-	    "WHERE kind = ? AND city = ? AND period = ?",
+	/* A figure of fund_totals ('collected', 'remitted', ...). */
+	[LG_SUM_CP] = "SELECT coalesce(sum(amount), 0) FROM fund_totals "
+	    "WHERE what = ? AND period = ?3 AND city = ?2",
 	/* The plan of a city and period that stands (not superseded). */
 	[LG_CURRENT_PLAN] = "SELECT id FROM instructions WHERE kind = 'plan' "
 	    "AND city = ? AND period = ? AND state != ?",
 	[LG_CARRY] = "UPDATE instructions SET disbursed = ? WHERE kind = "
 	    "'plan' AND id = ?",
 	/* What a city's payments took in a year (rejected ones gave it back). */
-	[LG_YEAR_SPENT] = "SELECT coalesce(sum(amount), 0) FROM payments "
-	    "WHERE city = ? AND substr(period, 1, 4) = ? AND status != 'RJCT'",
+	[LG_YEAR_SPENT] = "SELECT coalesce(sum(amount), 0) FROM fund_totals "
+	    "WHERE what = 'disbursed' AND period BETWEEN ?2 || '-01' AND "
+	    "?2 || '-12' AND city = ?1",
 	[LG_ARRIVAL] = "INSERT INTO arrivals (notification, n, account, "
 	    "amount, booking_date, e2e, reference, remittance, city, period, "
 	    "unmatched) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-	/* Collections whose city remitted less than they amount to. */
-	/* Months from ?1 on (older ones were watched in their time). */
-	[LG_OVERDUE] = "SELECT c.city, c.period, sum(c.amount), (SELECT "
-	    "coalesce(sum(r.amount), 0) FROM instructions r WHERE r.kind = "
-	    "'remittance' AND r.city = c.city AND r.period = c.period) FROM "
-	    "instructions c WHERE c.kind = 'collection' AND c.period >= ?1 "
-	    "GROUP BY c.city, c.period",
+	/* Months from ?1 on whose city remitted less than it collected (older
+	 * ones were watched in their time): a few rows per city and month. */
+	[LG_OVERDUE] = "SELECT c.city, c.period, c.amount, coalesce(r.amount, "
+	    "0) FROM fund_totals c LEFT JOIN fund_totals r ON r.what = "
+	    "'remitted' AND r.period = c.period AND r.city = c.city WHERE "
+	    "c.what = 'collected' AND c.period >= ?1 AND c.n > 0 AND "
+	    "coalesce(r.amount, 0) < c.amount "
+	    "ORDER BY c.city, c.period",
 };
 
 int
@@ -221,6 +228,8 @@ ledger_open(const struct config *cf, struct store *st, struct ledger **out)
 		ledger_fail(l, "schema");
 		goto fail;
 	}
+	if (totals_init(l->db) == -1)
+		goto fail;
 	for (j = 0; j < LG_COUNT; j++)
 		if (sqlite3_prepare_v3(l->db, ledger_sql[j], -1,
 		    SQLITE_PREPARE_PERSISTENT, &l->s[j], NULL) != SQLITE_OK) {

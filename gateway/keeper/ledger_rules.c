@@ -19,15 +19,16 @@
 #include "net/httpsig.h"
 #include "util.h"
 
-/* The sum of amounts of kind for a city and period. */
+/* A figure of the fund's totals ("collected", "remitted") for a city and
+ * period. */
 static int
-ledger_sum(struct ledger *l, const char *kind, const char *city,
+ledger_sum(struct ledger *l, const char *what, const char *city,
     const char *period, int64_t *sum)
 {
 	sqlite3_stmt	*st = l->s[LG_SUM_CP];
 	int		 rc;
 
-	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, what, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, city, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, period, -1, SQLITE_STATIC);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
@@ -554,8 +555,8 @@ ledger_watch_remittance(struct ledger_ctx *x, uint64_t index)
 	char				 due[11];
 	int				 raised;
 
-	if (ledger_sum(x->l, "collection", rm->city, rm->period, &collected) ==
-	    -1 || ledger_sum(x->l, "remittance", rm->city, rm->period,
+	if (ledger_sum(x->l, "collected", rm->city, rm->period, &collected) ==
+	    -1 || ledger_sum(x->l, "remitted", rm->city, rm->period,
 	    &remitted) == -1)
 		return -1;
 	if (remitted < collected && alerts_raise(x->l->al, "short-remittance",

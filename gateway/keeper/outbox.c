@@ -27,6 +27,9 @@ static const char outbox_schema[] =
     "  last_status INTEGER, last_error TEXT);"
     "CREATE INDEX IF NOT EXISTS outbox_queue ON outbox (upstream, state, seq);"
     "CREATE INDEX IF NOT EXISTS outbox_instr ON outbox (kind, id);"
+    /* Rows still to deliver or parked: the gauges count these alone, not
+     * the delivered history. */
+    "CREATE INDEX IF NOT EXISTS outbox_open ON outbox (state) WHERE state != 1;"
     "CREATE TABLE IF NOT EXISTS attempts ("
     "  seq INTEGER NOT NULL, attempt INTEGER NOT NULL,"
     "  time INTEGER NOT NULL, ok INTEGER NOT NULL, status INTEGER,"
@@ -56,7 +59,7 @@ static const char *const outbox_sql[OB_COUNT] = {
 	[OB_UNDELIVERED] = "SELECT count(*) FROM outbox WHERE kind = ? AND "
 	    "id = ? AND state != 1",
 	[OB_COUNTS] = "SELECT coalesce(sum(state = 0), 0), "
-	    "coalesce(sum(state = 2), 0) FROM outbox",
+	    "coalesce(sum(state = 2), 0) FROM outbox WHERE state != 1",
 	[OB_PENDING] = "SELECT seq, next_at FROM outbox WHERE upstream = ? "
 	    "AND state = 0 ORDER BY seq LIMIT ?",
 	[OB_OF] = "SELECT seq, upstream, state, attempts, next_at, path "

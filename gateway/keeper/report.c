@@ -35,24 +35,14 @@ static const char *const report_col_names[RC_COUNT] = {
 	"reviewed_fen", "disbursed_fen", "settled_fen",
 };
 
-/* Each figure per city for one period (?1). Superseded plans (?2) no
- * longer count; a plan's reviewed figure is what finance approved (?3). */
-static const char *const report_sql[RC_COUNT] = {
-	[RC_COLLECTED] = "SELECT city, sum(amount) FROM instructions WHERE "
-	    "kind = 'collection' AND period = ?1 GROUP BY city",
-	[RC_REMITTED] = "SELECT city, sum(amount) FROM instructions WHERE "
-	    "kind = 'remittance' AND period = ?1 GROUP BY city",
-	[RC_ARRIVED] = "SELECT city, sum(amount) FROM arrivals WHERE "
-	    "period = ?1 AND remittance IS NOT NULL GROUP BY city",
-	[RC_PLANNED] = "SELECT city, sum(amount) FROM instructions WHERE "
-	    "kind = 'plan' AND period = ?1 AND state != ?2 GROUP BY city",
-	[RC_REVIEWED] = "SELECT city, sum(approved) FROM instructions WHERE "
-	    "kind = 'plan' AND period = ?1 AND state = ?3 GROUP BY city",
-	/* A payment the bank rejected was never disbursed. */
-	[RC_DISBURSED] = "SELECT city, sum(amount) FROM payments WHERE "
-	    "period = ?1 AND status != 'RJCT' GROUP BY city",
-	[RC_SETTLED] = "SELECT city, sum(amount) FROM payments WHERE "
-	    "period = ?1 AND status IN ('ACSC', 'ACCC') GROUP BY city",
+/* Each figure per city for one period (?1), from the running totals: a
+ * superseded plan no longer counts, a plan's reviewed figure is what finance
+ * approved, a payment the bank rejected was never disbursed. */
+static const char *const report_what[RC_COUNT] = {
+	[RC_COLLECTED] = "collected", [RC_REMITTED] = "remitted",
+	[RC_ARRIVED] = "arrived", [RC_PLANNED] = "planned",
+	[RC_REVIEWED] = "reviewed", [RC_DISBURSED] = "disbursed",
+	[RC_SETTLED] = "settled",
 };
 
 int
@@ -96,15 +86,13 @@ report_column(sqlite3 *db, enum report_col col, const char *period,
 	sqlite3_stmt	*st;
 	int		 rc, i;
 
-	if (sqlite3_prepare_v2(db, report_sql[col], -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(db, "SELECT city, amount FROM fund_totals WHERE "
+	    "what = ? AND period = ?", -1, &st, NULL) != SQLITE_OK) {
 		log_warnx("%s: %s", __func__, sqlite3_errmsg(db));
 		return -1;
 	}
-	sqlite3_bind_text(st, 1, period, -1, SQLITE_STATIC);
-	if (sqlite3_bind_parameter_count(st) >= 2)
-		sqlite3_bind_int(st, 2, LS_SUPERSEDED);
-	if (sqlite3_bind_parameter_count(st) >= 3)
-		sqlite3_bind_int(st, 3, LS_APPROVED);
+	sqlite3_bind_text(st, 1, report_what[col], -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, period, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		if (sqlite3_column_type(st, 0) == SQLITE_TEXT &&
 		    (i = report_city_index((const char *)
@@ -145,8 +133,9 @@ report_unmatched(sqlite3 *db, const char *period)
 	if (arr == NULL || report_next_period(period, next) == -1 ||
 	    sqlite3_prepare_v2(db, "SELECT notification, account, amount, "
 	    "booking_date, coalesce(e2e, ''), coalesce(reference, '') FROM "
-	    "arrivals WHERE unmatched = 1 AND substr(booking_date, 1, 7) "
-	    "= ? ORDER BY booking_date, notification, n", -1, &st, NULL) !=
+	    "arrivals WHERE unmatched = 1 AND booking_date >= ?1 || '-' AND "
+	    "booking_date < ?1 || '.' ORDER BY booking_date, notification, n",
+	    -1, &st, NULL) !=
 	    SQLITE_OK) {
 		json_decref(arr);
 		return NULL;
@@ -176,14 +165,17 @@ report_capacity(sqlite3 *db, int64_t *balance, int64_t *monthly,
 
 	*balance = *monthly = 0;
 	*months = -1;
+	/* Remitted and disbursed in all, and the last twelve months that
+	 * disbursed anything: a few rows per city and month. */
 	if (sqlite3_prepare_v2(db, "SELECT (SELECT coalesce(sum(amount), 0) "
-	    "FROM instructions WHERE kind = 'remittance'), (SELECT "
-	    "coalesce(sum(amount), 0) FROM payments WHERE status != 'RJCT'), "
-	    "(SELECT coalesce(sum(t), 0) FROM (SELECT sum(amount) t "
-	    "FROM payments WHERE status != 'RJCT' GROUP BY period ORDER BY "
-	    "period DESC LIMIT 12)), (SELECT count(*) FROM (SELECT 1 FROM "
-	    "payments WHERE status != 'RJCT' GROUP BY period ORDER BY "
-	    "period DESC LIMIT 12))", -1, &st, NULL) != SQLITE_OK) {
+	    "FROM fund_totals WHERE what = 'remitted'), (SELECT "
+	    "coalesce(sum(amount), 0) FROM fund_totals WHERE what = "
+	    "'disbursed'), (SELECT coalesce(sum(t), 0) FROM (SELECT sum(amount) "
+	    "t FROM fund_totals WHERE what = 'disbursed' GROUP BY period HAVING "
+	    "sum(n) > 0 ORDER BY period DESC LIMIT 12)), (SELECT count(*) FROM "
+	    "(SELECT 1 FROM fund_totals WHERE what = 'disbursed' GROUP BY "
+	    "period HAVING sum(n) > 0 ORDER BY period DESC LIMIT 12))", -1, &st,
+	    NULL) != SQLITE_OK) {
 		log_warnx("%s: %s", __func__, sqlite3_errmsg(db));
 		return -1;
 	}
