@@ -483,6 +483,8 @@ config_keeper_kv(struct config_parse *p, const char *k, const char *v)
 		config_set_path(p, kp->signing_key, sizeof(kp->signing_key), v);
 	else if (strcmp(k, "accounts") == 0)
 		config_set_path(p, kp->accounts, sizeof(kp->accounts), v);
+	else if (strcmp(k, "wal_limit") == 0)
+		config_number(p, v, 1ULL << 20, 1ULL << 40, &kp->wal_limit);
 	else if (strcmp(k, "origin") == 0) {
 		/* A signed-note key name: no spaces, no plus signs. */
 		if (str_copy(kp->origin, sizeof(kp->origin), v) == -1 ||
@@ -738,6 +740,7 @@ config_load(const char *file)
 		.idle_timeout_ms = 60000, .max_connections = 4096,
 		.max_connections_per_agency = 512,
 	};
+	cf->keeper.wal_limit = 64ULL << 20;
 	cf->rules.capacity_months = 6;
 	cf->rules.due_day = 10;
 	cf->courier = (struct cfg_courier){

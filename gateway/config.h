@@ -109,6 +109,8 @@ struct cfg_keeper {
 	char		 signing_key[CFG_PATH_MAX];
 	/* The fund's account registry; "" refuses disbursements. */
 	char		 accounts[CFG_PATH_MAX];
+	/* The WAL is restarted before it passes this many bytes. */
+	uint64_t	 wal_limit;
 };
 
 /* Where the courier delivers what the keeper queues, and how it retries. */

@@ -262,6 +262,50 @@ metrics_keeper(const struct runtime *rt, struct evbuffer *out)
 	    (unsigned long long)atomic_load(&k->deliveries_failed),
 	    (unsigned long long)atomic_load(&k->outbox_pending),
 	    (unsigned long long)atomic_load(&k->outbox_parked));
+	evbuffer_add_printf(out,
+	    "# HELP gateway_wal_bytes Size of the audit database's write-ahead "
+	    "log.\n# TYPE gateway_wal_bytes gauge\ngateway_wal_bytes %llu\n"
+	    "# HELP gateway_wal_limit_bytes The configured limit of the WAL "
+	    "([keeper] wal_limit).\n# TYPE gateway_wal_limit_bytes gauge\n"
+	    "gateway_wal_limit_bytes %llu\n"
+	    "# HELP gateway_wal_checkpoint_lag_frames WAL frames committed but "
+	    "not yet copied into the database.\n"
+	    "# TYPE gateway_wal_checkpoint_lag_frames gauge\n"
+	    "gateway_wal_checkpoint_lag_frames %llu\n"
+	    "# HELP gateway_wal_checkpoints_total WAL checkpoints run.\n"
+	    "# TYPE gateway_wal_checkpoints_total counter\n"
+	    "gateway_wal_checkpoints_total %llu\n"
+	    "# HELP gateway_wal_checkpoint_seconds_total Time spent in WAL "
+	    "checkpoints.\n# TYPE gateway_wal_checkpoint_seconds_total counter\n"
+	    "gateway_wal_checkpoint_seconds_total %.3f\n"
+	    "# HELP gateway_wal_checkpoint_max_seconds The longest WAL "
+	    "checkpoint.\n# TYPE gateway_wal_checkpoint_max_seconds gauge\n"
+	    "gateway_wal_checkpoint_max_seconds %.3f\n"
+	    "# HELP gateway_wal_restarts_total WAL restarts, and restarts a "
+	    "reader held off.\n# TYPE gateway_wal_restarts_total counter\n"
+	    "gateway_wal_restarts_total{outcome=\"done\"} %llu\n"
+	    "gateway_wal_restarts_total{outcome=\"busy\"} %llu\n"
+	    "# HELP gateway_wal_checkpoint_failures_total Checkpoints that "
+	    "failed.\n# TYPE gateway_wal_checkpoint_failures_total counter\n"
+	    "gateway_wal_checkpoint_failures_total %llu\n"
+	    "# HELP gateway_wal_over_limit 1 while the WAL is past its limit "
+	    "(checkpoints cannot keep up).\n# TYPE gateway_wal_over_limit gauge\n"
+	    "gateway_wal_over_limit %d\n"
+	    "# HELP gateway_keeper_periodic_max_seconds The longest periodic "
+	    "task of the keeper (watches, gauges, checkpoints).\n"
+	    "# TYPE gateway_keeper_periodic_max_seconds gauge\n"
+	    "gateway_keeper_periodic_max_seconds %.3f\n",
+	    (unsigned long long)atomic_load(&k->wal_bytes),
+	    (unsigned long long)atomic_load(&k->wal_limit),
+	    (unsigned long long)atomic_load(&k->wal_lag_frames),
+	    (unsigned long long)atomic_load(&k->wal_checkpoints),
+	    (double)atomic_load(&k->wal_checkpoint_ms) / 1000.0,
+	    (double)atomic_load(&k->wal_checkpoint_max_ms) / 1000.0,
+	    (unsigned long long)atomic_load(&k->wal_restarts),
+	    (unsigned long long)atomic_load(&k->wal_restarts_busy),
+	    (unsigned long long)atomic_load(&k->wal_failures),
+	    atomic_load(&k->wal_over_limit),
+	    (double)atomic_load(&k->periodic_max_ms) / 1000.0);
 	if (t > 0)
 		evbuffer_add_printf(out,
 		    "# HELP gateway_audit_checkpoint_age_seconds Age of the "

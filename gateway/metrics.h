@@ -50,6 +50,21 @@ struct metrics_keeper {
 	atomic_ullong	deliveries_failed;
 	atomic_ullong	outbox_pending;		/* gauge, refreshed each second */
 	atomic_ullong	outbox_parked;		/* gauge: each one an alert */
+	/* The WAL and its checkpointer thread (keeper/wal.c). */
+	atomic_ullong	wal_bytes;		/* gauge: size of the -wal file */
+	atomic_ullong	wal_limit;		/* [keeper] wal_limit */
+	atomic_ullong	wal_frames;		/* gauge: frames since its restart */
+	atomic_ullong	wal_lag_frames;		/* gauge: not yet copied back */
+	atomic_ullong	wal_checkpoints;
+	atomic_ullong	wal_checkpoint_ms;	/* summed over checkpoints */
+	atomic_ullong	wal_checkpoint_max_ms;
+	atomic_ullong	wal_restarts;
+	atomic_ullong	wal_restarts_busy;	/* held off by a reader */
+	atomic_ullong	wal_failures;
+	atomic_int	wal_over_limit;		/* checkpoints cannot keep up */
+	/* The longest periodic task of the keeper's loop (watches, gauges,
+	 * checkpoints), in ms: it must not grow with the log. */
+	atomic_ullong	periodic_max_ms;
 };
 
 /* Every certificate the configuration names, with its notAfter. */

@@ -97,6 +97,17 @@ keeper_cp_due(struct keeper *k)
 	evtimer_add(k->ev_cp, &tv);
 }
 
+/* How long a periodic task took: the longest one is a gauge, so that a
+ * task whose cost grows with the log shows before it hurts. */
+static void
+keeper_periodic(struct keeper *k, uint64_t t0)
+{
+	uint64_t	dt = now_ms() - t0;
+
+	if (dt > atomic_load(&k->km->periodic_max_ms))
+		atomic_store(&k->km->periodic_max_ms, dt);
+}
+
 static void
 keeper_reply_instr(struct keeper *k, struct keeper_item *it, int ok)
 {
@@ -239,6 +250,8 @@ keeper_commit(evutil_socket_t fd, short what, void *arg)
 		atomic_store(&k->km->commits, k->commits);
 		atomic_store(&k->km->entries, store_size(k->st));
 		keeper_cp_due(k);
+		if (wal_restart_due(k->wal))
+			wal_restart(k->wal, store_db(k->st));
 	}
 	k->nbatch = 0;
 	if (k->outbox_dirty) {
@@ -269,6 +282,7 @@ keeper_checkpoint(evutil_socket_t fd, short what, void *arg)
 {
 	struct keeper	*k = arg;
 	uint64_t	 pending, parked;
+	uint64_t	 t0 = now_ms();
 
 	/* The outbox gauges ride on the checkpoint's once-a-second tick. */
 	if (outbox_counts(ledger_outbox(k->lg), &pending, &parked) == 0) {
@@ -284,6 +298,7 @@ keeper_checkpoint(evutil_socket_t fd, short what, void *arg)
 			    __func__);
 		k->cp_failing = 1;
 		evtimer_add(k->ev_cp, &keeper_second);
+		keeper_periodic(k, t0);
 		return;
 	}
 	if (k->cp_failing)
@@ -296,6 +311,7 @@ keeper_checkpoint(evutil_socket_t fd, short what, void *arg)
 	}
 	if (k->cp.size != store_size(k->st))
 		keeper_cp_due(k);
+	keeper_periodic(k, t0);
 }
 
 /* Adds an item to the batch (data is taken); the caller fills it in. */
@@ -461,15 +477,22 @@ keeper_watch(evutil_socket_t fd, short what, void *arg)
 	static const struct timeval	 minute = { 60, 0 };
 	struct keeper			*k = arg;
 
+	uint64_t			 t0;
+
 	if (k->nbatch > 0)
 		keeper_commit(-1, 0, k);
+	t0 = now_ms();
 	if (store_begin(k->st) == 0) {
-		if (ledger_watch(k->lg) == 0 && store_commit(k->st) == 0) {
+		if (ledger_watch(k->lg) == 0 &&
+		    (!atomic_load(&k->km->wal_over_limit) || ledger_watch_wal(k->lg,
+		    atomic_load(&k->km->wal_bytes), k->cf->keeper.wal_limit) ==
+		    0) && store_commit(k->st) == 0) {
 			atomic_store(&k->km->entries, store_size(k->st));
 			keeper_cp_due(k);
 		} else
 			store_rollback(k->st);
 	}
+	keeper_periodic(k, t0);
 	evtimer_add(k->ev_watch, &minute);
 }
 
@@ -676,10 +699,14 @@ keeper_main(struct config *cf, int ctl_fd, struct metrics_keeper *km)
 		fatalx("keeper: cannot enter the sandbox");
 	/* Started inside the sandbox, so the thread is confined too; if it
 	 * cannot start, SQLite's own checkpoints in the commit go on. */
-	if (wal_flusher_start(cf->keeper.database, &k.wal) == 0)
-		store_manual_checkpoints(k.st);
-	else
+	atomic_store(&km->wal_limit, cf->keeper.wal_limit);
+	if (wal_flusher_start(cf->keeper.database, cf->keeper.wal_limit, km,
+	    &k.wal) == 0)
+		store_wal_limit(k.st, cf->keeper.wal_limit, 1);
+	else {
 		log_warnx("keeper: no checkpointer thread; commits checkpoint");
+		store_wal_limit(k.st, cf->keeper.wal_limit, 0);
+	}
 	/* Tell the parent the log is open and checked. */
 	if (write(ctl_fd, "R", 1) != 1)
 		return 1;

@@ -80,6 +80,9 @@ int	ledger_requeue(struct ledger *, uint64_t seq, const char *who,
  * than with an instruction (remittances overdue, certificates about to
  * expire); each raised once. -1 if the store failed. */
 int	ledger_watch(struct ledger *);
+/* Inside a transaction: the WAL is past its limit (bytes of limit), once a
+ * day while it lasts. -1 if the store failed. */
+int	ledger_watch_wal(struct ledger *, uint64_t bytes, uint64_t limit);
 
 /* GET /v1/transfers/{id}: the instruction's state, receipt, deliveries,
  * payments and, once a checkpoint covers its entry, an inclusion proof.

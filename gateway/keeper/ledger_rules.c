@@ -782,3 +782,16 @@ ledger_watch(struct ledger *l)
 		return -1;
 	return 0;
 }
+
+int
+ledger_watch_wal(struct ledger *l, uint64_t bytes, uint64_t limit)
+{
+	char	today[40];
+	int	raised;
+
+	entry_time(today, sizeof(today));
+	today[10] = '\0';
+	return alerts_raise(l->al, "wal-over-limit", "", "", today,
+	    json_pack("{s:I, s:I}", "wal_bytes", (json_int_t)bytes,
+	    "wal_limit_bytes", (json_int_t)limit), UINT64_MAX, &raised);
+}

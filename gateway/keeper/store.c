@@ -9,6 +9,7 @@
 #include "keeper/merkle.h"
 #include "keeper/store.h"
 #include "log.h"
+#include "util.h"
 
 static const char store_schema[] =
     "CREATE TABLE IF NOT EXISTS entries ("
@@ -257,10 +258,20 @@ store_close(struct store *s)
 	free(s);
 }
 
-void
-store_manual_checkpoints(struct store *s)
+int
+store_wal_limit(struct store *s, uint64_t limit, int manual)
 {
-	sqlite3_wal_autocheckpoint(s->db, 0);
+	char	sql[64];
+
+	if (manual)
+		sqlite3_wal_autocheckpoint(s->db, 0);
+	/* Each time the WAL starts over, the first commit cuts the file back
+	 * to a quarter of the limit (the size at which it is restarted). */
+	if (str_printf(sql, sizeof(sql), "PRAGMA journal_size_limit=%llu",
+	    (unsigned long long)(limit / 4)) == -1 ||
+	    sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(s, "journal_size_limit");
+	return 0;
 }
 
 sqlite3 *

@@ -21,9 +21,10 @@ void	store_close(struct store *);
 struct sqlite3;
 struct sqlite3	*store_db(struct store *);
 
-/* Hands WAL checkpoints to someone else (the keeper's checkpointer
- * thread): commits no longer copy pages back themselves. */
-void	store_manual_checkpoints(struct store *);
+/* Keeps the WAL file near limit bytes once it starts over; manual hands
+ * WAL checkpoints to someone else (the keeper's checkpointer thread), so
+ * commits no longer copy pages back themselves. 0 or -1. */
+int	store_wal_limit(struct store *, uint64_t limit, int manual);
 
 /* Number of entries. */
 uint64_t	store_size(const struct store *);

@@ -376,7 +376,7 @@ class GatewayConfig:
                  slow_upstream_timeout="1s", down_port=None, access_log=None,
                  extra_routes=(), extra_upstreams=(), agencies=None,
                  bank_charset="GB18030", bank_key="bank-sign.key", courier=None,
-                 accounts=None, rules=None):
+                 accounts=None, rules=None, keeper=()):
         self.workdir = workdir
         self.agency_port = agency_port
         self.admin_port = admin_port
@@ -411,6 +411,8 @@ class GatewayConfig:
         kv("log_key", os.path.join(CERTS, "log.key"))
         kv("signing_key", os.path.join(CERTS, "signing.key"))
         kv("accounts", accounts or os.path.join(REPO, "config", "accounts.conf"))
+        for k, v in keeper:
+            kv(k, v)
         for lname, port in (("agency", agency_port), ("admin", admin_port)):
             sec("listener " + lname)
             kv("listen", "%s:%d" % (LOCAL, port))
