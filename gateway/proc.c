@@ -70,6 +70,31 @@ proc_listen(const struct cfg_listener *l)
 	return fd;
 }
 
+/* Whether another process serves l's address: bound without SO_REUSEPORT,
+ * a probe fails where any socket listens, ours with SO_REUSEPORT or not,
+ * so two instances never share a port by accident (the kernel would
+ * happily spread connections between them). 0 free, -1 taken (logged). */
+static int
+proc_probe(const struct cfg_listener *l)
+{
+	int	fd, one = 1, rc = 0;
+
+	if ((fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) ==
+	    -1)
+		return 0;	/* the real bind will say what is wrong */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
+	    bind(fd, (const struct sockaddr *)&l->addr, l->addrlen) == -1) {
+		if (errno == EADDRINUSE) {
+			log_warnx("cannot listen on %s: the address is already "
+			    "in use by another process (another gatewayd?)",
+			    l->listen);
+			rc = -1;
+		}
+	}
+	close(fd);
+	return rc;
+}
+
 /* Opens the sockets, the access log and the shared counters for rt's
  * configuration. Sockets of slots that old already has on the same
  * addresses are taken over, not reopened: connections waiting in their
@@ -81,6 +106,13 @@ proc_open(struct runtime *rt, struct runtime *old)
 	unsigned	 s;
 	int		 k, same;
 
+	/* Addresses this process does not serve yet must be free. */
+	for (k = 0; k < LISTENER_COUNT; k++)
+		if ((old == NULL || old->listen_fd[0][k] == -1 ||
+		    strcmp(old->cf->listeners[k].listen,
+		    cf->listeners[k].listen) != 0) &&
+		    proc_probe(&cf->listeners[k]) == -1)
+			return -1;
 	for (s = 0; s < cf->workers; s++)
 		for (k = 0; k < LISTENER_COUNT; k++) {
 			same = old != NULL && s < old->cf->workers &&

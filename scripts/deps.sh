@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential pkg-config openssl libssl-dev libevent-dev node-llhttp
 libxml2-dev libxml2-utils libjansson-dev libsqlite3-dev sqlite3 libinih-dev
 libseccomp-dev libsystemd-dev libcmocka-dev curl clang libclang-rt-14-dev
-python3 haproxy nginx prometheus systemd"
+python3 haproxy nginx prometheus systemd iproute2"
 
 missing=""
 for p in $PKGS; do

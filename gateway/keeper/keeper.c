@@ -22,6 +22,7 @@
 #include "keeper/entry.h"
 #include "keeper/keeper.h"
 #include "keeper/keeper_int.h"
+#include "keeper/lock.h"
 #include "keeper/outbox.h"
 #include "keeper/query.h"
 #include "keeper/registry.h"
@@ -583,12 +584,6 @@ keeper_sigterm(evutil_socket_t sig, short what, void *arg)
 int
 keeper_open_log(struct config *cf, struct store **st, struct checkpoint *cp)
 {
-	char	dir[CFG_PATH_MAX];
-
-	/* The database's folder is the keeper's alone. */
-	str_copy(dir, sizeof(dir), cf->keeper.database);
-	if (mkdir(dirname(dir), 0700) == -1 && errno != EEXIST)
-		log_warn("cannot create the folder of %s", cf->keeper.database);
 	if (checkpoint_init(cp, &cf->keeper) == -1)
 		return -1;
 	if (store_open(cf->keeper.database, 0, st) == -1) {
@@ -657,6 +652,13 @@ keeper_main(struct config *cf, int ctl_fd, struct metrics_keeper *km)
 	k.cf = cf;
 	k.ctl_fd = ctl_fd;
 	k.km = km;
+	/* Held until the process ends: one writer per log, whatever starts
+	 * it. Taken before the database is opened. */
+	/* The database's folder is the keeper's alone. */
+	if (mkdir(sb.rw_dirs[0], 0700) == -1 && errno != EEXIST)
+		log_warn("cannot create the folder of %s", cf->keeper.database);
+	if (lock_state(cf->keeper.database) == -1)
+		return 1;
 	if (keeper_open_log(cf, &k.st, &k.cp) == -1)
 		return 1;
 	keeper_own_files(cf, sb.rw_dirs[0], sb.rw_dirs[1]);
