@@ -108,7 +108,14 @@ all: deps
 deps:
 	@sh scripts/deps.sh
 
-_build: $(addprefix build/,$(PROGS)) $(addprefix build/tests/,$(UNIT_TESTS))
+_build: $(addprefix build/,$(PROGS)) $(addprefix build/tests/,$(UNIT_TESTS)) \
+	build/failsync.so
+
+# LD_PRELOAD shim of the fault tests: failing syncs on demand.
+build/failsync.so: tests/faults/failsync.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	@$(CC) -std=c17 -D_GNU_SOURCE -O2 -fPIC -shared $(WARN) -o $@ $< -ldl
 
 build-san: $(addprefix build/san/,$(PROGS)) $(addprefix build/san/tests/,$(UNIT_TESTS))
 

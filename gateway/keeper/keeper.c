@@ -7,6 +7,8 @@
 #include <sys/statvfs.h>
 
 #include <errno.h>
+#include <poll.h>
+#include <stdatomic.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -17,6 +19,8 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+
+#include <sqlite3.h>
 
 #include "adapters/adapter.h"
 #include "keeper/entry.h"
@@ -40,8 +44,18 @@ static const struct timeval	keeper_second = { 1, 0 };
 
 /* Free space that counts as "room again" after a failed commit. */
 #define KEEPER_MIN_FREE		(4ULL * 1024 * 1024)
+/* How long a keeper that stops on a storage failure tries to hand the
+ * relays the answers it has already made. */
+#define KEEPER_FLUSH_MS		1000
+/* The exit status of that stop: the parent restarts the keeper. */
+#define KEEPER_EXIT_STORAGE	75
+
+/* Set by SQLite's error log, from any of the keeper's threads. */
+static atomic_int		keeper_storage_failed;
 
 static void	keeper_read(struct bufferevent *, void *);
+static void	keeper_fail_closed(struct keeper *) __attribute__((noreturn));
+static void	keeper_watch(evutil_socket_t, short, void *);
 static void	keeper_sigterm(evutil_socket_t, short, void *);
 
 static void
@@ -193,7 +207,10 @@ keeper_commit(evutil_socket_t fd, short what, void *arg)
 	struct keeper_item	*it;
 	size_t			 i, n = k->nbatch;
 	uint64_t		 index = 0;
-	int			 ok = store_begin(k->st) == 0;
+	/* While the log cannot be written, nothing is tried: the answers
+	 * are 503s until keeper_space finds room. */
+	int			 degraded = atomic_load(&k->km->unwritable);
+	int			 ok = !degraded && store_begin(k->st) == 0;
 
 	for (i = 0; ok && i < n; i++) {
 		it = &k->batch[i];
@@ -238,12 +255,15 @@ keeper_commit(evutil_socket_t fd, short what, void *arg)
 		free(it->reply.body);
 		memset(it, 0, sizeof(*it));
 	}
-	if (!ok) {
-		log_warnx("%s: a batch of %zu entries was refused", __func__, n);
-		atomic_fetch_add(&k->km->refused, n);
-		/* The relays stop taking exchanges until space is back. */
-		if (atomic_exchange(&k->km->unwritable, 1) == 0)
-			evtimer_add(k->ev_space, &keeper_second);
+	if (!ok || atomic_load(&keeper_storage_failed)) {
+		if (!ok) {
+			if (!degraded)
+				log_warnx("%s: a batch of %zu entries was "
+				    "refused", __func__, n);
+			atomic_fetch_add(&k->km->refused, n);
+		}
+		if (!degraded)
+			keeper_fail_closed(k);
 	} else {
 		atomic_store(&k->km->unwritable, 0);
 		k->commits++;
@@ -261,6 +281,65 @@ keeper_commit(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* After a failed write or sync, SQLite's view of the WAL and the kernel's
+ * page cache may disagree with the disk: committing again could write over
+ * frames that are already durable, or build on ones that are not. So the
+ * keeper stops here, after the answers already made (the failed batch's are
+ * 503s) have gone out, and the parent starts a new one from what the files
+ * hold. The relays meanwhile refuse new exchanges (unwritable), and the new
+ * keeper lets them try again once the file system has room (keeper_space). */
+static void
+keeper_fail_closed(struct keeper *k)
+{
+	struct pollfd	pfd;
+	struct evbuffer	*out;
+	uint64_t	 deadline = now_ms() + KEEPER_FLUSH_MS;
+	size_t		 i;
+
+	atomic_store(&k->km->unwritable, 1);
+	log_warnx("the audit log's storage failed: the keeper stops without "
+	    "writing again; the parent restarts it from what is durable");
+	for (i = 0; i < KEEPER_MAX_CHANS; i++) {
+		if (k->chans[i].bev == NULL)
+			continue;
+		out = bufferevent_get_output(k->chans[i].bev);
+		pfd.fd = bufferevent_getfd(k->chans[i].bev);
+		pfd.events = POLLOUT;
+		while (evbuffer_get_length(out) > 0 && now_ms() < deadline) {
+			if (evbuffer_write(out, pfd.fd) == -1 &&
+			    errno != EAGAIN && errno != EINTR)
+				break;
+			if (evbuffer_get_length(out) > 0)
+				(void)poll(&pfd, 1, 10);
+		}
+	}
+	/* No atexit, no sqlite3_close: closing the last connection would
+	 * checkpoint the WAL, a write of its own. */
+	_exit(KEEPER_EXIT_STORAGE);
+}
+
+/* The storage failures after which the keeper must not write again, as
+ * SQLite reports them (from any thread: the checkpointer's too). */
+static void
+keeper_sqlite_log(void *arg, int code, const char *msg)
+{
+	/* The checkpointer's copy into the database is retried from the WAL
+	 * until it succeeds; it writes over nothing that is committed. */
+	if (wal_in_checkpointer())
+		return;
+	switch (code & 0xff) {
+	case SQLITE_IOERR:
+	case SQLITE_FULL:
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		atomic_store(&keeper_storage_failed, 1);
+		log_warnx("sqlite: %s (%d)", msg, code);
+		break;
+	default:
+		break;
+	}
+}
+
 /* While commits fail, look at the free space once a second: once there is
  * room again, let the relays try (the next commit tells for sure). */
 static void
@@ -273,6 +352,8 @@ keeper_space(evutil_socket_t fd, short what, void *arg)
 	    (uint64_t)sv.f_bavail * sv.f_frsize >= KEEPER_MIN_FREE) {
 		log_info("the audit log's file system has room again");
 		atomic_store(&k->km->unwritable, 0);
+		keeper_watch(-1, 0, k);
+		keeper_cp_due(k);
 		return;
 	}
 	evtimer_add(k->ev_space, &keeper_second);
@@ -291,7 +372,13 @@ keeper_checkpoint(evutil_socket_t fd, short what, void *arg)
 		atomic_store(&k->km->outbox_parked, parked);
 	}
 
+	/* Nothing is written while the relays are told the log cannot be:
+	 * keeper_space asks again once there is room. */
+	if (atomic_load(&k->km->unwritable))
+		return;
 	if (checkpoint_issue(&k->cp, k->st) == -1) {
+		if (atomic_load(&keeper_storage_failed))
+			keeper_fail_closed(k);
 		/* Say it once per outage and retry once a second: a full
 		 * disk must not turn into a busy loop. */
 		if (!k->cp_failing)
@@ -477,12 +564,15 @@ keeper_watch(evutil_socket_t fd, short what, void *arg)
 {
 	static const struct timeval	 minute = { 60, 0 };
 	struct keeper			*k = arg;
-
 	uint64_t			 t0;
 
 	if (k->nbatch > 0)
 		keeper_commit(-1, 0, k);
 	t0 = now_ms();
+	if (!evtimer_pending(k->ev_watch, NULL))
+		evtimer_add(k->ev_watch, &minute);
+	if (atomic_load(&k->km->unwritable))
+		return;
 	if (store_begin(k->st) == 0) {
 		if (ledger_watch(k->lg) == 0 &&
 		    (!atomic_load(&k->km->wal_over_limit) || ledger_watch_wal(k->lg,
@@ -490,11 +580,13 @@ keeper_watch(evutil_socket_t fd, short what, void *arg)
 		    0) && store_commit(k->st) == 0) {
 			atomic_store(&k->km->entries, store_size(k->st));
 			keeper_cp_due(k);
-		} else
+		} else {
 			store_rollback(k->st);
+			if (atomic_load(&keeper_storage_failed))
+				keeper_fail_closed(k);
+		}
 	}
 	keeper_periodic(k, t0);
-	evtimer_add(k->ev_watch, &minute);
 }
 
 /* A reload: the parent opened (and checked) the registry file; the keeper,
@@ -654,6 +746,12 @@ keeper_main(struct config *cf, int ctl_fd, struct metrics_keeper *km)
 	k.km = km;
 	/* Held until the process ends: one writer per log, whatever starts
 	 * it. Taken before the database is opened. */
+	/* Before any connection: SQLite's error log is how a failed write or
+	 * sync anywhere in the keeper is seen (keeper_fail_closed). */
+	if (sqlite3_shutdown() != SQLITE_OK || sqlite3_config(SQLITE_CONFIG_LOG,
+	    keeper_sqlite_log, NULL) != SQLITE_OK ||
+	    sqlite3_initialize() != SQLITE_OK)
+		fatalx("keeper: cannot set SQLite's error log");
 	/* The database's folder is the keeper's alone. */
 	if (mkdir(sb.rw_dirs[0], 0700) == -1 && errno != EEXIST)
 		log_warn("cannot create the folder of %s", cf->keeper.database);
@@ -719,6 +817,13 @@ keeper_main(struct config *cf, int ctl_fd, struct metrics_keeper *km)
 	atomic_store(&km->checkpoint_size, k.cp.size);
 	if (k.cp.size > 0 && atomic_load(&km->checkpoint_time) == 0)
 		atomic_store(&km->checkpoint_time, (long long)time(NULL));
+	/* The keeper before this one stopped on a storage failure: the
+	 * relays refuse exchanges until the file system has room. */
+	if (atomic_load(&km->unwritable)) {
+		log_warnx("the previous keeper could not write the audit log; "
+		    "exchanges are refused until its file system has room");
+		evtimer_add(k.ev_space, &keeper_second);
+	}
 	keeper_watch(-1, 0, &k);
 	if (store_size(k.st) != k.cp.size)
 		keeper_cp_due(&k);

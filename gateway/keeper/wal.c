@@ -46,6 +46,8 @@
 /* SQLite's WAL frame: a 24-byte header and one page. */
 #define WAL_FRAME_HDR		24
 
+static _Thread_local int	wal_thread_self;
+
 struct wal_flusher {
 	sqlite3			*db;
 	char			 wal_path[4096];
@@ -57,6 +59,7 @@ struct wal_flusher {
 	pthread_cond_t		 cond;
 	int			 stop;
 	int			 warned;	/* the WAL is past its limit */
+	int			 failing;	/* checkpoints fail */
 	/* Set by the thread, cleared by the writer once it tried. */
 	atomic_int		 restart_due;
 	/* The writer's: after a RESTART readers held off. */
@@ -87,9 +90,17 @@ wal_checkpoint(struct wal_flusher *w, sqlite3 *db, int mode, int *nlog,
 	rc = sqlite3_wal_checkpoint_v2(db, NULL, mode, nlog, nckpt);
 	dt = now_ms() - t0;
 	if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
-		log_warnx("wal: checkpoint: %s", sqlite3_errmsg(db));
+		/* Said once per outage: a full disk fails every period. */
+		if (!w->failing || !wal_thread_self)
+			log_warnx("wal: checkpoint: %s", sqlite3_errmsg(db));
+		if (wal_thread_self)
+			w->failing = 1;
 		atomic_fetch_add(&w->km->wal_failures, 1);
 		return rc;
+	}
+	if (w->failing && wal_thread_self) {
+		log_info("wal: checkpoints work again");
+		w->failing = 0;
 	}
 	if (*nlog < 0) {
 		/* The connection does not see a WAL: nothing was copied. */
@@ -141,6 +152,12 @@ wal_tick(struct wal_flusher *w)
 }
 
 int
+wal_in_checkpointer(void)
+{
+	return wal_thread_self;
+}
+
+int
 wal_restart_due(struct wal_flusher *w)
 {
 	return w != NULL && atomic_load(&w->restart_due);
@@ -177,6 +194,7 @@ wal_thread(void *arg)
 	struct wal_flusher	*w = arg;
 	struct timespec		 ts;
 
+	wal_thread_self = 1;
 	pthread_mutex_lock(&w->mtx);
 	while (!w->stop) {
 		clock_gettime(CLOCK_REALTIME, &ts);

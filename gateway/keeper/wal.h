@@ -21,6 +21,9 @@ int	wal_flusher_start(const char *path, uint64_t limit,
 struct sqlite3;
 int	wal_restart_due(struct wal_flusher *);
 void	wal_restart(struct wal_flusher *, struct sqlite3 *writer);
+/* Whether the calling thread is the checkpointer (SQLite's error log is
+ * process-wide). */
+int	wal_in_checkpointer(void);
 /* Stops the thread after one last checkpoint and frees everything. */
 void	wal_flusher_stop(struct wal_flusher *);
 

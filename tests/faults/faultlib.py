@@ -108,6 +108,7 @@ class FaultEnv(h.Env):
         self.checkpoint_file = os.path.join(keeper_dir or self.dir, "checkpoint")
         self._admin = None
         self._admin_lock = threading.Lock()
+        self.gateway_env = None     # extra environment of gatewayd (LD_PRELOAD shims)
 
     def _rewrite_keeper_paths(self):
         if self.keeper_dir is None:
@@ -127,7 +128,7 @@ class FaultEnv(h.Env):
             self.old_gateways.append(self.gateway)
         self.generation += 1
         g = h.Proc("gatewayd.%d" % self.generation, [h.GATEWAYD, "-c", self.config_path],
-                   self.dir)
+                   self.dir, env=self.gateway_env)
         self.gateway = g
 
         def ready():
