@@ -15,6 +15,7 @@
 #include "keeper/alerts.h"
 #include "keeper/report.h"
 #include "log.h"
+#include "sqltrace.h"
 #include "util.h"
 
 #define REPORT_CONF	"/etc/gateway/gateway.conf"
@@ -38,6 +39,7 @@ report_open(const char *conf, struct config **cfp)
 		return NULL;
 	}
 	sqlite3_busy_timeout(db, 5000);
+	sqltrace_attach(db);
 	*cfp = cf;
 	return db;
 }

@@ -87,7 +87,6 @@ static const char *const ledger_sql[LG_COUNT] = {
 	[LG_PAY_SUM] = "SELECT count(*), coalesce(sum(status IN ('ACSC', "
 	    "'ACCC')), 0), coalesce(sum(status = 'RJCT'), 0) FROM payments "
 	    "WHERE disbursement = ?",
-	[LG_BY_ID] = "SELECT kind FROM instructions WHERE id = ? ORDER BY kind",
 	/* A figure of fund_totals ('collected', 'remitted', ...). */
 	[LG_SUM_CP] = "SELECT coalesce(sum(amount), 0) FROM fund_totals "
 	    "WHERE what = ? AND period = ?3 AND city = ?2",

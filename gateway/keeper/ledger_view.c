@@ -125,7 +125,6 @@ ledger_transfer(struct ledger *l, const struct ipc_transfer_query *q,
 {
 	struct ledger_row	 row;
 	enum instr_kind		 kind = (enum instr_kind)q->kind, k;
-	sqlite3_stmt		*st = l->s[LG_BY_ID];
 	json_t			*o, *rec;
 	int			 n = 0, rc;
 
@@ -140,18 +139,17 @@ ledger_transfer(struct ledger *l, const struct ipc_transfer_query *q,
 	}
 	if (q->kind == 0) {
 		/* Without a kind the id must name one instruction the caller
-		 * may see. */
-		sqlite3_bind_text(st, 1, q->id, -1, SQLITE_STATIC);
-		while (sqlite3_step(st) == SQLITE_ROW)
-			if (ledger_kind_parse(ledger_text(st, 0), &k) == 0) {
-				if (ledger_find(l, instr_kind_name(k), q->id,
-				    &row) == 1 && ledger_party(l, q, k, &row)) {
-					kind = k;
-					n++;
-				}
-				free(row.receipt);
+		 * may see: one primary-key lookup per kind (instructions
+		 * have no index by id alone). */
+		for (k = INSTR_COLLECTION; k <= INSTR_BANK_NOTIFICATION; k++) {
+			memset(&row, 0, sizeof(row));
+			if (ledger_find(l, instr_kind_name(k), q->id, &row) ==
+			    1 && ledger_party(l, q, k, &row)) {
+				kind = k;
+				n++;
 			}
-		sqlite3_reset(st);
+			free(row.receipt);
+		}
 		if (n > 1) {
 			ledger_answer(r, 409, "ambiguous-id", "several kinds of "
 			    "instruction have this id: add ?kind=", body, blen);

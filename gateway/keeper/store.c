@@ -9,6 +9,7 @@
 #include "keeper/merkle.h"
 #include "keeper/store.h"
 #include "log.h"
+#include "sqltrace.h"
 #include "util.h"
 
 static const char store_schema[] =
@@ -55,7 +56,7 @@ static const char *const store_sql[ST_COUNT] = {
 	[ST_INSERT_CP] = "INSERT INTO checkpoints (size, time, note) "
 	    "VALUES (?, strftime('%s', 'now'), ?)",
 	[ST_LATEST_CP] = "SELECT size, note FROM checkpoints "
-	    "ORDER BY size DESC LIMIT 1",
+	    "WHERE size = (SELECT max(size) FROM checkpoints)",
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
@@ -184,6 +185,7 @@ store_open(const char *path, int readonly, struct store **out)
 		goto fail;
 	}
 	sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	sqltrace_attach(s->db);
 	/* Verification scans the whole file: map it rather than pread 4 KiB
 	 * pages one system call at a time. */
 	if (readonly)
