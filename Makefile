@@ -99,7 +99,7 @@ UNIT_TESTS = $(patsubst tests/unit/%.c,%,$(TEST_SRCS))
 
 .DEFAULT_GOAL := all
 
-.PHONY: all deps build build-san pki check unit unit-san integration faults run demo bench fuzz \
+.PHONY: all deps build build-san pki check unit unit-san integration faults run demo bench soak fuzz \
 	install clean _build _check
 
 all: deps
@@ -157,6 +157,11 @@ bench: deps
 	@$(MAKE) --no-print-directory _build pki
 	@sh tests/bench/run.sh && { [ ! -f tests/bench/keeper.sh ] || sh tests/bench/keeper.sh; }; \
 	st=$$?; sh tests/bench/instr.sh || st=1; exit $$st
+
+# A simulated year (SOAK_ENTRIES, default 20 million entries); not in make check.
+soak: deps
+	@$(MAKE) --no-print-directory _build pki
+	@python3 tests/soak/soak.py
 
 FUZZ_TIME ?= 60
 fuzz: deps
