@@ -366,6 +366,19 @@ keeper_checkpoint(evutil_socket_t fd, short what, void *arg)
 	uint64_t	 pending, parked;
 	uint64_t	 t0 = now_ms();
 
+	/* A WAL past its limit is an alert within the second (once a day
+	 * while it lasts); the checkpointer thread only sets the flag. */
+	if (atomic_load(&k->km->wal_over_limit) && !k->wal_alerted &&
+	    !atomic_load(&k->km->unwritable)) {
+		if (store_begin(k->st) == 0 && ledger_watch_wal(k->lg,
+		    atomic_load(&k->km->wal_bytes), k->cf->keeper.wal_limit) == 0 &&
+		    store_commit(k->st) == 0) {
+			k->wal_alerted = 1;
+			keeper_cp_due(k);
+		} else
+			store_rollback(k->st);
+	} else if (!atomic_load(&k->km->wal_over_limit))
+		k->wal_alerted = 0;
 	/* The outbox gauges ride on the checkpoint's once-a-second tick. */
 	if (outbox_counts(ledger_outbox(k->lg), &pending, &parked) == 0) {
 		atomic_store(&k->km->outbox_pending, pending);
@@ -574,10 +587,7 @@ keeper_watch(evutil_socket_t fd, short what, void *arg)
 	if (atomic_load(&k->km->unwritable))
 		return;
 	if (store_begin(k->st) == 0) {
-		if (ledger_watch(k->lg) == 0 &&
-		    (!atomic_load(&k->km->wal_over_limit) || ledger_watch_wal(k->lg,
-		    atomic_load(&k->km->wal_bytes), k->cf->keeper.wal_limit) ==
-		    0) && store_commit(k->st) == 0) {
+		if (ledger_watch(k->lg) == 0 && store_commit(k->st) == 0) {
 			atomic_store(&k->km->entries, store_size(k->st));
 			keeper_cp_due(k);
 		} else {

@@ -98,6 +98,7 @@ struct keeper {
 	int			 outbox_dirty;
 	struct event		*ev_watch;	/* early warnings with time */
 	struct wal_flusher	*wal;		/* NULL: SQLite checkpoints */
+	int			 wal_alerted;	/* this time past the limit */
 };
 
 /* keeper.c */

@@ -133,6 +133,45 @@ class ShortSoak(unittest.TestCase):
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
         self.assertEqual(out.returncode, 0, out.stdout.decode(errors="replace")[-2000:])
 
+    def test_a_reader_holding_a_snapshot_is_an_alert(self):
+        """A reader that keeps an old snapshot open (a long gatewayctl read) holds the WAL's
+        restart off: past its limit the gateway says so (metric and alert) instead of
+        stalling the writer, and once the reader is gone the WAL shrinks back."""
+        import sqlite3
+        db = os.path.join(self.env.dir, "audit.db")
+        self.loadgen(1, "warm")
+        reader = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM entries").fetchone()
+        wal = os.path.join(self.env.dir, "audit.db-wal")
+        try:
+            t0 = time.monotonic()
+            while os.stat(wal).st_size <= WAL_LIMIT and time.monotonic() - t0 < 120:
+                self.loadgen(2, "held%d" % int(time.monotonic() * 1000))
+            self.assertGreater(os.stat(wal).st_size, WAL_LIMIT, "the WAL never passed its limit")
+            H.wait_until(lambda: metric(self.metrics(), "gateway_wal_over_limit") == 1, 10,
+                         what="gateway_wal_over_limit 1")
+            self.loadgen(1, "tick")     # the alert comes with the keeper's next tick
+
+            def alerted():
+                r = self.env.https("GET", "/v1/alerts", who="admin")
+                return any(a["rule"] == "wal-over-limit" for a in r.json()["alerts"])
+            H.wait_until(alerted, 15, interval=0.2, what="the wal-over-limit alert")
+            self.assertGreater(metric(self.metrics(),
+                                      'gateway_wal_restarts_total{outcome="busy"}'), 0)
+        finally:
+            reader.rollback()
+            reader.close()
+        # The reader is gone: the next restart succeeds and the file is cut back.
+        t1 = time.monotonic()
+        while time.monotonic() - t1 < 60:
+            self.loadgen(1, "after%d" % int(time.monotonic() * 1000))
+            if (os.stat(wal).st_size <= WAL_LIMIT and
+                    metric(self.metrics(), "gateway_wal_over_limit") == 0):
+                break
+        self.assertLessEqual(os.stat(wal).st_size, WAL_LIMIT)
+        self.assertEqual(metric(self.metrics(), "gateway_wal_over_limit"), 0)
+
 
 if __name__ == "__main__":
     unittest.main()
