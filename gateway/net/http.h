@@ -78,7 +78,7 @@ struct http_msg {
 	uint64_t		 body_bytes;
 	int			 keep_alive;
 	int			 expect_continue;
-	int			 head_request;	/* response to a HEAD: no body */
+	int			 head_request;	/* answers a HEAD: no body, 1xx or not */
 	int			 in_trailer;	/* scanning the trailer section */
 	int			 trailer_pause;
 	size_t			 chunk_ext_bytes;
