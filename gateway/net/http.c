@@ -47,6 +47,10 @@ static const char *const http_hop_by_hop[] = {
 };
 
 #define HTTP_IDENTITY_PREFIX	"x-gateway-"
+/* What a client says about where a request came from is replaced with the
+ * gateway's own view (RFC 7239 and the de facto X-Forwarded-*). */
+#define HTTP_FORWARDED_PREFIX	"x-forwarded-"
+static const char *const http_forwarding[] = { "forwarded", "x-real-ip" };
 
 void
 http_msg_fail(struct http_msg *m, int status, const char *code,
@@ -653,6 +657,12 @@ http_msg_header_dropped(const struct http_msg *m, size_t i)
 	if (memchr(n, '_', nl) != NULL)
 		return 1;
 	if (nl >= pl && strncasecmp(n, HTTP_IDENTITY_PREFIX, pl) == 0)
+		return 1;
+	for (k = 0; k < nitems(http_forwarding); k++)
+		if (str_ieq(n, nl, http_forwarding[k]))
+			return 1;
+	pl = strlen(HTTP_FORWARDED_PREFIX);
+	if (nl >= pl && strncasecmp(n, HTTP_FORWARDED_PREFIX, pl) == 0)
 		return 1;
 	return http_in_connection(m, n, nl);
 }

@@ -65,6 +65,20 @@ proxy_set_timeouts(struct proxy *px)
 	bufferevent_set_timeouts(px->uc->bev, &tv, &tv);
 }
 
+/* The gateway's own view of where the request came from (what the client
+ * said was dropped with the other headers): its address, over TLS. RFC 7239
+ * quotes an IPv6 address in brackets. */
+static int
+proxy_write_forwarded(const struct relay_conn *c, struct evbuffer *out)
+{
+	const char	*peer = c->peer[0] != '\0' ? c->peer : "unknown";
+	int		 v6 = strchr(peer, ':') != NULL;
+
+	return evbuffer_add_printf(out, "Forwarded: for=%s%s%s;proto=https\r\n"
+	    "X-Forwarded-For: %s\r\nX-Forwarded-Proto: https\r\n",
+	    v6 ? "\"[" : "", peer, v6 ? "]\"" : "", peer) < 0 ? -1 : 0;
+}
+
 int
 proxy_start(struct relay_conn *c)
 {
@@ -116,6 +130,7 @@ proxy_start(struct relay_conn *c)
 	rc |= http_msg_write_headers(&c->req, out);
 	rc |= evbuffer_add_printf(out, "X-Gateway-Agency: %s\r\n"
 	    "X-Gateway-Request-Id: %s\r\n", ag->name, c->rid) < 0;
+	rc |= proxy_write_forwarded(c, out);
 	if (c->req.chunked) {
 		px->req_chunked = 1;
 		rc |= evbuffer_add_printf(out,

@@ -118,6 +118,7 @@ class HostileUpstream:
         self.nconns = 0
         self.drop_reused = False      # a keep-alive connection's next request is dropped
         self.gates = {}               # path -> Event a script waits on
+        self.heads = {}               # path -> the request headers it got
         self.stopped = False
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -178,6 +179,8 @@ class HostileUpstream:
                     self.record("dropped", c, method, path)
                     return
                 c.served += 1
+                with self.cond:
+                    self.heads[path] = headers
                 self.record("request", c, method, path)
                 name = path.rstrip("/").rsplit("/", 1)[-1].rsplit("-", 1)[0].replace("-", "_")
                 handler = getattr(self, "do_" + name, self.do_default)
@@ -447,6 +450,25 @@ class HostileUpstreamTest(GatewayTestCase):
             wait_closed(c)
         self.assertIsNotNone(self.audit_index_of(rid), "XML refusal %s without an audit "
                              "entry" % rid)
+
+    # -- what the upstream learns about the client --------------------------------------
+
+    def test_forwarded_is_the_gateways_view(self):
+        """Forwarded and X-Forwarded-* from the client are dropped; the upstream gets the
+        gateway's own view: the client's address, over https."""
+        p = self.path("ok")
+        r = self.env.https("GET", p, headers={
+            "Forwarded": "for=6.6.6.6;proto=http;host=evil.test",
+            "X-Forwarded-For": "6.6.6.6, 7.7.7.7", "X-Forwarded-Proto": "http",
+            "X-Forwarded-Host": "evil.test", "X-Real-IP": "6.6.6.6"})
+        self.assertEqual(r.status, 200, r)
+        got = self.upstream.heads[p]
+        self.assertEqual(harness.header_values(got, "forwarded"),
+                         ["for=%s;proto=https" % harness.LOCAL], got)
+        self.assertEqual(harness.header_values(got, "x-forwarded-for"), [harness.LOCAL], got)
+        self.assertEqual(harness.header_values(got, "x-forwarded-proto"), ["https"], got)
+        for name in ("x-forwarded-host", "x-real-ip"):
+            self.assertEqual(harness.header_values(got, name), [], got)
 
     # -- endless, trickling and reset bodies -------------------------------------------
 
