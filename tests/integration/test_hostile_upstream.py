@@ -41,6 +41,7 @@ class Conn:
         self.index = index
         self.buf = b""
         self.served = 0
+        self.last_path = ""
 
     def fill(self):
         d = self.s.recv(65536)
@@ -172,13 +173,15 @@ class HostileUpstream:
                 try:
                     method, path, headers = c.read_head()
                 except EOFError:
-                    self.record("closed-idle", c)    # the relay closed a kept-alive connection
+                    # The relay closed a kept-alive connection.
+                    self.record("closed-idle", c, "", c.last_path)
                     return
                 if c.served and self.drop_reused:
                     # Its keep-alive timer fired as the request came: no answer.
                     self.record("dropped", c, method, path)
                     return
                 c.served += 1
+                c.last_path = path
                 with self.cond:
                     self.heads[path] = headers
                 self.record("request", c, method, path)
@@ -193,6 +196,11 @@ class HostileUpstream:
                 s.close()
             except OSError:
                 pass
+
+    def stop_listening(self):
+        """New connections are refused; those open stay served."""
+        self.stopped = True
+        self.lsock.close()
 
     def stop(self):
         self.stopped = True
@@ -508,6 +516,82 @@ class HostileUpstreamTest(GatewayTestCase):
             self.assertLess(len(body), 1000, "a reset body was relayed as complete")
         self.assertIsNotNone(self.audit_index_of(rid))
         self.assert_others_served()
+
+
+class PooledUpstreamTest(GatewayTestCase):
+    """Pooled keep-alive connections to an upstream: how long they idle, what happens
+    when the upstream dropped one, and what /readyz may conclude from one. One worker,
+    so every request meets the same pool."""
+
+    scope = "test"
+    # The upstream's own keep-alive is endless here; the relay's idle limit decides.
+    IDLE = {"hostile-quick": {"idle_timeout": "1s"}, "hostile": {"idle_timeout": "60s"}}
+
+    def setUp(self):
+        self.upstream = HostileUpstream()
+        self.addCleanup(self.upstream.stop)
+        url = "https://127.0.0.1:%d" % self.upstream.port
+        ups = [(n, url, UPSTREAM_TIMEOUT, self.IDLE[n]) for n in self.IDLE]
+        ups.append(("hostile-default", url, UPSTREAM_TIMEOUT))
+        self.env_kw = {
+            "workers": 1, "down_upstream": False, "extra_upstreams": ups,
+            "extra_routes": [(n, "/pass/%s/" % n, "GET, HEAD, POST, PUT", "finance", n)
+                             for n in list(self.IDLE) + ["hostile-default"]],
+        }
+        super().setUp()
+
+    def path(self, upstream, name):
+        return "/pass/%s/%s-%s" % (upstream, name, token())
+
+    def test_idle_timeout_configured(self):
+        """idle_timeout = 1s: the relay closes the pooled connection itself."""
+        p = self.path("hostile-quick", "ok")
+        self.assertEqual(self.env.https("GET", p).status, 200)
+        self.upstream.wait_event("closed-idle", p, timeout=20)
+
+    def test_idle_timeout_default_below_common_keepalive(self):
+        """Without idle_timeout the relay still lets go of an idle connection before the
+        5 s keep-alive common among servers (it used to keep it 60 s)."""
+        p = self.path("hostile-default", "ok")
+        self.assertEqual(self.env.https("GET", p).status, 200)
+        self.upstream.wait_event("closed-idle", p, timeout=20)
+
+    def warm(self):
+        self.upstream.drop_reused = False
+        p = self.path("hostile", "warm")
+        self.assertEqual(self.env.https("GET", p).status, 200)
+        # From now on the upstream drops a kept-alive connection as a request comes.
+        self.upstream.drop_reused = True
+
+    def test_stale_pooled_connection_idempotent_retried_once(self):
+        self.warm()
+        p = self.path("hostile", "ok")
+        r = self.env.https("GET", p)
+        self.assertEqual(r.status, 200, "a GET on a pooled connection the upstream had "
+                         "dropped was not sent again: %r" % r)
+        self.assertEqual(r.body, ("fresh:" + p).encode())
+        self.assertEqual(len(self.upstream.seen("dropped", p)), 1)
+        self.assertEqual(len(self.upstream.seen("request", p)), 1)
+
+    def test_stale_pooled_connection_post_not_replayed(self):
+        self.warm()
+        p = self.path("hostile", "ok")
+        r = self.env.https("POST", p, body=b"pay once", headers={"Content-Type": "text/plain"})
+        self.assertJsonError(r, 502, "upstream-unavailable")
+        self.assertEqual(len(self.upstream.seen("dropped", p)), 1)
+        self.assertEqual(self.upstream.seen("request", p), [], "the POST was sent again")
+
+    def readyz(self):
+        return self.env.https("GET", "/readyz", who="admin", admin=True)
+
+    def test_readyz_is_a_real_check(self):
+        """An idle pooled connection is no proof the upstream takes connections now."""
+        self.assertEqual(self.env.https("GET", self.path("hostile", "ok")).status, 200)
+        self.assertEqual(self.readyz().status, 200)
+        self.upstream.stop_listening()
+        r = self.readyz()
+        self.assertEqual(r.status, 503, "/readyz trusted an idle pooled connection: %r" % r)
+        self.assertEqual(r.json()["upstreams"]["hostile"], "down", r)
 
 
 if __name__ == "__main__":
