@@ -18,8 +18,9 @@ class KeeperDeadlineTest(GatewayTestCase):
     env_kw = {"limits": {"request_timeout": "2s"}, "workers": 1}
 
     def keeper_pid(self):
-        pids = re.findall(r"keeper started \(pid (\d+)\)", self.env.gateway.stderr_text())
-        self.assertTrue(pids, "no keeper pid in the gateway's log")
+        pids = harness.wait_until(
+            lambda: re.findall(r"keeper started \(pid (\d+)\)", self.env.gateway.stderr_text()),
+            harness.READY_TIMEOUT, what="the keeper's pid in the gateway's log")
         return int(pids[-1])
 
     def stop_keeper(self):
