@@ -494,7 +494,6 @@ audit_request(struct relay_conn *c, const char *url, size_t len)
 	return 0;
 }
 
-
 int
 audit_instr(struct relay_conn *c, const struct ipc_instr *m, const char *canon,
     size_t len)
