@@ -4,6 +4,7 @@ bodies, resets mid-body, keep-alive connections it drops), and what the client a
 audit log must see. Each test names the issue item it guards."""
 
 import re
+import signal
 import socket
 import ssl
 import struct
@@ -240,6 +241,10 @@ class HostileUpstream(harness.ScriptedUpstream):
             time.sleep(0.05)
             c.send(b"abcdefghijklmnopqrst"[i:i + 1])
         return True
+
+    def do_hang(self, c, method, path, headers):
+        c.drain()                                 # never answers
+        return False
 
     def do_reset(self, c, method, path, headers):
         c.send(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"R" * 100)
@@ -554,6 +559,37 @@ class PooledUpstreamTest(GatewayTestCase):
         r = self.readyz()
         self.assertEqual(r.status, 503, "/readyz trusted an idle pooled connection: %r" % r)
         self.assertEqual(r.json()["upstreams"]["hostile"], "down", r)
+
+
+class DrainDeadlineTest(GatewayTestCase):
+    """Item 8 at shutdown: an exchange still open at the drain deadline is cut, and
+    still gets its audit entry."""
+
+    scope = "test"
+    gateway_may_exit = True
+
+    def setUp(self):
+        self.upstream = HostileUpstream()
+        self.addCleanup(self.upstream.stop)
+        self.env_kw = {
+            "shutdown_timeout": "1s",
+            "extra_upstreams": [("hostile", "https://127.0.0.1:%d" % self.upstream.port,
+                                 "30s")],
+            "extra_routes": [("hostile", "/pass/hostile/", "GET", "finance", "hostile")],
+        }
+        super().setUp()
+
+    def test_exchange_cut_at_drain_deadline_is_audited(self):
+        p = "/pass/hostile/hang-%s" % token()
+        with self.env.raw("finance") as c:
+            c.send(harness.request_bytes("GET", p, [("Host", "localhost")]))
+            self.upstream.wait_event("request", p)
+            self.env.gateway.signal(signal.SIGTERM)
+            self.assertIsNotNone(self.env.gateway.wait(30), "gatewayd did not exit")
+        lines = [ln for ln in self.env.access_log_lines() if ln.get("path") == p]
+        self.assertEqual(len(lines), 1, "no access log line for the cut exchange: %r" % lines)
+        self.assertIsNotNone(lines[0].get("audit_index"), "cut without an audit entry: %r"
+                             % lines[0])
 
 
 if __name__ == "__main__":
