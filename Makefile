@@ -100,7 +100,7 @@ UNIT_TESTS = $(patsubst tests/unit/%.c,%,$(TEST_SRCS))
 .DEFAULT_GOAL := all
 
 .PHONY: all deps build build-san pki check unit unit-san integration faults run demo bench soak fuzz \
-	install clean _build _check
+	hostile install clean _build _check
 
 all: deps
 	@$(MAKE) --no-print-directory _build
@@ -135,6 +135,11 @@ unit: _build
 
 integration: _build build-san pki
 	@sh scripts/run-tests.sh integration
+
+# The hostile-peer suite alone (tests/integration/test_hostile_*.py, also part
+# of the integration suite): peers that misbehave on the wire.
+hostile: _build build-san pki
+	@sh scripts/run-tests.sh hostile
 
 # Fault injection, full figures (kill -9 of every role under load, disk full,
 # 2,000 slow connections, upstream resets and hangs, broken reloads); root.

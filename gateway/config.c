@@ -375,6 +375,8 @@ config_upstream_kv(struct config_parse *p, struct cfg_upstream *u,
 		config_duration(p, v, &u->connect_timeout_ms);
 	else if (strcmp(k, "timeout") == 0)
 		config_duration(p, v, &u->timeout_ms);
+	else if (strcmp(k, "idle_timeout") == 0)
+		config_duration(p, v, &u->idle_timeout_ms);
 	else if (strcmp(k, "pool") == 0) {
 		if (config_number(p, v, 0, 4096, &n) == 0)
 			u->pool = (unsigned)n;
@@ -566,6 +568,10 @@ config_section_begin(struct config_parse *p, const char *kind, const char *name)
 		str_copy(u->name, sizeof(u->name), name);
 		u->connect_timeout_ms = 2000;
 		u->timeout_ms = 30000;
+		/* Below the 5 s keep-alive common among servers (Apache,
+		 * Node.js): we drop an idle connection before its peer does,
+		 * not while a request is on its way. */
+		u->idle_timeout_ms = 4000;
 		u->pool = 16;
 		return u;
 	}

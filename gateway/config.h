@@ -74,6 +74,7 @@ struct cfg_upstream {
 	char			 key[CFG_PATH_MAX];
 	uint64_t		 connect_timeout_ms;
 	uint64_t		 timeout_ms;
+	uint64_t		 idle_timeout_ms;	/* pooled, unused */
 	unsigned		 pool;
 };
 

@@ -4,6 +4,7 @@
 #                           faults (short)
 #   run-tests.sh unit       unit tests, plain build only
 #   run-tests.sh integration
+#   run-tests.sh hostile    the hostile-peer suite (integration, test_hostile_*)
 #   run-tests.sh scenarios  month scenarios of all 14 cities (tests/scenarios)
 #   run-tests.sh faults     fault-injection suite, short form (root)
 set -u
@@ -84,6 +85,13 @@ if [ "$what" = all ] || [ "$what" = integration ]; then
 	    run "integration" python3 -m unittest discover -s tests/integration \
 	    -p 'test_*.py' -v
 	sed -n '/^Ran /p;/^OK/p;/^FAILED/p' build/test-logs/integration.log
+fi
+
+if [ "$what" = hostile ]; then
+	GATEWAYD=${GATEWAYD:-build/san/gatewayd} STUBD=${STUBD:-build/san/stubd} \
+	    run "hostile" python3 -m unittest discover -s tests/integration \
+	    -p 'test_hostile_*.py' -v
+	sed -n '/^Ran /p;/^OK/p;/^FAILED/p' build/test-logs/hostile.log
 fi
 
 if [ "$what" = all ] || [ "$what" = scenarios ]; then

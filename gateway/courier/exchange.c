@@ -256,11 +256,7 @@ exchange_take(struct exchange *x, int fresh)
 		upstream_release(x->uc, 0);
 		x->uc = NULL;
 	}
-	/* The idle list gives the newest connection first. When that one
-	 * was dead, the peer restarted or drops idle connections sooner than
-	 * we do, so the older ones are dead too: drop them until a new one. */
-	while ((uc = upstream_get(x->pool)) != NULL && fresh && uc->reused)
-		upstream_release(uc, 0);
+	uc = fresh ? upstream_get_fresh(x->pool) : upstream_get(x->pool);
 	if (uc == NULL) {
 		/* upstream_get logged the system's reason. */
 		str_copy(x->why, sizeof(x->why), "no connection could be made");

@@ -47,6 +47,10 @@ static const char *const http_hop_by_hop[] = {
 };
 
 #define HTTP_IDENTITY_PREFIX	"x-gateway-"
+/* What a client says about where a request came from is replaced with the
+ * gateway's own view (RFC 7239 and the de facto X-Forwarded-*). */
+#define HTTP_FORWARDED_PREFIX	"x-forwarded-"
+static const char *const http_forwarding[] = { "forwarded", "x-real-ip" };
 
 void
 http_msg_fail(struct http_msg *m, int status, const char *code,
@@ -106,8 +110,9 @@ http_msg_clear(struct http_msg *m)
 	m->head_bytes = 0;
 	m->started = m->head_done = m->done = m->paused = 0;
 	m->method = m->status = m->major = m->minor = 0;
+	/* head_request stays: it belongs to the exchange, and a HEAD's final
+	 * response after a 1xx has no body either. */
 	m->chunked = m->has_length = m->keep_alive = m->expect_continue = 0;
-	m->head_request = 0;
 	m->in_trailer = m->trailer_pause = 0;
 	m->chunk_ext_bytes = 0;
 	m->content_length = m->body_bytes = 0;
@@ -481,8 +486,13 @@ http_cb_headers(llhttp_t *p)
 		http_msg_fail(m, 500, "internal", "head refused");
 		return -1;
 	}
-	/* A response to HEAD has no body whatever its headers say. */
-	return m->head_request ? 1 : 0;
+	/* RFC 9112 §6.3: a response to HEAD, and every 1xx, 204 and 304, ends
+	 * at its head whatever its framing headers say; llhttp (8.x) would
+	 * read the bytes that follow as its body. */
+	if (!m->is_request && (m->head_request || m->status < 200 ||
+	    m->status == 204 || m->status == 304))
+		return 1;
+	return 0;
 }
 
 static int
@@ -647,6 +657,12 @@ http_msg_header_dropped(const struct http_msg *m, size_t i)
 	if (memchr(n, '_', nl) != NULL)
 		return 1;
 	if (nl >= pl && strncasecmp(n, HTTP_IDENTITY_PREFIX, pl) == 0)
+		return 1;
+	for (k = 0; k < nitems(http_forwarding); k++)
+		if (str_ieq(n, nl, http_forwarding[k]))
+			return 1;
+	pl = strlen(HTTP_FORWARDED_PREFIX);
+	if (nl >= pl && strncasecmp(n, HTTP_FORWARDED_PREFIX, pl) == 0)
 		return 1;
 	return http_in_connection(m, n, nl);
 }

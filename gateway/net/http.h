@@ -78,7 +78,7 @@ struct http_msg {
 	uint64_t		 body_bytes;
 	int			 keep_alive;
 	int			 expect_continue;
-	int			 head_request;	/* response to a HEAD: no body */
+	int			 head_request;	/* answers a HEAD: no body, 1xx or not */
 	int			 in_trailer;	/* scanning the trailer section */
 	int			 trailer_pause;
 	size_t			 chunk_ext_bytes;
@@ -120,8 +120,8 @@ void		 http_msg_header_at(const struct http_msg *, size_t i,
 		    const char **name, size_t *nlen, const char **val,
 		    size_t *vlen);
 /* Whether header i must not be forwarded: hop-by-hop (RFC 9110 §7.6.1, and
- * every header named in Connection), framing (we re-frame), or an identity
- * header only the gateway may set (X-Gateway-*). */
+ * every header named in Connection), framing (we re-frame), or a header only
+ * the gateway may set (X-Gateway-*, Forwarded, X-Forwarded-*, X-Real-IP). */
 int		 http_msg_header_dropped(const struct http_msg *, size_t i);
 /* Writes every forwardable header as "Name: value\r\n" to out. */
 int		 http_msg_write_headers(const struct http_msg *,

@@ -18,9 +18,6 @@
 #include "log.h"
 #include "net/upstream.h"
 
-/* How long an idle pooled connection is kept. */
-#define UPSTREAM_IDLE_SEC	60
-
 struct upstream_pool *
 upstream_pool_new(struct event_base *base, const struct cfg_upstream *cf,
     SSL_CTX *ctx)
@@ -152,24 +149,53 @@ upstream_get(struct upstream_pool *p)
 {
 	struct upstream_conn	*uc;
 
-	if ((uc = TAILQ_FIRST(&p->idle)) != NULL) {
-		TAILQ_REMOVE(&p->idle, uc, entry);
-		p->nidle--;
-		uc->reused = 1;
-	} else if ((uc = upstream_connect(p)) == NULL)
+	if ((uc = TAILQ_FIRST(&p->idle)) == NULL)
+		return upstream_get_new(p);
+	TAILQ_REMOVE(&p->idle, uc, entry);
+	p->nidle--;
+	uc->reused = 1;
+	p->nbusy++;
+	return uc;
+}
+
+struct upstream_conn *
+upstream_get_new(struct upstream_pool *p)
+{
+	struct upstream_conn	*uc;
+
+	if ((uc = upstream_connect(p)) == NULL)
 		return NULL;
 	p->nbusy++;
 	return uc;
+}
+
+struct upstream_conn *
+upstream_get_fresh(struct upstream_pool *p)
+{
+	struct upstream_conn	*uc;
+
+	/* The idle list gives the newest connection first. When that one
+	 * was dead, the peer restarted or drops idle connections sooner than
+	 * we do, so the older ones are dead too. */
+	while ((uc = TAILQ_FIRST(&p->idle)) != NULL) {
+		TAILQ_REMOVE(&p->idle, uc, entry);
+		p->nidle--;
+		upstream_conn_free(uc);
+	}
+	return upstream_get_new(p);
 }
 
 void
 upstream_release(struct upstream_conn *uc, int reusable)
 {
 	struct upstream_pool	*p = uc->pool;
-	struct timeval		 tv = { UPSTREAM_IDLE_SEC, 0 };
+	uint64_t		 ms = p->cf->idle_timeout_ms;
+	struct timeval		 tv = { (time_t)(ms / 1000),
+	    (suseconds_t)(ms % 1000) * 1000 };
 
 	p->nbusy--;
 	if (!reusable || !uc->connected || p->nidle >= p->cf->pool ||
+	    ms == 0 ||
 	    evbuffer_get_length(bufferevent_get_input(uc->bev)) > 0 ||
 	    evbuffer_get_length(bufferevent_get_output(uc->bev)) > 0) {
 		upstream_conn_free(uc);

@@ -42,8 +42,14 @@ void			 upstream_pool_free(struct upstream_pool *);
  * sets its callbacks on conn->bev and gives it back with upstream_release.
  * NULL on failure (logged). */
 struct upstream_conn	*upstream_get(struct upstream_pool *);
+/* Always a new connection, the idle list untouched (a readiness probe). */
+struct upstream_conn	*upstream_get_new(struct upstream_pool *);
+/* A new connection after a pooled one turned out dead: the idle ones,
+ * older still, are dropped. */
+struct upstream_conn	*upstream_get_fresh(struct upstream_pool *);
 /* Returns conn to the idle list when reusable (a complete exchange, peer
- * willing to keep alive) and the pool has room; otherwise frees it. */
+ * willing to keep alive) and the pool has room, for the upstream's
+ * idle_timeout; otherwise frees it. */
 void			 upstream_release(struct upstream_conn *, int reusable);
 
 #endif

@@ -117,14 +117,10 @@ admin_ready(struct relay_conn *c)
 	for (i = 0; i < r->cf->nupstreams; i++) {
 		s = &p->slot[i];
 		s->p = p;
-		if ((s->uc = upstream_get(r->pools[i])) == NULL)
+		/* A handshake now, not an idle pooled connection: that one
+		 * says only that the upstream was up when it was last used. */
+		if ((s->uc = upstream_get_new(r->pools[i])) == NULL)
 			continue;
-		if (s->uc->reused) {
-			upstream_release(s->uc, 1);
-			s->uc = NULL;
-			s->up = 1;
-			continue;
-		}
 		p->pending++;
 		bufferevent_setcb(s->uc->bev, NULL, NULL, admin_slot_event, s);
 		bufferevent_enable(s->uc->bev, EV_READ | EV_WRITE);

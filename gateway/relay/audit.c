@@ -27,9 +27,12 @@ struct audit_pending {
 	char				 line[];	/* appends: access line */
 };
 
-/* A query's link to its connection, cut if the connection goes first. */
+/* A query's link to its connection, cut if the connection goes first or
+ * the keeper does not answer in time (the answer, if it comes, is then
+ * dropped). */
 struct audit_wait {
 	struct relay_conn	*c;
+	struct event		*deadline;
 };
 
 static void	audit_read(struct bufferevent *, void *);
@@ -57,6 +60,36 @@ void
 audit_wait_detach(struct audit_wait *w)
 {
 	w->c = NULL;
+	evtimer_del(w->deadline);
+}
+
+static void
+audit_wait_free(struct audit_wait *w)
+{
+	if (w == NULL)
+		return;
+	if (w->deadline != NULL)
+		event_free(w->deadline);
+	free(w);
+}
+
+/* The keeper took too long (stopped, or stuck on its disk): the client gets
+ * a 503 now, not when it gives up. An instruction may still be committed;
+ * sent again, it is answered with its receipt. */
+static void
+audit_wait_expired(evutil_socket_t fd, short what, void *arg)
+{
+	struct audit_wait	*w = arg;
+	struct relay_conn	*c = w->c;
+
+	if (c == NULL)
+		return;
+	w->c = NULL;
+	c->audit = NULL;
+	log_warnx("%s: request %s: the keeper did not answer in time", __func__,
+	    c->rid);
+	conn_reply_error(c, 503, "audit-unavailable",
+	    "the audit log did not answer in time; send it again");
 }
 
 /* Everything still waiting is answered without the keeper. */
@@ -77,7 +110,7 @@ audit_fail_all(struct relay *r)
 			conn_reply_error(p->wait->c, 503, "keeper-unavailable",
 			    "the audit log is not reachable");
 		}
-		free(p->wait);
+		audit_wait_free(p->wait);
 		free(p);
 	}
 	while ((p = TAILQ_FIRST(&r->instrs)) != NULL) {
@@ -89,7 +122,7 @@ audit_fail_all(struct relay *r)
 			conn_reply_error(p->wait->c, 503, "keeper-unavailable",
 			    "the audit log is not reachable; send it again");
 		}
-		free(p->wait);
+		audit_wait_free(p->wait);
 		free(p);
 	}
 	r->npending = 0;
@@ -177,7 +210,7 @@ audit_replied(struct relay *r, const struct ipc_hdr *h, const char *msg)
 			conn_reply(c, rep->status, rep->ctype, body, blen);
 		}
 	}
-	free(p->wait);
+	audit_wait_free(p->wait);
 	free(p);
 }
 
@@ -228,7 +261,7 @@ audit_instr_replied(struct relay *r, const struct ipc_hdr *h, const char *msg)
 			audit_admin_reply(c, a, msg + sizeof(*a),
 			    h->len - sizeof(*a));
 	}
-	free(p->wait);
+	audit_wait_free(p->wait);
 	free(p);
 	relay_conn_gone(r);
 }
@@ -343,6 +376,32 @@ audit_exchange(struct relay_conn *c)
 	r->npending++;
 }
 
+/* A request that waits for the keeper's answer, at most request_timeout
+ * (the same budget as receiving a request). NULL if the keeper cannot take
+ * more. */
+static struct audit_pending *
+audit_wait_new(struct relay_conn *c)
+{
+	uint64_t		 ms = c->r->cf->limits.request_timeout_ms;
+	struct timeval		 tv = { (time_t)(ms / 1000),
+	    (suseconds_t)(ms % 1000) * 1000 };
+	struct audit_pending	*p;
+
+	if (audit_backlogged(c->r) || (p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	if ((p->wait = calloc(1, sizeof(*p->wait))) == NULL ||
+	    (p->wait->deadline = evtimer_new(c->r->base, audit_wait_expired,
+	    p->wait)) == NULL || evtimer_add(p->wait->deadline, &tv) == -1) {
+		audit_wait_free(p->wait);
+		free(p);
+		return NULL;
+	}
+	p->id = ++c->r->ipc_id;
+	p->wait->c = c;
+	c->audit = p->wait;
+	return p;
+}
+
 /* Reads "name=<decimal>" from a query string; 0 if found and valid,
  * 1 if absent, -1 if malformed. */
 static int
@@ -423,43 +482,16 @@ audit_request(struct relay_conn *c, const char *url, size_t len)
 		    "the audit API is read-only");
 		return 0;
 	}
-	if (audit_backlogged(r) ||
-	    (p = calloc(1, sizeof(*p))) == NULL) {
+	if ((p = audit_wait_new(c)) == NULL) {
 		conn_reply_error(c, 503, "keeper-unavailable",
 		    "the audit log is not reachable");
 		return 0;
 	}
-	if ((p->wait = calloc(1, sizeof(*p->wait))) == NULL) {
-		free(p);
-		conn_reply_error(c, 503, "keeper-unavailable", "out of memory");
-		return 0;
-	}
-	p->id = ++r->ipc_id;
-	p->wait->c = c;
-	c->audit = p->wait;
 	ipc_send(bufferevent_get_output(r->keeper), IPC_AUDIT_QUERY, p->id, &q,
 	    sizeof(q));
 	TAILQ_INSERT_TAIL(&r->queries, p, entry);
 	r->npending++;
 	return 0;
-}
-
-/* Queues a request that waits for its answer in list. */
-static struct audit_pending *
-audit_wait_new(struct relay_conn *c)
-{
-	struct audit_pending	*p;
-
-	if (audit_backlogged(c->r) || (p = calloc(1, sizeof(*p))) == NULL)
-		return NULL;
-	if ((p->wait = calloc(1, sizeof(*p->wait))) == NULL) {
-		free(p);
-		return NULL;
-	}
-	p->id = ++c->r->ipc_id;
-	p->wait->c = c;
-	c->audit = p->wait;
-	return p;
 }
 
 int
@@ -474,7 +506,7 @@ audit_instr(struct relay_conn *c, const struct ipc_instr *m, const char *canon,
 	if (ipc_send2(bufferevent_get_output(r->keeper), IPC_INSTR, p->id, m,
 	    sizeof(*m), canon, len) == -1) {
 		c->audit = NULL;
-		free(p->wait);
+		audit_wait_free(p->wait);
 		free(p);
 		return -1;
 	}

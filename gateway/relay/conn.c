@@ -204,8 +204,13 @@ conn_free(struct relay_conn *c)
 void
 conn_abort(struct relay_conn *c, const char *why)
 {
+	SSL	*ssl;
+
 	log_info("%s: request %s from %s dropped: %s", __func__, c->rid,
 	    c->peer, why);
+	/* No close_notify: it would pass a cut response off as complete. */
+	if ((ssl = bufferevent_openssl_get_ssl(c->bev)) != NULL)
+		SSL_set_quiet_shutdown(ssl, 1);
 	if (c->status == 0)
 		c->status = 502;
 	audit_exchange(c);
@@ -420,6 +425,15 @@ conn_process(struct relay_conn *c)
 					proxy_free(c->px);
 					c->px = NULL;
 				}
+				if (c->status != 0) {
+					/* A response is already on its way: a 400
+					 * would be spliced into it, or read as the
+					 * answer to a next request. */
+					if (c->code == NULL)
+						c->code = c->req.err.code;
+					conn_abort(c, c->req.err.detail);
+					return;
+				}
 				c->close_after = 1;
 				conn_reply_error(c, c->req.err.status,
 				    c->req.err.code, c->req.err.detail);
@@ -522,7 +536,11 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 			    "request not received in time");
 			return;
 		}
-		conn_free(c);
+		/* Answered early (an upstream's response, a refusal at the
+		 * head) but the body never came: still an exchange to log. */
+		if (c->code == NULL)
+			c->code = "request-timeout";
+		conn_abort(c, "the rest of the request body did not come in time");
 		return;
 	case CONN_HANDSHAKE:
 		atomic_fetch_add_explicit(&c->r->ms->tls_failures[c->kind]

@@ -36,6 +36,7 @@ struct proxy {
 	int			 resp_chunked;	/* response re-framed as chunks */
 	int			 interim;	/* a 1xx being skipped */
 	int			 up_paused;	/* client backpressure */
+	int			 retried;	/* sent again after a stale connection */
 	/* What goes to the client from one read of the upstream, moved to
 	 * the client in one piece: one TLS record, one system call. */
 	struct evbuffer		*stage;
@@ -65,17 +66,81 @@ proxy_set_timeouts(struct proxy *px)
 	bufferevent_set_timeouts(px->uc->bev, &tv, &tv);
 }
 
-int
-proxy_start(struct relay_conn *c)
+/* The gateway's own view of where the request came from (what the client
+ * said was dropped with the other headers): its address, over TLS. RFC 7239
+ * quotes an IPv6 address in brackets. */
+static int
+proxy_write_forwarded(const struct relay_conn *c, struct evbuffer *out)
 {
+	const char	*peer = c->peer[0] != '\0' ? c->peer : "unknown";
+	int		 v6 = strchr(peer, ':') != NULL;
+
+	return evbuffer_add_printf(out, "Forwarded: for=%s%s%s;proto=https\r\n"
+	    "X-Forwarded-For: %s\r\nX-Forwarded-Proto: https\r\n",
+	    v6 ? "\"[" : "", peer, v6 ? "]\"" : "", peer) < 0 ? -1 : 0;
+}
+
+/* Takes conn for the exchange: our callbacks, and the exchange's timeouts
+ * once it is connected (a new one keeps the connect timeout until then). */
+static void
+proxy_attach(struct proxy *px, struct upstream_conn *uc)
+{
+	px->uc = uc;
+	bufferevent_setcb(uc->bev, proxy_up_read, proxy_up_write,
+	    proxy_up_event, px);
+	bufferevent_enable(uc->bev, EV_READ | EV_WRITE);
+	if (uc->connected)
+		proxy_set_timeouts(px);
+}
+
+/* Queues the request head on the upstream connection. The head is rebuilt
+ * from the parsed request, never copied raw, and handed over in one piece.
+ * 0 or -1. */
+static int
+proxy_send_head(struct proxy *px)
+{
+	struct relay_conn		*c = px->c;
 	struct relay			*r = c->r;
-	const struct cfg_upstream	*u = &r->cf->upstreams[c->route->upstream];
+	const struct cfg_upstream	*u = px->uc->pool->cf;
 	const struct cfg_agency		*ag = &r->cf->agencies[c->agency];
-	struct proxy			*px;
-	struct evbuffer			*out;
+	struct evbuffer			*out = px->stage;
 	const char			*url;
 	size_t				 ulen;
 	int				 rc;
+
+	url = http_msg_url(&c->req, &ulen);
+	rc = evbuffer_add_printf(out, "%s %.*s HTTP/1.1\r\nHost: %s:%u\r\n",
+	    http_msg_method_name(&c->req), (int)ulen, url, u->host,
+	    (unsigned)u->port) < 0;
+	rc |= http_msg_write_headers(&c->req, out);
+	rc |= evbuffer_add_printf(out, "X-Gateway-Agency: %s\r\n"
+	    "X-Gateway-Request-Id: %s\r\n", ag->name, c->rid) < 0;
+	rc |= proxy_write_forwarded(c, out);
+	if (c->req.chunked) {
+		px->req_chunked = 1;
+		rc |= evbuffer_add_printf(out,
+		    "Transfer-Encoding: chunked\r\n\r\n") < 0;
+	} else if (c->req.has_length)
+		rc |= evbuffer_add_printf(out, "Content-Length: %llu\r\n\r\n",
+		    (unsigned long long)c->req.content_length) < 0;
+	else
+		rc |= evbuffer_add(out, "\r\n", 2);
+	evbuffer_pullup(out, -1);
+	rc |= evbuffer_add_buffer(bufferevent_get_output(px->uc->bev), out);
+	if (rc != 0) {
+		log_warnx("%s: request %s: cannot queue the request head",
+		    __func__, c->rid);
+		return -1;
+	}
+	return 0;
+}
+
+int
+proxy_start(struct relay_conn *c)
+{
+	struct relay		*r = c->r;
+	struct proxy		*px;
+	struct upstream_conn	*uc;
 
 	if ((px = calloc(1, sizeof(*px))) == NULL) {
 		log_warn("%s: calloc", __func__);
@@ -94,43 +159,16 @@ proxy_start(struct relay_conn *c)
 		return -1;
 	}
 	px->resp.head_request = c->req.method == HTTP_HEAD;
-	if ((px->uc = upstream_get(r->pools[c->route->upstream])) == NULL) {
+	if ((uc = upstream_get(r->pools[c->route->upstream])) == NULL) {
 		http_msg_free(&px->resp);
 		evbuffer_free(px->stage);
 		free(px);
 		return -1;
 	}
-	bufferevent_setcb(px->uc->bev, proxy_up_read, proxy_up_write,
-	    proxy_up_event, px);
-	bufferevent_enable(px->uc->bev, EV_READ | EV_WRITE);
-	if (px->uc->connected)
-		proxy_set_timeouts(px);
-
-	/* The head is rebuilt from the parsed request, never copied raw, and
-	 * handed to the upstream connection in one piece. */
-	out = px->stage;
-	url = http_msg_url(&c->req, &ulen);
-	rc = evbuffer_add_printf(out, "%s %.*s HTTP/1.1\r\nHost: %s:%u\r\n",
-	    http_msg_method_name(&c->req), (int)ulen, url, u->host,
-	    (unsigned)u->port) < 0;
-	rc |= http_msg_write_headers(&c->req, out);
-	rc |= evbuffer_add_printf(out, "X-Gateway-Agency: %s\r\n"
-	    "X-Gateway-Request-Id: %s\r\n", ag->name, c->rid) < 0;
-	if (c->req.chunked) {
-		px->req_chunked = 1;
-		rc |= evbuffer_add_printf(out,
-		    "Transfer-Encoding: chunked\r\n\r\n") < 0;
-	} else if (c->req.has_length)
-		rc |= evbuffer_add_printf(out, "Content-Length: %llu\r\n\r\n",
-		    (unsigned long long)c->req.content_length) < 0;
-	else
-		rc |= evbuffer_add(out, "\r\n", 2);
-	evbuffer_pullup(out, -1);
-	rc |= evbuffer_add_buffer(bufferevent_get_output(px->uc->bev), out);
+	proxy_attach(px, uc);
 	c->px = px;
 	c->proxied = 1;
-	if (rc != 0) {
-		log_warnx("%s: cannot queue the request head", __func__);
+	if (proxy_send_head(px) == -1) {
 		c->px = NULL;
 		proxy_free(px);
 		return -1;
@@ -187,7 +225,7 @@ proxy_fail(struct proxy *px, int status, const char *code, const char *detail)
 	int			 head_sent = px->head_sent;
 
 	log_warnx("%s: request %s to %s: %s", __func__, c->rid,
-	    px->uc->pool->cf->name, detail);
+	    c->r->cf->upstreams[c->route->upstream].name, detail);
 	c->px = NULL;
 	proxy_free(px);
 	if (head_sent) {
@@ -289,6 +327,48 @@ proxy_client_drained(struct proxy *px)
 	proxy_up_read(px->uc->bev, px);
 }
 
+/* RFC 9110 §9.2.2: an idempotent request without a body (nothing was
+ * streamed that could not be sent again) may be repeated. */
+static int
+proxy_replayable(const struct relay_conn *c)
+{
+	switch (c->req.method) {
+	case HTTP_GET:
+	case HTTP_HEAD:
+	case HTTP_OPTIONS:
+	case HTTP_PUT:
+	case HTTP_DELETE:
+		return !c->req.chunked && c->req.content_length == 0;
+	default:
+		return 0;
+	}
+}
+
+/* A pooled connection closed before any answer: the upstream dropped it
+ * as the request went out (its keep-alive ran out). The request goes once
+ * more, on a new connection, if that cannot do it twice. 0 if it was sent
+ * again, -1 if not. */
+static int
+proxy_retry(struct proxy *px)
+{
+	struct relay_conn	*c = px->c;
+	struct upstream_pool	*pool = px->uc->pool;
+	struct upstream_conn	*uc;
+
+	if (px->retried || !px->uc->reused || px->resp.started ||
+	    !proxy_replayable(c))
+		return -1;
+	px->retried = 1;
+	log_info("%s: request %s to %s: the pooled connection was closed; "
+	    "sending it again on a new one", __func__, c->rid, pool->cf->name);
+	upstream_release(px->uc, 0);
+	px->uc = NULL;
+	if ((uc = upstream_get_fresh(pool)) == NULL)
+		return -1;
+	proxy_attach(px, uc);
+	return proxy_send_head(px);
+}
+
 static void
 proxy_up_event(struct bufferevent *bev, short what, void *arg)
 {
@@ -314,6 +394,8 @@ proxy_up_event(struct bufferevent *bev, short what, void *arg)
 	}
 	while ((e = bufferevent_get_openssl_error(bev)) != 0)
 		ERR_error_string_n(e, buf, sizeof(buf));
+	if (proxy_retry(px) == 0)
+		return;
 	if (buf[0] == '\0')
 		str_copy(buf, sizeof(buf), (what & BEV_EVENT_EOF) ?
 		    "the upstream closed the connection" :

@@ -60,14 +60,34 @@ relay_conn_gone(struct relay *r)
 		event_base_loopexit(r->base, NULL);
 }
 
+/* At the drain deadline the exchanges still open are cut, each with its
+ * audit entry (every exchange has one); the worker exits once the keeper
+ * acknowledged them, or a second later (the parent allows two). */
 static void
 relay_drain_deadline(evutil_socket_t fd, short what, void *arg)
 {
-	struct relay	*r = arg;
+	struct relay		*r = arg;
+	struct relay_conn	*c;
+	struct timeval		 tv = { 1, 0 };
 
+	if (r->nconns == 0) {
+		log_warnx("%s: the keeper did not acknowledge every entry",
+		    __func__);
+		event_base_loopexit(r->base, NULL);
+		return;
+	}
 	log_warnx("%s: %u connections still open at the drain deadline",
 	    __func__, r->nconns);
-	event_base_loopexit(r->base, NULL);
+	evtimer_add(r->ev_drain, &tv);
+	while ((c = TAILQ_FIRST(&r->conns)) != NULL) {
+		if (c->state != CONN_READING && c->state != CONN_WAITING) {
+			conn_free(c);
+			continue;
+		}
+		if (c->code == NULL)
+			c->code = "shutting-down";
+		conn_abort(c, "the drain deadline passed");
+	}
 }
 
 static void

@@ -437,7 +437,8 @@ class GatewayConfig:
         if down_port:
             ups.append(("down", LOCAL, down_port, "2s"))
         ups = [(n, "https://%s:%d" % (h, p), t) for (n, h, p, t) in ups] + list(extra_upstreams)
-        for name, url, tmo in ups:
+        # An extra upstream may carry a dict of further keys as a 4th item.
+        for name, url, tmo, *more in ups:
             sec("upstream " + name)
             kv("url", url)
             kv("ca", ca_file())
@@ -446,6 +447,8 @@ class GatewayConfig:
             kv("connect_timeout", "2s")
             kv("timeout", tmo)
             kv("pool", 8)
+            for k, v in (more[0] if more else {}).items():
+                kv(k, v)
         routes = []
         if "finance" in stubs:
             routes += [("finance-passthrough", "/pass/finance/", "GET, POST, PUT",

@@ -229,6 +229,7 @@ test_minimal(void **state)
 	assert_int_equal(cf->limits.idle_timeout_ms, 60000);
 	assert_int_equal(cf->upstreams[0].connect_timeout_ms, 2000);
 	assert_int_equal(cf->upstreams[0].timeout_ms, 30000);
+	assert_int_equal(cf->upstreams[0].idle_timeout_ms, 4000);
 	assert_int_equal(cf->upstreams[0].pool, 16);
 	assert_int_equal(cf->nroutes, 0);
 	config_free(cf);
@@ -279,6 +280,7 @@ test_minimal(void **state)
 	"key = /abs/client.key\n" \
 	"connect_timeout = 1500ms\n" \
 	"timeout = 2m\n" \
+	"idle_timeout = 2500ms\n" \
 	"pool = 8\n" \
 	"[upstream hrss]\n" \
 	"url = https://localhost:9442/\n" \
@@ -407,6 +409,7 @@ test_good(void **state)
 	assert_string_equal(u->key, "/abs/client.key");
 	assert_int_equal(u->connect_timeout_ms, 1500);
 	assert_int_equal(u->timeout_ms, 120000);
+	assert_int_equal(u->idle_timeout_ms, 2500);
 	assert_int_equal(u->pool, 8);
 	u = &cf->upstreams[1];
 	assert_string_equal(u->host, "localhost");

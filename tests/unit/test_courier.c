@@ -420,6 +420,7 @@ upstream_set(struct cfg_upstream *u, const char *name, uint16_t port)
 	str_copy(u->key, sizeof(u->key), CERTS "/gateway-client.key");
 	u->connect_timeout_ms = 3000;
 	u->timeout_ms = 10000;
+	u->idle_timeout_ms = 60000;
 	u->pool = 4;
 }
 

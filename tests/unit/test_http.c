@@ -1007,6 +1007,32 @@ test_hygiene_connection_tokens(void **state)
 	    "X-Barn: 3\r\nX-Ba: 4\r\nAccept: */*\r\n");
 }
 
+/* What a client claims about the request's origin never reaches an
+ * upstream: the relay sets its own Forwarded and X-Forwarded-*. */
+static void
+test_hygiene_forwarded(void **state)
+{
+	static const char	req[] =
+	    "GET /x HTTP/1.1\r\n"
+	    "Host: gw.test\r\n"				/* 0 drop */
+	    "Forwarded: for=6.6.6.6;proto=http\r\n"	/* 1 drop */
+	    "X-Forwarded-For: 6.6.6.6\r\n"		/* 2 drop */
+	    "x-forwarded-proto: http\r\n"		/* 3 drop */
+	    "X-FORWARDED-HOST: evil.test\r\n"		/* 4 drop */
+	    "X-Forwarded-: x\r\n"			/* 5 drop */
+	    "X-Real-IP: 6.6.6.6\r\n"			/* 6 drop */
+	    "X-Forwardedish: 1\r\n"			/* 7 keep */
+	    "Forwarded-By: 2\r\n"			/* 8 keep */
+	    "\r\n";
+	struct rec		r;
+	struct http_error	e;
+
+	assert_int_equal(run(req, 0, &r, &e), 0);
+	assert_string_equal(r.msgs[0].dropped, "111111100");
+	assert_string_equal(r.msgs[0].written,
+	    "X-Forwardedish: 1\r\nForwarded-By: 2\r\n");
+}
+
 /* http_msg_header / _count see trimmed values, case-insensitive names. */
 static void
 test_header_lookup(void **state)
@@ -1332,6 +1358,7 @@ main(void)
 		cmocka_unit_test(test_expect),
 		cmocka_unit_test(test_hygiene),
 		cmocka_unit_test(test_hygiene_connection_tokens),
+		cmocka_unit_test(test_hygiene_forwarded),
 		cmocka_unit_test(test_header_lookup),
 		cmocka_unit_test(test_write_error),
 		cmocka_unit_test(test_write_error_long_detail),
