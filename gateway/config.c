@@ -32,6 +32,7 @@ static const char *const config_roles[ROLE_COUNT] = {
 	[ROLE_TAX] = "tax", [ROLE_FINANCE] = "finance",
 	[ROLE_FINANCE_CITY] = "finance-city", [ROLE_HRSS] = "hrss",
 	[ROLE_BANK] = "bank", [ROLE_ADMIN] = "admin",
+	[ROLE_AUDITOR] = "auditor",
 };
 
 static const struct { const char *name; unsigned bit; } config_methods[] = {

@@ -25,6 +25,7 @@ enum role {
 	ROLE_HRSS,
 	ROLE_BANK,
 	ROLE_ADMIN,
+	ROLE_AUDITOR,		/* reads everything, writes nothing */
 	ROLE_COUNT
 };
 
