@@ -29,7 +29,8 @@ int	 tls_spki_sha256(X509 *, unsigned char out[32]);
 int	 tls_spki_sha256_file(const char *file, unsigned char out[32]);
 /* Re-runs chain, validity and CRL checks on a resumed session's peer
  * certificate against the context's current store: a session must never
- * outlive a revocation. 0 if still valid, -1 otherwise. */
+ * outlive a revocation. The intermediates come from the session ticket
+ * (tls_server_ctx keeps them there). 0 if still valid, -1 otherwise. */
 int	 tls_reverify_peer(SSL *);
 
 #endif

@@ -434,6 +434,9 @@ audit_request(struct relay_conn *c, const char *url, size_t len)
 		conn_reply_error(c, 503, "keeper-unavailable", "out of memory");
 		return 0;
 	}
+	/* Who asks: the keeper, which knows the entry, decides. */
+	str_copy(q.agency, sizeof(q.agency), r->cf->agencies[c->agency].name);
+	q.role = r->cf->agencies[c->agency].role;
 	p->id = ++r->ipc_id;
 	p->wait->c = c;
 	c->audit = p->wait;

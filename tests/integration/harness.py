@@ -47,7 +47,7 @@ READY_TIMEOUT = 10.0      # processes must listen within this
 LOCAL = "127.0.0.1"
 
 AGENCY_CERTS = ("tax", "finance", "hrss", "finance-city-620100",
-                "finance-city-620200", "bank", "admin")
+                "finance-city-620200", "bank", "admin", "auditor")
 NEGATIVE_CERTS = ("expired", "revoked", "rogue", "unpinned")
 REQUIRED_FILES = (["ca.crt", "crl.pem", "gateway.crt", "gateway.key",
                    "gateway-client.crt", "gateway-client.key", "signing.key",
