@@ -57,6 +57,18 @@ config_error(struct config *cf, int line, const char *fmt, ...)
 	cf->nerrors++;
 }
 
+void
+config_warn(const struct config *cf, int line, const char *fmt, ...)
+{
+	char	msg[512];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s:%d: warning: %s\n", cf->path, line, msg);
+}
+
 const char *
 config_role_name(enum role r)
 {
@@ -368,6 +380,8 @@ config_upstream_kv(struct config_parse *p, struct cfg_upstream *u,
 		config_upstream_url(p, u, v);
 	else if (strcmp(k, "ca") == 0)
 		config_set_path(p, u->ca, sizeof(u->ca), v);
+	else if (strcmp(k, "crl") == 0)
+		config_set_path(p, u->crl, sizeof(u->crl), v);
 	else if (strcmp(k, "cert") == 0)
 		config_set_path(p, u->cert, sizeof(u->cert), v);
 	else if (strcmp(k, "key") == 0)

@@ -1,5 +1,6 @@
 /* TLS contexts: TLS 1.3 preferred, TLS 1.2 only with ECDHE and AEAD, mutual
- * authentication everywhere, CRLs checked for the whole chain. */
+ * authentication everywhere, CRLs (where configured: listeners and upstreams
+ * warn without one) checked for the whole chain. */
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -235,6 +236,8 @@ tls_client_ctx(const struct cfg_upstream *u, char *err, size_t esz)
 		tls_err(err, esz, "cannot load CA", u->ca);
 		goto fail;
 	}
+	if (u->crl[0] != '\0' && tls_load_crl(ctx, u->crl, err, esz) == -1)
+		goto fail;
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	return ctx;
 fail:

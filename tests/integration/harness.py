@@ -439,6 +439,7 @@ class GatewayConfig:
             sec("upstream " + name)
             kv("url", url)
             kv("ca", ca_file())
+            kv("crl", os.path.join(CERTS, "crl.pem"))
             kv("cert", cert("gateway-client"))
             kv("key", key("gateway-client"))
             kv("connect_timeout", "2s")
