@@ -44,29 +44,36 @@ static const struct { const char *name; unsigned bit; } config_methods[] = {
 /* Parser state: inih gives no line numbers to the handler, so the reader
  * counts the lines it hands over. */
 
+/* "FILE:LINE: <what>message" on stderr. */
+static void
+config_report(const struct config *cf, int line, const char *what,
+    const char *fmt, va_list ap)
+{
+	char	msg[512];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	fprintf(stderr, "%s:%d: %s%s\n", cf->path, line, what, msg);
+}
+
 void
 config_error(struct config *cf, int line, const char *fmt, ...)
 {
-	char	msg[512];
 	va_list	ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	config_report(cf, line, "", fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "%s:%d: %s\n", cf->path, line, msg);
 	cf->nerrors++;
 }
 
 void
 config_warn(const struct config *cf, int line, const char *fmt, ...)
 {
-	char	msg[512];
 	va_list	ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	config_report(cf, line, "warning: ", fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "%s:%d: warning: %s\n", cf->path, line, msg);
 }
 
 const char *

@@ -321,6 +321,22 @@ metrics_render(const struct runtime *rt, struct evbuffer *out)
 	return 0;
 }
 
+/* The file to read for certs, or NULL: none named, no room, already there
+ * or unreadable. The caller closes it. */
+static FILE *
+metrics_open(const char *file, const struct metrics_cert *certs, size_t have,
+    size_t n)
+{
+	size_t	i;
+
+	if (file[0] == '\0' || have == n)
+		return NULL;
+	for (i = 0; i < have; i++)
+		if (strcmp(certs[i].path, file) == 0)
+			return NULL;
+	return fopen(file, "r");
+}
+
 /* Adds the first certificate of file (if readable and new) to certs. */
 static size_t
 metrics_cert(const char *file, struct metrics_cert *certs, size_t have,
@@ -329,14 +345,8 @@ metrics_cert(const char *file, struct metrics_cert *certs, size_t have,
 	FILE		*fp;
 	X509		*x;
 	struct tm	 tm;
-	size_t		 i;
 
-	if (file[0] == '\0' || have == n)
-		return have;
-	for (i = 0; i < have; i++)
-		if (strcmp(certs[i].path, file) == 0)
-			return have;
-	if ((fp = fopen(file, "r")) == NULL)
+	if ((fp = metrics_open(file, certs, have, n)) == NULL)
 		return have;
 	x = PEM_read_X509(fp, NULL, NULL, NULL);
 	fclose(fp);
@@ -363,14 +373,8 @@ metrics_crl(const char *file, struct metrics_cert *certs, size_t have,
 	const ASN1_TIME	*next;
 	struct tm	 tm;
 	time_t		 t, first = 0;
-	size_t		 i;
 
-	if (file[0] == '\0' || have == n)
-		return have;
-	for (i = 0; i < have; i++)
-		if (strcmp(certs[i].path, file) == 0)
-			return have;
-	if ((fp = fopen(file, "r")) == NULL)
+	if ((fp = metrics_open(file, certs, have, n)) == NULL)
 		return have;
 	while ((crl = PEM_read_X509_CRL(fp, NULL, NULL, NULL)) != NULL) {
 		if ((next = X509_CRL_get0_nextUpdate(crl)) != NULL &&

@@ -140,8 +140,9 @@ def wait_until(pred, timeout, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
-def children_of(pid):
-    """Pids whose parent is pid (from /proc)."""
+def _live_procs(field, value):
+    """Live (not zombie) pids whose /proc stat field after the state (0: ppid,
+    1: process group) equals value."""
     out = []
     for d in os.listdir("/proc"):
         if not d.isdigit():
@@ -151,28 +152,21 @@ def children_of(pid):
                 stat = f.read()
         except OSError:
             continue
-        # pid (comm) state ppid ...: comm may hold spaces, so split after ')'.
+        # pid (comm) state ppid pgrp ...: comm may hold spaces, so split after ')'.
         fields = stat[stat.rindex(")") + 2:].split()
-        if fields[0] != "Z" and int(fields[1]) == pid:
+        if fields[0] != "Z" and int(fields[1 + field]) == value:
             out.append(int(d))
     return out
+
+
+def children_of(pid):
+    """Pids whose parent is pid (from /proc)."""
+    return _live_procs(0, pid)
 
 
 def group_members(pgid):
     """Live (not zombie) pids in process group pgid (from /proc)."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            out.append(int(d))
-    return out
+    return _live_procs(1, pgid)
 
 
 def tail(path, lines=40, start=0):
