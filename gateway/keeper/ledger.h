@@ -83,8 +83,8 @@ int	ledger_watch(struct ledger *);
 
 /* GET /v1/transfers/{id}: the instruction's state, receipt, deliveries,
  * payments and, once a checkpoint covers its entry, an inclusion proof.
- * Only parties to it, admin and the auditor see it (404 otherwise). *body is the
- * caller's. */
+ * Only parties to it, admin and the auditor see it (404 otherwise). *body
+ * is the caller's. */
 void	ledger_transfer(struct ledger *, const struct ipc_transfer_query *,
 	    struct ipc_audit_reply *, char **body, size_t *blen);
 
