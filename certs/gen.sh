@@ -3,10 +3,12 @@
 #
 #   sh certs/gen.sh certs/dev
 #
-# Makes a root CA, an issuing CA, the gateway's server and client certificates,
-# one client certificate per agency, stub upstream server certificates, negative
-# material (expired, revoked, rogue, unpinned), a CRL and pins.txt in the given
-# folder. See certs/README.md for the file list.
+# Makes a root CA, an issuing CA, an agency intermediate CA (not in ca.crt),
+# the gateway's server and client certificates, one client certificate per
+# agency (the auditor's from the agency intermediate, with the chain), stub
+# upstream server certificates, negative material (expired, revoked, rogue,
+# unpinned, a revoked stub server), CRLs and pins.txt in the given folder. See
+# certs/README.md for the file list.
 #
 # Idempotent: if the folder already holds a complete set made by this version of
 # the generator (.complete is written last and records a checksum of gen.sh and
@@ -33,7 +35,7 @@ umask 077
 
 # Agencies: name | organization. CN = name.
 CITIES="620100 620200 620300 620400 620500 620600 620700 620800 620900 621000 621100 621200 622900 623000"
-AGENCIES="tax finance hrss bank admin"
+AGENCIES="tax finance hrss bank admin auditor"
 for c in $CITIES; do AGENCIES="$AGENCIES finance-city-$c"; done
 agency_org() {
 	case $1 in
@@ -45,13 +47,17 @@ agency_org() {
 	finance-city-*) echo "Municipal Finance Bureau ${1#finance-city-}" ;;
 	bank) echo "Bank of Gansu" ;;
 	admin) echo "Gansu Work-Injury Insurance Fund Gateway Operations" ;;
+	auditor) echo "Gansu Provincial Audit Office" ;;
 	*) die "unknown agency $1" ;;
 	esac
 }
 STUBS="stub-finance stub-hrss stub-bank"
+# Agencies whose certificates come from the agency intermediate.
+VIA_AGENCY_CA="auditor"
 
 # Every file of a complete set (besides .complete).
 FILES="root-ca.crt root-ca.key issuing-ca.crt issuing-ca.key ca.crt
+agency-ca.crt agency-ca.key stub-revoked.crt stub-revoked.key
 gateway.crt gateway.key gateway-fullchain.crt gateway-client.crt gateway-client.key
 expired.crt expired.key revoked.crt revoked.key crl.pem
 rogue-ca.crt rogue-ca.key rogue.crt rogue.key unpinned.crt unpinned.key pins.txt
@@ -137,9 +143,12 @@ DEV="Fund Gateway Development"
 # ---- CAs --------------------------------------------------------------------
 cadb root
 cadb issuing
+cadb agency
 cadb rogue
 selfsigned root-ca "$C/O=$DEV/CN=Fund Gateway Dev Root CA"
 issue CA_root issuing-ca "$C/O=$DEV/CN=Fund Gateway Dev Issuing CA" v3_issuing -days 3650
+issue CA_root agency-ca "/C=CN/O=$(agency_org auditor)/CN=Audit Office Dev Agency CA" \
+	v3_issuing -days 3650
 cat "$out/issuing-ca.crt" "$out/root-ca.crt" >"$out/ca.crt"
 
 # ---- gateway ----------------------------------------------------------------
@@ -148,8 +157,16 @@ cat "$out/gateway.crt" "$out/issuing-ca.crt" >"$out/gateway-fullchain.crt"
 issue CA_issuing gateway-client "$C/O=$DEV/CN=gateway" client_ext -days 825
 
 # ---- agencies ---------------------------------------------------------------
+# An agency behind the intermediate sends it: its .crt is the leaf, then the
+# intermediate (what a client presents).
 for n in $AGENCIES; do
-	issue CA_issuing "$n" "/C=CN/O=$(agency_org "$n")/CN=$n" client_ext -days 825
+	case " $VIA_AGENCY_CA " in
+	*" $n "*)
+		issue CA_agency "$n" "/C=CN/O=$(agency_org "$n")/CN=$n" client_ext -days 825
+		cat "$out/agency-ca.crt" >>"$out/$n.crt"
+		;;
+	*) issue CA_issuing "$n" "/C=CN/O=$(agency_org "$n")/CN=$n" client_ext -days 825 ;;
+	esac
 	cat "$out/$n.crt" "$out/$n.key" >"$out/$n.pem"
 done
 
@@ -163,13 +180,18 @@ issue CA_issuing expired "/C=CN/O=$(agency_org tax)/CN=expired" client_ext \
 	-startdate 20200101000000Z -enddate 20210101000000Z
 issue CA_issuing revoked "/C=CN/O=$(agency_org tax)/CN=revoked" client_ext -days 825
 issue CA_issuing unpinned "/C=CN/O=Unknown Agency/CN=stranger" client_ext -days 825
+issue CA_issuing stub-revoked "$C/O=$DEV/CN=stub-revoked" stub_server_ext -days 825
 run openssl ca -config "$cnf" -name CA_issuing -batch -revoke "$out/revoked.crt" \
+	-crl_reason keyCompromise
+run openssl ca -config "$cnf" -name CA_issuing -batch -revoke "$out/stub-revoked.crt" \
 	-crl_reason keyCompromise
 run openssl ca -config "$cnf" -name CA_issuing -batch -gencrl -crldays 825 \
 	-out "$work/issuing.crl"
 run openssl ca -config "$cnf" -name CA_root -batch -gencrl -crldays 825 \
 	-out "$work/root.crl"
-cat "$work/issuing.crl" "$work/root.crl" >"$out/crl.pem"
+run openssl ca -config "$cnf" -name CA_agency -batch -gencrl -crldays 825 \
+	-out "$work/agency.crl"
+cat "$work/issuing.crl" "$work/root.crl" "$work/agency.crl" >"$out/crl.pem"
 
 selfsigned rogue-ca "/C=CN/O=Not The Fund/CN=Rogue CA"
 issue CA_rogue rogue "/C=CN/O=$(agency_org tax)/CN=tax" client_ext -days 825
@@ -213,13 +235,16 @@ chmod 644 $pub
 
 # ---- checks -----------------------------------------------------------------
 # verify_ok PURPOSE CERT...: each must chain to ca.crt, also with full CRL checking.
+# VERIFY_UNTRUSTED may name intermediates the certificates' holders send.
 verify_ok() {
 	_p=$1
 	shift
-	openssl verify -purpose "$_p" -CAfile ca.crt "$@" >>"$log" 2>&1 ||
+	# shellcheck disable=SC2086
+	openssl verify -purpose "$_p" -CAfile ca.crt ${VERIFY_UNTRUSTED:-} "$@" >>"$log" 2>&1 ||
 		die "one of $* does not verify against ca.crt (see openssl verify -CAfile ca.crt)"
-	openssl verify -purpose "$_p" -crl_check_all -CAfile ca.crt -CRLfile crl.pem "$@" \
-		>>"$log" 2>&1 || die "one of $* does not verify with crl.pem"
+	# shellcheck disable=SC2086
+	openssl verify -purpose "$_p" -crl_check_all -CAfile ca.crt -CRLfile crl.pem \
+		${VERIFY_UNTRUSTED:-} "$@" >>"$log" 2>&1 || die "one of $* does not verify with crl.pem"
 }
 # verify_bad CERT EXPECTED_ERROR OPTIONS...: must fail, with that error.
 verify_bad() {
@@ -237,11 +262,23 @@ verify_ok any issuing-ca.crt
 servers="gateway.crt"
 for n in $STUBS; do servers="$servers $n.crt"; done
 clients="gateway.crt gateway-client.crt unpinned.crt"
-for n in $AGENCIES; do clients="$clients $n.crt"; done
+via=
+for n in $AGENCIES; do
+	case " $VIA_AGENCY_CA " in
+	*" $n "*) via="$via $n.crt" ;;
+	*) clients="$clients $n.crt" ;;
+	esac
+done
 # shellcheck disable=SC2086
 verify_ok sslserver $servers
 # shellcheck disable=SC2086
 verify_ok sslclient $clients
+# Behind the agency intermediate: they chain only with it.
+for c in $via; do
+	verify_bad "$c" "unable to get local issuer certificate"
+	VERIFY_UNTRUSTED="-untrusted agency-ca.crt" verify_ok sslclient "$c"
+done
+verify_bad stub-revoked.crt "certificate revoked" -crl_check -CRLfile crl.pem
 # revoked.crt is fine until the CRL is consulted.
 openssl verify -purpose sslclient -CAfile ca.crt revoked.crt >>"$log" 2>&1 ||
 	die "revoked.crt does not verify against ca.crt without the CRL"

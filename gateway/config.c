@@ -32,6 +32,7 @@ static const char *const config_roles[ROLE_COUNT] = {
 	[ROLE_TAX] = "tax", [ROLE_FINANCE] = "finance",
 	[ROLE_FINANCE_CITY] = "finance-city", [ROLE_HRSS] = "hrss",
 	[ROLE_BANK] = "bank", [ROLE_ADMIN] = "admin",
+	[ROLE_AUDITOR] = "auditor",
 };
 
 static const struct { const char *name; unsigned bit; } config_methods[] = {
@@ -43,17 +44,36 @@ static const struct { const char *name; unsigned bit; } config_methods[] = {
 /* Parser state: inih gives no line numbers to the handler, so the reader
  * counts the lines it hands over. */
 
+/* "FILE:LINE: <what>message" on stderr. */
+static void
+config_report(const struct config *cf, int line, const char *what,
+    const char *fmt, va_list ap)
+{
+	char	msg[512];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	fprintf(stderr, "%s:%d: %s%s\n", cf->path, line, what, msg);
+}
+
 void
 config_error(struct config *cf, int line, const char *fmt, ...)
 {
-	char	msg[512];
 	va_list	ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	config_report(cf, line, "", fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "%s:%d: %s\n", cf->path, line, msg);
 	cf->nerrors++;
+}
+
+void
+config_warn(const struct config *cf, int line, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	config_report(cf, line, "warning: ", fmt, ap);
+	va_end(ap);
 }
 
 const char *
@@ -367,6 +387,8 @@ config_upstream_kv(struct config_parse *p, struct cfg_upstream *u,
 		config_upstream_url(p, u, v);
 	else if (strcmp(k, "ca") == 0)
 		config_set_path(p, u->ca, sizeof(u->ca), v);
+	else if (strcmp(k, "crl") == 0)
+		config_set_path(p, u->crl, sizeof(u->crl), v);
 	else if (strcmp(k, "cert") == 0)
 		config_set_path(p, u->cert, sizeof(u->cert), v);
 	else if (strcmp(k, "key") == 0)

@@ -25,6 +25,7 @@ enum role {
 	ROLE_HRSS,
 	ROLE_BANK,
 	ROLE_ADMIN,
+	ROLE_AUDITOR,		/* reads everything, writes nothing */
 	ROLE_COUNT
 };
 
@@ -70,6 +71,7 @@ struct cfg_upstream {
 	struct sockaddr_storage	 addr;
 	socklen_t		 addrlen;
 	char			 ca[CFG_PATH_MAX];
+	char			 crl[CFG_PATH_MAX];	/* "": not checked */
 	char			 cert[CFG_PATH_MAX];
 	char			 key[CFG_PATH_MAX];
 	uint64_t		 connect_timeout_ms;
@@ -189,6 +191,9 @@ void		 config_free(struct config *);
 /* Reports one error at a line of the config file (used by later checks). */
 void		 config_error(struct config *, int line, const char *fmt, ...)
 		    __attribute__((format(printf, 3, 4)));
+/* The same as a warning: printed, not counted as an error. */
+void		 config_warn(const struct config *, int line, const char *fmt,
+		    ...) __attribute__((format(printf, 3, 4)));
 
 /* config_validate.c: the checks that need the whole file (called by
  * config_load; errors through config_error). */

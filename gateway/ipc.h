@@ -73,10 +73,13 @@ enum ipc_audit_what {
 	AUDIT_BUNDLE,		/* a = index: c2sp.org/tlog-proof@v1 */
 };
 
+/* agency and role say who asks: the keeper decides who may read an entry
+ * (AUDIT_ENTRY, AUDIT_BUNDLE); proofs and checkpoints are for everyone. */
 struct ipc_audit_query {
 	uint32_t	what;
-	uint32_t	pad;
+	uint32_t	role;
 	uint64_t	a, b;
+	char		agency[64];
 };
 
 /* Followed by the body bytes (len - sizeof header struct). */

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include <event2/buffer.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
@@ -327,8 +328,22 @@ metrics_certs(const struct runtime *rt, struct evbuffer *out)
 	    "certificate expires (negative: expired).\n"
 	    "# TYPE gateway_certificate_expiry_seconds gauge\n");
 	for (i = 0; i < rt->ncerts; i++) {
+		if (rt->certs[i].crl)
+			continue;
 		json_escape(path, sizeof(path), rt->certs[i].path);
 		evbuffer_add_printf(out, "gateway_certificate_expiry_seconds"
+		    "{file=\"%s\"} %.0f\n", path,
+		    difftime(rt->certs[i].not_after, time(NULL)));
+	}
+	evbuffer_add_printf(out,
+	    "# HELP gateway_crl_next_update_seconds Time until the earliest "
+	    "nextUpdate of a configured CRL file (negative: lapsed).\n"
+	    "# TYPE gateway_crl_next_update_seconds gauge\n");
+	for (i = 0; i < rt->ncerts; i++) {
+		if (!rt->certs[i].crl)
+			continue;
+		json_escape(path, sizeof(path), rt->certs[i].path);
+		evbuffer_add_printf(out, "gateway_crl_next_update_seconds"
 		    "{file=\"%s\"} %.0f\n", path,
 		    difftime(rt->certs[i].not_after, time(NULL)));
 	}
@@ -350,6 +365,22 @@ metrics_render(const struct runtime *rt, struct evbuffer *out)
 	return 0;
 }
 
+/* The file to read for certs, or NULL: none named, no room, already there
+ * or unreadable. The caller closes it. */
+static FILE *
+metrics_open(const char *file, const struct metrics_cert *certs, size_t have,
+    size_t n)
+{
+	size_t	i;
+
+	if (file[0] == '\0' || have == n)
+		return NULL;
+	for (i = 0; i < have; i++)
+		if (strcmp(certs[i].path, file) == 0)
+			return NULL;
+	return fopen(file, "r");
+}
+
 /* Adds the first certificate of file (if readable and new) to certs. */
 static size_t
 metrics_cert(const char *file, struct metrics_cert *certs, size_t have,
@@ -358,14 +389,8 @@ metrics_cert(const char *file, struct metrics_cert *certs, size_t have,
 	FILE		*fp;
 	X509		*x;
 	struct tm	 tm;
-	size_t		 i;
 
-	if (file[0] == '\0' || have == n)
-		return have;
-	for (i = 0; i < have; i++)
-		if (strcmp(certs[i].path, file) == 0)
-			return have;
-	if ((fp = fopen(file, "r")) == NULL)
+	if ((fp = metrics_open(file, certs, have, n)) == NULL)
 		return have;
 	x = PEM_read_X509(fp, NULL, NULL, NULL);
 	fclose(fp);
@@ -374,10 +399,42 @@ metrics_cert(const char *file, struct metrics_cert *certs, size_t have,
 	if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) == 1) {
 		str_copy(certs[have].path, sizeof(certs[have].path), file);
 		certs[have].not_after = timegm(&tm);
+		certs[have].crl = 0;
 		have++;
 	}
 	X509_free(x);
 	return have;
+}
+
+/* Adds CRL file (if readable and new) with the earliest nextUpdate of the
+ * CRLs in it: the first to lapse fails verification for its whole CA. */
+static size_t
+metrics_crl(const char *file, struct metrics_cert *certs, size_t have,
+    size_t n)
+{
+	FILE		*fp;
+	X509_CRL	*crl;
+	const ASN1_TIME	*next;
+	struct tm	 tm;
+	time_t		 t, first = 0;
+
+	if ((fp = metrics_open(file, certs, have, n)) == NULL)
+		return have;
+	while ((crl = PEM_read_X509_CRL(fp, NULL, NULL, NULL)) != NULL) {
+		if ((next = X509_CRL_get0_nextUpdate(crl)) != NULL &&
+		    ASN1_TIME_to_tm(next, &tm) == 1 &&
+		    ((t = timegm(&tm)) < first || first == 0))
+			first = t;
+		X509_CRL_free(crl);
+	}
+	fclose(fp);
+	ERR_clear_error();	/* the end of the file reads as an error */
+	if (first == 0)
+		return have;
+	str_copy(certs[have].path, sizeof(certs[have].path), file);
+	certs[have].not_after = first;
+	certs[have].crl = 1;
+	return have + 1;
 }
 
 size_t
@@ -389,10 +446,12 @@ metrics_collect_certs(const struct config *cf, struct metrics_cert *certs,
 	for (i = 0; i < LISTENER_COUNT; i++) {
 		have = metrics_cert(cf->listeners[i].cert, certs, have, n);
 		have = metrics_cert(cf->listeners[i].ca, certs, have, n);
+		have = metrics_crl(cf->listeners[i].crl, certs, have, n);
 	}
 	for (i = 0; i < cf->nupstreams; i++) {
 		have = metrics_cert(cf->upstreams[i].cert, certs, have, n);
 		have = metrics_cert(cf->upstreams[i].ca, certs, have, n);
+		have = metrics_crl(cf->upstreams[i].crl, certs, have, n);
 	}
 	return have;
 }

@@ -67,10 +67,12 @@ struct metrics_keeper {
 	atomic_ullong	periodic_max_ms;
 };
 
-/* Every certificate the configuration names, with its notAfter. */
+/* Every certificate the configuration names, with its notAfter, and every
+ * CRL file, with the earliest nextUpdate of its CRLs (in not_after). */
 struct metrics_cert {
 	char	path[CFG_PATH_MAX];
 	time_t	not_after;
+	int	crl;
 };
 
 struct metrics {
@@ -88,8 +90,8 @@ void	metrics_request(struct metrics_slot *, int route, int role, int status,
 	    uint64_t ms);
 /* Appends the whole exposition for rt to out. 0 or -1. */
 int	metrics_render(const struct runtime *, struct evbuffer *out);
-/* Collects the notAfter of every certificate cf names into certs (max n);
- * returns how many. */
+/* Collects the notAfter of every certificate and the nextUpdate of every
+ * CRL cf names into certs (max n); returns how many. */
 size_t	metrics_collect_certs(const struct config *, struct metrics_cert *,
 	    size_t n);
 

@@ -52,6 +52,29 @@ static pid_t			proc_parent;	/* for the roles' orphan check */
 /* How long the keeper may take to open and check the audit log. */
 #define PROC_KEEPER_START_MS	60000
 
+/* SO_REUSEPORT lets any process of the same user join a port's listeners,
+ * silently: the kernel then splits connections between two unrelated
+ * servers, and when the other one stops its share is reset. A bind without
+ * it fails while anyone listens there, so the first socket on an address
+ * is preceded by this check. 0, or -1 (logged) if the address is taken. */
+static int
+proc_listen_free(const struct cfg_listener *l)
+{
+	int	fd, one = 1, rc = 0;
+
+	if ((fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC,
+	    0)) == -1)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
+	    bind(fd, (const struct sockaddr *)&l->addr, l->addrlen) == -1) {
+		log_warn("cannot listen on %s%s", l->listen, errno == EADDRINUSE ?
+		    " (another process listens there)" : "");
+		rc = -1;
+	}
+	close(fd);
+	return rc;
+}
+
 static int
 proc_listen(const struct cfg_listener *l)
 {
@@ -70,31 +93,6 @@ proc_listen(const struct cfg_listener *l)
 	return fd;
 }
 
-/* Whether another process serves l's address: bound without SO_REUSEPORT,
- * a probe fails where any socket listens, ours with SO_REUSEPORT or not,
- * so two instances never share a port by accident (the kernel would
- * happily spread connections between them). 0 free, -1 taken (logged). */
-static int
-proc_probe(const struct cfg_listener *l)
-{
-	int	fd, one = 1, rc = 0;
-
-	if ((fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) ==
-	    -1)
-		return 0;	/* the real bind will say what is wrong */
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
-	    bind(fd, (const struct sockaddr *)&l->addr, l->addrlen) == -1) {
-		if (errno == EADDRINUSE) {
-			log_warnx("cannot listen on %s: the address is already "
-			    "in use by another process (another gatewayd?)",
-			    l->listen);
-			rc = -1;
-		}
-	}
-	close(fd);
-	return rc;
-}
-
 /* Opens the sockets, the access log and the shared counters for rt's
  * configuration. Sockets of slots that old already has on the same
  * addresses are taken over, not reopened: connections waiting in their
@@ -104,15 +102,8 @@ proc_open(struct runtime *rt, struct runtime *old)
 {
 	struct config	*cf = rt->cf;
 	unsigned	 s;
-	int		 k, same;
+	int		 k, same, ours[LISTENER_COUNT] = { 0 };
 
-	/* Addresses this process does not serve yet must be free. */
-	for (k = 0; k < LISTENER_COUNT; k++)
-		if ((old == NULL || old->listen_fd[0][k] == -1 ||
-		    strcmp(old->cf->listeners[k].listen,
-		    cf->listeners[k].listen) != 0) &&
-		    proc_probe(&cf->listeners[k]) == -1)
-			return -1;
 	for (s = 0; s < cf->workers; s++)
 		for (k = 0; k < LISTENER_COUNT; k++) {
 			same = old != NULL && s < old->cf->workers &&
@@ -122,7 +113,14 @@ proc_open(struct runtime *rt, struct runtime *old)
 			if (same) {
 				rt->listen_fd[s][k] = old->listen_fd[s][k];
 				old->listen_fd[s][k] = -1;
-			} else if ((rt->listen_fd[s][k] = proc_listen(
+				ours[k] = 1;
+				continue;
+			}
+			/* Ours or no one's: never join another's port. */
+			if (!ours[k] && proc_listen_free(&cf->listeners[k]) == -1)
+				return -1;
+			ours[k] = 1;
+			if ((rt->listen_fd[s][k] = proc_listen(
 			    &cf->listeners[k])) == -1) {
 				log_warn("cannot listen on %s",
 				    cf->listeners[k].listen);

@@ -12,6 +12,9 @@
 static const char *const runtime_sid[LISTENER_COUNT] = {
 	[LISTENER_AGENCY] = "gateway-agency", [LISTENER_ADMIN] = "gateway-admin",
 };
+static const char *const runtime_listener[LISTENER_COUNT] = {
+	[LISTENER_AGENCY] = "agency", [LISTENER_ADMIN] = "admin",
+};
 
 int
 runtime_tls_load(struct runtime *rt)
@@ -22,6 +25,12 @@ runtime_tls_load(struct runtime *rt)
 	int		 k, rc = 0;
 
 	for (k = 0; k < LISTENER_COUNT; k++) {
+		/* Every listener verifies clients: without a CRL a revoked
+		 * certificate is good until it expires. */
+		if (cf->listeners[k].crl[0] == '\0')
+			config_warn(cf, cf->listeners[k].line, "listener %s has "
+			    "no crl: revoked client certificates are accepted",
+			    runtime_listener[k]);
 		rt->server_ctx[k] = tls_server_ctx(&cf->listeners[k],
 		    runtime_sid[k], err, sizeof(err));
 		if (rt->server_ctx[k] == NULL) {
@@ -30,6 +39,10 @@ runtime_tls_load(struct runtime *rt)
 		}
 	}
 	for (i = 0; i < cf->nupstreams; i++) {
+		if (cf->upstreams[i].crl[0] == '\0')
+			config_warn(cf, cf->upstreams[i].line, "upstream %s has no "
+			    "crl: a revoked server certificate is accepted",
+			    cf->upstreams[i].name);
 		rt->upstream_ctx[i] = tls_client_ctx(&cf->upstreams[i], err,
 		    sizeof(err));
 		if (rt->upstream_ctx[i] == NULL) {

@@ -476,6 +476,14 @@ keeper_instr(struct keeper *k, struct keeper_chan *ch, const struct ipc_hdr *h)
 	return 0;
 }
 
+/* query_party_fn: the ledger knows the parties to what an entry is about. */
+static int
+keeper_entry_party(void *arg, const struct ipc_audit_query *q,
+    const char *entry, size_t len)
+{
+	return ledger_entry_party(arg, q->agency, q->role, entry, len);
+}
+
 /* A read-only question, answered at once (between commits). */
 static void
 keeper_answer(struct keeper *k, struct keeper_chan *ch, const struct ipc_hdr *h)
@@ -485,7 +493,8 @@ keeper_answer(struct keeper *k, struct keeper_chan *ch, const struct ipc_hdr *h)
 	size_t			 blen = 0;
 
 	if (h->type == IPC_AUDIT_QUERY)
-		query_answer(k->st, k->msg, &r, &body, &blen);
+		query_answer(k->st, k->msg, keeper_entry_party, k->lg, &r,
+		    &body, &blen);
 	else if (h->type == IPC_TRANSFER_QUERY)
 		ledger_transfer(k->lg, k->msg, &r, &body, &blen);
 	else

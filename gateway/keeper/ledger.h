@@ -86,10 +86,17 @@ int	ledger_watch_wal(struct ledger *, uint64_t bytes, uint64_t limit);
 
 /* GET /v1/transfers/{id}: the instruction's state, receipt, deliveries,
  * payments and, once a checkpoint covers its entry, an inclusion proof.
- * Only parties to it and admin see it (404 otherwise). *body is the
- * caller's. */
+ * Only parties to it, admin and the auditor see it (404 otherwise). *body
+ * is the caller's. */
 void	ledger_transfer(struct ledger *, const struct ipc_transfer_query *,
 	    struct ipc_audit_reply *, char **body, size_t *blen);
+
+/* Whether the agency (of role) may read an audit entry's bytes: it caused
+ * the entry, or is a party to the instruction the entry is about (as for
+ * ledger_transfer), or reads alerts and the entry is one, or is admin or
+ * the auditor. 1 yes, 0 no, -1 cannot tell (unreadable entry or ledger). */
+int	ledger_entry_party(struct ledger *, const char *agency, unsigned role,
+	    const char *entry, size_t len);
 
 struct ipc_report_query;
 /* GET /v1/reports/reconciliation and GET /v1/alerts. *body is the

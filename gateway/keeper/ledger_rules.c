@@ -746,7 +746,10 @@ ledger_watch_overdue(struct ledger *l, const char *today)
 	return 0;
 }
 
-/* Certificates the configuration names that end within 30 days. */
+/* Certificates the configuration names that end within 30 days, and CRLs
+ * whose nextUpdate is within 3 days: a CRL is re-published long before
+ * (daily, for a week's validity, is common), and a lapsed one makes every
+ * certificate of its CA fail verification. */
 static int
 ledger_watch_certs(struct ledger *l)
 {
@@ -758,14 +761,16 @@ ledger_watch_certs(struct ledger *l)
 	struct tm		tm;
 
 	for (i = 0; i < n; i++) {
-		if (certs[i].not_after - now > 30 * 86400)
+		if (certs[i].not_after - now > (certs[i].crl ? 3 : 30) * 86400)
 			continue;
 		gmtime_r(&certs[i].not_after, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		if (alerts_raise(l->al, "certificate-expiry", "", "",
-		    certs[i].path, json_pack("{s:s, s:I}", "not_after", when,
-		    "seconds_left", (json_int_t)(certs[i].not_after - now)),
-		    UINT64_MAX, &raised) == -1)
+		if (alerts_raise(l->al, certs[i].crl ? "crl-next-update" :
+		    "certificate-expiry", "", "", certs[i].path,
+		    json_pack("{s:s, s:I}", certs[i].crl ? "next_update" :
+		    "not_after", when, "seconds_left",
+		    (json_int_t)(certs[i].not_after - now)), UINT64_MAX,
+		    &raised) == -1)
 			return -1;
 	}
 	return 0;

@@ -11,14 +11,17 @@
 #include "keeper/store.h"
 #include "util.h"
 
-/* Whether the caller (agency, role) is a party to the instruction. */
+/* Whether the caller (agency, role) is a party to the instruction: the
+ * agency that sent it, the receivers of its deliveries, admin and the
+ * auditor. */
 static int
-ledger_party(struct ledger *l, const struct ipc_transfer_query *q,
-    enum instr_kind kind, const struct ledger_row *row)
+ledger_party(const char *agency, unsigned role, enum instr_kind kind,
+    const struct ledger_row *row)
 {
 	unsigned	roles = 0;
 
-	if (q->role == ROLE_ADMIN || strcmp(q->agency, row->agency) == 0)
+	if (role == ROLE_ADMIN || role == ROLE_AUDITOR ||
+	    strcmp(agency, row->agency) == 0)
 		return 1;
 	switch (kind) {
 	case INSTR_COLLECTION:
@@ -32,15 +35,68 @@ ledger_party(struct ledger *l, const struct ipc_transfer_query *q,
 		break;
 	case INSTR_DISBURSEMENT:
 		roles = 1u << ROLE_FINANCE | 1u << ROLE_HRSS;
-		if (strcmp(q->agency, row->bank) == 0)
+		if (strcmp(agency, row->bank) == 0)
 			return 1;
 		break;
 	case INSTR_BANK_NOTIFICATION:
 		roles = 1u << ROLE_FINANCE;
 		break;
 	}
-	(void)l;
-	return q->role < ROLE_COUNT && (roles & 1u << q->role) != 0;
+	return role < ROLE_COUNT && (roles & 1u << role) != 0;
+}
+
+/* The instruction an entry is about, for the kinds of entry that share
+ * their instruction's parties (its acceptance, a replay of it, a delivery
+ * of it): 1 and kind and id set, or 0. */
+static int
+ledger_entry_instr(json_t *e, const char *ekind, const char **kind,
+    const char **id)
+{
+	json_t	*in;
+
+	if (strcmp(ekind, "instruction") == 0 || strcmp(ekind, "delivery") == 0) {
+		in = json_object_get(e, "instruction");
+		*kind = json_string_value(json_object_get(in, "kind"));
+		*id = json_string_value(json_object_get(in, "id"));
+	} else if (strcmp(ekind, "replay") == 0) {
+		*kind = json_string_value(json_object_get(e, "instruction_kind"));
+		*id = json_string_value(json_object_get(e, "id"));
+	} else
+		return 0;
+	return *kind != NULL && *id != NULL;
+}
+
+int
+ledger_entry_party(struct ledger *l, const char *agency, unsigned role,
+    const char *entry, size_t len)
+{
+	struct ledger_row	 row;
+	enum instr_kind		 k;
+	json_t			*e;
+	const char		*ekind, *who, *ikind, *iid;
+	int			 rc = 0;
+
+	if (role == ROLE_ADMIN || role == ROLE_AUDITOR)
+		return 1;
+	if ((e = json_loadb(entry, len, 0, NULL)) == NULL)
+		return -1;
+	ekind = json_string_value(json_object_get(e, "kind"));
+	who = json_string_value(json_object_get(e, "agency"));
+	if (who != NULL && strcmp(who, agency) == 0)
+		rc = 1;		/* the agency that caused it */
+	else if (ekind == NULL)
+		rc = 0;
+	else if (strcmp(ekind, "alert") == 0)
+		/* An alert of its own: for those who read /v1/alerts. */
+		rc = role == ROLE_FINANCE || role == ROLE_HRSS;
+	else if (ledger_entry_instr(e, ekind, &ikind, &iid) &&
+	    ledger_kind_parse(ikind, &k) == 0 &&
+	    (rc = ledger_find(l, ikind, iid, &row)) == 1) {
+		rc = ledger_party(agency, role, k, &row);
+		free(row.receipt);
+	}
+	json_decref(e);
+	return rc;
 }
 
 static json_t *
@@ -144,7 +200,7 @@ ledger_transfer(struct ledger *l, const struct ipc_transfer_query *q,
 		for (k = INSTR_COLLECTION; k <= INSTR_BANK_NOTIFICATION; k++) {
 			memset(&row, 0, sizeof(row));
 			if (ledger_find(l, instr_kind_name(k), q->id, &row) ==
-			    1 && ledger_party(l, q, k, &row)) {
+			    1 && ledger_party(q->agency, q->role, k, &row)) {
 				kind = k;
 				n++;
 			}
@@ -159,7 +215,7 @@ ledger_transfer(struct ledger *l, const struct ipc_transfer_query *q,
 	if (n == 0 && q->kind == 0)
 		rc = 0;
 	else if ((rc = ledger_find(l, instr_kind_name(kind), q->id, &row)) == 1 &&
-	    !ledger_party(l, q, kind, &row)) {
+	    !ledger_party(q->agency, q->role, kind, &row)) {
 		free(row.receipt);
 		rc = 0;
 	}

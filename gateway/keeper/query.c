@@ -180,9 +180,40 @@ query_bundle(struct store *st, uint64_t index, struct ipc_audit_reply *r,
 	query_ok(r, "text/plain; charset=utf-8", buf, body, blen);
 }
 
+/* Whether the asker may read entry index: 1, or 0 with r filled. An entry
+ * the asker may not read is answered as one that does not exist. */
+static int
+query_may_read(struct store *st, const struct ipc_audit_query *q,
+    query_party_fn *party, void *arg, struct ipc_audit_reply *r,
+    char **body, size_t *blen)
+{
+	char	*entry = NULL;
+	size_t	 elen;
+	int	 rc;
+
+	if (q->a >= store_size(st))
+		return 1;	/* nothing there: the query says so itself */
+	if (!ipc_str_ok(q->agency, sizeof(q->agency)) ||
+	    store_entry(st, q->a, &entry, &elen) == -1)
+		rc = -1;
+	else
+		rc = party(arg, q, entry, elen);
+	free(entry);
+	if (rc == 1)
+		return 1;
+	if (rc == 0)
+		query_error(r, body, blen, 404, "no-entry",
+		    "no entry at this index");
+	else
+		query_error(r, body, blen, 500, "internal",
+		    "cannot tell who may read this entry");
+	return 0;
+}
+
 void
 query_answer(struct store *st, const struct ipc_audit_query *q,
-    struct ipc_audit_reply *r, char **body, size_t *blen)
+    query_party_fn *party, void *arg, struct ipc_audit_reply *r, char **body,
+    size_t *blen)
 {
 	char		*note;
 	size_t		 len;
@@ -213,6 +244,8 @@ query_answer(struct store *st, const struct ipc_audit_query *q,
 		query_consistency(st, q->a, size, r, body, blen);
 		return;
 	case AUDIT_ENTRY:
+		if (!query_may_read(st, q, party, arg, r, body, blen))
+			return;
 		if (q->a >= store_size(st) || store_entry(st, q->a, body, blen) == -1) {
 			query_error(r, body, blen, 404, "no-entry",
 			    "no entry at this index");
@@ -222,6 +255,8 @@ query_answer(struct store *st, const struct ipc_audit_query *q,
 		str_copy(r->ctype, sizeof(r->ctype), "application/json");
 		return;
 	case AUDIT_BUNDLE:
+		if (!query_may_read(st, q, party, arg, r, body, blen))
+			return;
 		query_bundle(st, q->a, r, body, blen);
 		return;
 	default:

@@ -1,5 +1,6 @@
 /* TLS contexts: TLS 1.3 preferred, TLS 1.2 only with ECDHE and AEAD, mutual
- * authentication everywhere, CRLs checked for the whole chain. */
+ * authentication everywhere, CRLs (where configured: listeners and upstreams
+ * warn without one) checked for the whole chain. */
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -18,6 +19,10 @@
 #include "log.h"
 #include "net/tls.h"
 #include "util.h"
+
+/* DER intermediates a session ticket may carry, and how many. */
+#define TLS_CHAIN_MAX		(16 * 1024)
+#define TLS_CHAIN_CERTS		8
 
 #define TLS12_CIPHERS \
 	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
@@ -104,6 +109,67 @@ tls_load_pair(SSL_CTX *ctx, const char *cert, const char *key, char *err,
 	return 0;
 }
 
+/* A ticket is all a resumed session has of the handshake, and OpenSSL
+ * serializes only the peer's leaf: the intermediates the client sent ride in
+ * the ticket's application data (encrypted and authenticated with it), so
+ * that tls_reverify_peer can still build the chain on resumption. A resumed
+ * session's new ticket keeps the data it was resumed with. */
+static int
+tls_ticket_gen(SSL *ssl, void *arg)
+{
+	STACK_OF(X509)	*chain = SSL_get_peer_cert_chain(ssl);
+	unsigned char	 buf[TLS_CHAIN_MAX], *p;
+	int		 i, n, len = 0;
+
+	(void)arg;
+	if (chain == NULL || sk_X509_num(chain) == 0)
+		return 1;
+	for (i = 0; i < sk_X509_num(chain) && i < TLS_CHAIN_CERTS; i++) {
+		n = i2d_X509(sk_X509_value(chain, i), NULL);
+		if (n <= 0 || n > TLS_CHAIN_MAX - len) {
+			/* Resumption then fails closed (403), never open. */
+			log_warnx("%s: client chain too long for a ticket",
+			    __func__);
+			return 1;
+		}
+		p = buf + len;
+		i2d_X509(sk_X509_value(chain, i), &p);
+		len += n;
+	}
+	return SSL_SESSION_set1_ticket_appdata(SSL_get_session(ssl), buf,
+	    (size_t)len);
+}
+
+/* The intermediates tls_ticket_gen kept in a resumed session, or NULL. The
+ * caller frees the stack (sk_X509_pop_free). */
+static STACK_OF(X509) *
+tls_ticket_chain(SSL *ssl)
+{
+	STACK_OF(X509)		*chain;
+	X509			*x;
+	const unsigned char	*p, *end;
+	void			*data = NULL;
+	size_t			 len = 0;
+
+	if (SSL_SESSION_get0_ticket_appdata(SSL_get_session(ssl), &data,
+	    &len) != 1 || data == NULL || len == 0 || len > TLS_CHAIN_MAX)
+		return NULL;
+	if ((chain = sk_X509_new_null()) == NULL)
+		return NULL;
+	p = data;
+	end = p + len;
+	while (p < end && sk_X509_num(chain) < TLS_CHAIN_CERTS) {
+		if ((x = d2i_X509(NULL, &p, end - p)) == NULL ||
+		    sk_X509_push(chain, x) == 0) {
+			X509_free(x);
+			sk_X509_pop_free(chain, X509_free);
+			ERR_clear_error();
+			return NULL;
+		}
+	}
+	return chain;
+}
+
 SSL_CTX *
 tls_server_ctx(const struct cfg_listener *l, const char *sid_ctx, char *err,
     size_t esz)
@@ -140,6 +206,10 @@ tls_server_ctx(const struct cfg_listener *l, const char *sid_ctx, char *err,
 		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
 		SSL_CTX_set_num_tickets(ctx, 0);
 		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	} else if (SSL_CTX_set_session_ticket_cb(ctx, tls_ticket_gen, NULL,
+	    NULL) != 1) {
+		tls_err(err, esz, "session ticket callback", "");
+		goto fail;
 	}
 	return ctx;
 fail:
@@ -166,6 +236,8 @@ tls_client_ctx(const struct cfg_upstream *u, char *err, size_t esz)
 		tls_err(err, esz, "cannot load CA", u->ca);
 		goto fail;
 	}
+	if (u->crl[0] != '\0' && tls_load_crl(ctx, u->crl, err, esz) == -1)
+		goto fail;
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	return ctx;
 fail:
@@ -223,14 +295,20 @@ tls_reverify_peer(SSL *ssl)
 {
 	X509_STORE_CTX	*vctx;
 	X509		*peer;
-	STACK_OF(X509)	*chain;
+	STACK_OF(X509)	*chain, *kept = NULL;
 	int		 ok = 0;
 
 	if ((peer = SSL_get0_peer_certificate(ssl)) == NULL)
 		return -1;
+	/* Resumed from a ticket, the session has no chain but what
+	 * tls_ticket_gen kept. */
 	chain = SSL_get_peer_cert_chain(ssl);
-	if ((vctx = X509_STORE_CTX_new()) == NULL)
+	if (chain == NULL || sk_X509_num(chain) == 0)
+		chain = kept = tls_ticket_chain(ssl);
+	if ((vctx = X509_STORE_CTX_new()) == NULL) {
+		sk_X509_pop_free(kept, X509_free);
 		return -1;
+	}
 	if (X509_STORE_CTX_init(vctx,
 	    SSL_CTX_get_cert_store(SSL_get_SSL_CTX(ssl)), peer, chain) == 1) {
 		X509_STORE_CTX_set_purpose(vctx, X509_PURPOSE_SSL_CLIENT);
@@ -241,6 +319,7 @@ tls_reverify_peer(SSL *ssl)
 			    X509_STORE_CTX_get_error(vctx)));
 	}
 	X509_STORE_CTX_free(vctx);
+	sk_X509_pop_free(kept, X509_free);
 	ERR_clear_error();
 	return ok ? 0 : -1;
 }

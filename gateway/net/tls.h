@@ -20,8 +20,8 @@ typedef struct x509_st X509;
  * owns the context (SSL_CTX_free). */
 SSL_CTX	*tls_server_ctx(const struct cfg_listener *l, const char *sid_ctx,
 	    char *err, size_t esz);
-/* Client context presenting u->cert and verifying the peer against u->ca.
- * Same ownership and errors as tls_server_ctx. */
+/* Client context presenting u->cert and verifying the peer against u->ca
+ * and, if set, u->crl. Same ownership and errors as tls_server_ctx. */
 SSL_CTX	*tls_client_ctx(const struct cfg_upstream *u, char *err, size_t esz);
 
 /* SHA-256 of the DER SubjectPublicKeyInfo: the agency pin. 0 or -1. */
@@ -29,7 +29,8 @@ int	 tls_spki_sha256(X509 *, unsigned char out[32]);
 int	 tls_spki_sha256_file(const char *file, unsigned char out[32]);
 /* Re-runs chain, validity and CRL checks on a resumed session's peer
  * certificate against the context's current store: a session must never
- * outlive a revocation. 0 if still valid, -1 otherwise. */
+ * outlive a revocation. The intermediates come from the session ticket
+ * (tls_server_ctx keeps them there). 0 if still valid, -1 otherwise. */
 int	 tls_reverify_peer(SSL *);
 
 #endif

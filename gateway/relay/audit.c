@@ -487,6 +487,9 @@ audit_request(struct relay_conn *c, const char *url, size_t len)
 		    "the audit log is not reachable");
 		return 0;
 	}
+	/* Who asks: the keeper, which knows the entry, decides. */
+	str_copy(q.agency, sizeof(q.agency), r->cf->agencies[c->agency].name);
+	q.role = r->cf->agencies[c->agency].role;
 	ipc_send(bufferevent_get_output(r->keeper), IPC_AUDIT_QUERY, p->id, &q,
 	    sizeof(q));
 	TAILQ_INSERT_TAIL(&r->queries, p, entry);

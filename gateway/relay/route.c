@@ -79,6 +79,9 @@ route_check(const struct cfg_route *r, unsigned method, enum role role)
 		return ROUTE_NONE;
 	if ((r->roles & (1u << role)) == 0)
 		return ROUTE_ROLE;
+	/* The auditor reads; no route, however configured, lets it write. */
+	if (role == ROLE_AUDITOR && (method & ~(METHOD_GET | METHOD_HEAD)) != 0)
+		return ROUTE_ROLE;
 	if ((r->methods & method) == 0)
 		return ROUTE_METHOD;
 	return ROUTE_OK;

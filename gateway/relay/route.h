@@ -15,6 +15,7 @@ int	route_path_ok(const char *url, size_t len);
 /* The route with the longest prefix of the path (query excluded), or NULL. */
 const struct cfg_route	*route_match(const struct config *, const char *url,
 			    size_t len);
+/* ROUTE_ROLE also for any method but GET and HEAD by the auditor. */
 enum route_verdict	 route_check(const struct cfg_route *, unsigned method,
 			    enum role);
 

@@ -216,9 +216,10 @@ transfer_read_head(struct relay_conn *c, struct transfer *t, const char *url,
 		    "this endpoint is read with GET");
 	/* Reports and alerts are for the fund's authorities and auditors. */
 	else if (t->read != TE_TRANSFERS && ag->role != ROLE_FINANCE &&
-	    ag->role != ROLE_HRSS && ag->role != ROLE_ADMIN)
+	    ag->role != ROLE_HRSS && ag->role != ROLE_ADMIN &&
+	    ag->role != ROLE_AUDITOR)
 		conn_reply_error(c, 403, "role-not-allowed",
-		    "reports are for finance, hrss and admin");
+		    "reports are for finance, hrss, admin and auditor");
 	return 0;
 }
 

@@ -47,7 +47,7 @@ READY_TIMEOUT = 10.0      # processes must listen within this
 LOCAL = "127.0.0.1"
 
 AGENCY_CERTS = ("tax", "finance", "hrss", "finance-city-620100",
-                "finance-city-620200", "bank", "admin")
+                "finance-city-620200", "bank", "admin", "auditor")
 NEGATIVE_CERTS = ("expired", "revoked", "rogue", "unpinned")
 REQUIRED_FILES = (["ca.crt", "crl.pem", "gateway.crt", "gateway.key",
                    "gateway-client.crt", "gateway-client.key", "signing.key",
@@ -109,7 +109,12 @@ def token():
 # ports and readiness
 
 def free_port():
-    """A TCP port that was free a moment ago on 127.0.0.1."""
+    """A TCP port that was free a moment ago on 127.0.0.1.
+
+    Only a moment ago: something else may take it before our server binds it. gatewayd
+    and stubd refuse a port someone listens on (they would otherwise share it through
+    SO_REUSEPORT), and readiness waits for the server's own line, never for "some
+    listener on the port"; Env.start chooses new ports when the gateway's were taken."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((LOCAL, 0))
         return s.getsockname()[1]
@@ -135,8 +140,9 @@ def wait_until(pred, timeout, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
-def children_of(pid):
-    """Pids whose parent is pid (from /proc)."""
+def _live_procs(field, value):
+    """Live (not zombie) pids whose /proc stat field after the state (0: ppid,
+    1: process group) equals value."""
     out = []
     for d in os.listdir("/proc"):
         if not d.isdigit():
@@ -146,11 +152,21 @@ def children_of(pid):
                 stat = f.read()
         except OSError:
             continue
-        # pid (comm) state ppid ...: comm may hold spaces, so split after ')'.
+        # pid (comm) state ppid pgrp ...: comm may hold spaces, so split after ')'.
         fields = stat[stat.rindex(")") + 2:].split()
-        if fields[0] != "Z" and int(fields[1]) == pid:
+        if fields[0] != "Z" and int(fields[1 + field]) == value:
             out.append(int(d))
     return out
+
+
+def children_of(pid):
+    """Pids whose parent is pid (from /proc)."""
+    return _live_procs(0, pid)
+
+
+def group_members(pgid):
+    """Live (not zombie) pids in process group pgid (from /proc)."""
+    return _live_procs(1, pgid)
 
 
 def tail(path, lines=40, start=0):
@@ -206,12 +222,16 @@ class Proc:
             return None
 
     def kill_group(self):
-        """SIGKILLs the whole process group (the process and any child it forked)."""
+        """SIGKILLs the whole process group (the process and any child it forked) and
+        waits until every member is gone: a worker still dying holds its sockets, and the
+        next server on the same port must not start beside it."""
         try:
             os.killpg(self.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
         self.wait(5)
+        wait_until(lambda: not group_members(self.pid), 10, what="process group %d of %s "
+                   "to be gone" % (self.pid, self.name))
 
     def stop(self, grace=3.0):
         """SIGTERM, wait up to grace seconds, then SIGKILL the group. Returns the exit code."""
@@ -285,16 +305,15 @@ class Stub:
         self.wait_ready()
 
     def ready(self):
+        """Its own line, not a listener on the port: that could be anyone's."""
         if not self.proc.alive():
             raise RuntimeError("stub %s exited with %s before listening:\n%s"
                                % (self.name, self.proc.returncode(), self.proc.stderr_tail()))
-        return "listening on" in self.proc.stdout_text() + self.proc.stderr_text() \
-            or port_open(self.port, self.host)
+        return ("stubd %s listening on " % self.name) in (self.proc.stdout_text()
+                                                        + self.proc.stderr_text())
 
     def wait_ready(self):
         wait_until(self.ready, READY_TIMEOUT, what="stub %s on port %d" % (self.name, self.port))
-        wait_until(lambda: port_open(self.port, self.host), READY_TIMEOUT,
-                   what="stub %s port %d" % (self.name, self.port))
 
     def records(self):
         """Every request the stub recorded so far (list of dicts)."""
@@ -442,6 +461,7 @@ class GatewayConfig:
             sec("upstream " + name)
             kv("url", url)
             kv("ca", ca_file())
+            kv("crl", os.path.join(CERTS, "crl.pem"))
             kv("cert", cert("gateway-client"))
             kv("key", key("gateway-client"))
             kv("connect_timeout", "2s")
@@ -507,6 +527,10 @@ class GatewayConfig:
 # ---------------------------------------------------------------------------
 # the whole system under test
 
+class PortTaken(RuntimeError):
+    """gatewayd refused to start: another process listens on one of its ports."""
+
+
 class Env:
     """Stubs (finance, hrss, bank) plus one gateway, in a temporary folder."""
 
@@ -536,24 +560,41 @@ class Env:
                 self.stubs[n] = Stub(n, self.dir, **kw)
             for s in self.stubs.values():
                 s.wait_ready()
-            self.config = GatewayConfig(self.dir, self.agency_port, self.admin_port,
-                                        self.stubs, down_port=self.down_port, **self.cfg_kw)
-            self.config.write(self.config_path)
-            self.start_gateway()
+            for attempt in range(3):
+                self.config = GatewayConfig(self.dir, self.agency_port, self.admin_port,
+                                            self.stubs, down_port=self.down_port,
+                                            **self.cfg_kw)
+                self.config.write(self.config_path)
+                try:
+                    self.start_gateway()
+                    break
+                except PortTaken:
+                    # Taken between free_port() and gatewayd's bind: choose again.
+                    self.gateway.stop()
+                    self.agency_port, self.admin_port = free_port(), free_port()
+            else:
+                raise RuntimeError("gatewayd found its ports taken three times")
         except BaseException:
             self.stop()
             raise
         return self
 
     def start_gateway(self):
+        """Starts gatewayd and waits for its own "ready" line: a listener on the port
+        proves nothing (a server of the previous test still dying, or anyone else's)."""
         self.gateway = Proc("gatewayd", [GATEWAYD, "-c", self.config_path], self.dir)
         self.gateway_generation = getattr(self, "gateway_generation", 0) + 1
+        line = "gatewayd ready: agency %s:%d, admin %s:%d" % (
+            LOCAL, self.agency_port, LOCAL, self.admin_port)
 
         def ready():
             if not self.gateway.alive():
+                err = self.gateway.stderr_tail()
+                if "another process listens there" in err:
+                    raise PortTaken(err)
                 raise RuntimeError("gatewayd exited with %s during start-up; stderr:\n%s"
-                                   % (self.gateway.returncode(), self.gateway.stderr_tail()))
-            return port_open(self.agency_port) and port_open(self.admin_port)
+                                   % (self.gateway.returncode(), err))
+            return line in self.gateway.stderr_text()
         try:
             wait_until(ready, READY_TIMEOUT, what="gatewayd to listen on %d and %d"
                        % (self.agency_port, self.admin_port))

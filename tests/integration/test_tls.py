@@ -203,6 +203,19 @@ class ResumptionTest(GatewayTestCase):
     def test_resumed_finance_still_authorized_tls13(self):
         self._finance(TLS13)
 
+    def test_resumed_behind_intermediate_tls12_and_tls13(self):
+        """The auditor's certificate comes from an intermediate the gateway does not
+        trust directly (certs/gen.sh): a resumed session must still chain, so the
+        session has to keep what the client sent in the full handshake."""
+        for ver in (TLS12, TLS13):
+            with self.subTest(version=str(ver)):
+                r1, r2, reused = self.two_connections("auditor", ver, "/v1/alerts",
+                                                      "/v1/alerts")
+                self.assertEqual(r1.status, 200, r1)
+                self.assertTrue(reused, "the session was not resumed: nothing tested")
+                self.assertEqual(r2.status, 200, "resumed session behind an intermediate "
+                                 "lost its identity: %r" % r2)
+
     def test_resumed_role_still_checked(self):
         for ver in (TLS12, TLS13):
             r1, r2, reused = self.two_connections("hrss", ver, "/pass/hrss/a/" + token(),

@@ -194,11 +194,31 @@ stubd_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 
 /* One listening socket; with several threads each has its own, bound to the
  * same port with SO_REUSEPORT so the kernel spreads connections. *ss carries
- * the port actually bound (port 0 asks for any) to the next socket. */
+ * the port actually bound (port 0 asks for any) to the next socket. The
+ * first is preceded by a bind without SO_REUSEPORT, which fails if anyone
+ * listens there: never share a port with another process (gatewayd does
+ * the same). */
 static int
-stubd_listen_socket(struct sockaddr_storage *ss, socklen_t sslen, int reuseport)
+stubd_listen_socket(struct sockaddr_storage *ss, socklen_t sslen, int reuseport,
+    int first)
 {
 	int	fd, one = 1;
+
+	if (first && reuseport) {
+		if ((fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC,
+		    0)) == -1) {
+			log_warn("%s: socket", __func__);
+			return -1;
+		}
+		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+		    sizeof(one)) == -1 ||
+		    bind(fd, (struct sockaddr *)ss, sslen) == -1) {
+			log_warn("%s: bind", __func__);
+			close(fd);
+			return -1;
+		}
+		close(fd);
+	}
 
 	if ((fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0)) == -1) {
@@ -354,7 +374,7 @@ main(int argc, char **argv)
 
 	for (i = 0; i < cfg.threads; i++) {
 		if ((fd = stubd_listen_socket(&ss, sslen,
-		    cfg.threads > 1)) == -1)
+		    cfg.threads > 1, i == 0)) == -1)
 			fatalx("cannot listen on %s", cfg.listen);
 		workers[i].fd = -1;
 		workers[i].stop_fds[0] = workers[i].stop_fds[1] = -1;

@@ -214,6 +214,17 @@ test_check(void **state)
 	assert_int_equal(route_check(&r, METHOD_PUT, ROLE_HRSS), ROUTE_ROLE);
 	assert_int_equal(route_check(&r, 0, ROLE_FINANCE_CITY), ROUTE_ROLE);
 
+	/* The auditor reads through a route that lists it, and never
+	 * writes, whatever methods the route allows. */
+	r.roles = 1u << ROLE_AUDITOR;
+	assert_int_equal(route_check(&r, METHOD_GET, ROLE_AUDITOR), ROUTE_OK);
+	assert_int_equal(route_check(&r, METHOD_POST, ROLE_AUDITOR), ROUTE_ROLE);
+	r.methods |= METHOD_PUT | METHOD_DELETE | METHOD_PATCH;
+	assert_int_equal(route_check(&r, METHOD_PUT, ROLE_AUDITOR), ROUTE_ROLE);
+	assert_int_equal(route_check(&r, METHOD_DELETE, ROLE_AUDITOR),
+	    ROUTE_ROLE);
+	r.methods = METHOD_GET | METHOD_POST;
+
 	/* Each role alone. */
 	for (ro = 0; ro < ROLE_COUNT; ro++) {
 		r.roles = 1u << ro;
