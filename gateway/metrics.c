@@ -31,6 +31,11 @@ static const char *const metrics_tls_reasons[TLS_FAIL_COUNT] = {
 	"timeout", "other",
 };
 
+static const char *const metrics_refusals[CONN_REFUSED_COUNT] = {
+	[CONN_REFUSED_CAPACITY] = "over-capacity",
+	[CONN_REFUSED_ADDRESS] = "per-address",
+	[CONN_REFUSED_EVICTED] = "evicted",
+};
 static const char *const metrics_listeners[LISTENER_COUNT] = {
 	"agency", "admin",
 };
@@ -214,6 +219,31 @@ metrics_tls(const struct runtime *rt, struct evbuffer *out)
 		evbuffer_add_printf(out, "gateway_connections_open"
 		    "{listener=\"%s\"} %lld\n", metrics_listeners[k], open);
 	}
+	evbuffer_add_printf(out,
+	    "# HELP gateway_connections_refused_total Client connections "
+	    "closed before a request, by reason.\n"
+	    "# TYPE gateway_connections_refused_total counter\n");
+	for (k = 0; k < LISTENER_COUNT; k++)
+		for (why = 0; why < CONN_REFUSED_COUNT; why++)
+			evbuffer_add_printf(out,
+			    "gateway_connections_refused_total"
+			    "{listener=\"%s\",reason=\"%s\"} %llu\n",
+			    metrics_listeners[k], metrics_refusals[why],
+			    METRICS_SUM(m, conn_refused[k][why]));
+	evbuffer_add_printf(out,
+	    "# HELP gateway_send_timeouts_total Clients dropped for not "
+	    "reading an answer within send_timeout.\n"
+	    "# TYPE gateway_send_timeouts_total counter\n");
+	for (k = 0; k < LISTENER_COUNT; k++)
+		evbuffer_add_printf(out, "gateway_send_timeouts_total"
+		    "{listener=\"%s\"} %llu\n", metrics_listeners[k],
+		    METRICS_SUM(m, send_timeouts[k]));
+	evbuffer_add_printf(out,
+	    "# HELP gateway_access_log_dropped_total Access log lines dropped "
+	    "because the log did not take them in time.\n"
+	    "# TYPE gateway_access_log_dropped_total counter\n"
+	    "gateway_access_log_dropped_total %llu\n",
+	    METRICS_SUM(m, access_dropped));
 }
 
 static void
