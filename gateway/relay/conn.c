@@ -106,21 +106,20 @@ conn_set_state(struct relay_conn *c, enum conn_state s)
 	}
 }
 
-/* How long an exchange may wait without progress: send_timeout, or the
- * upstream's connect and read timeouts if they are longer. */
+/* How long an exchange may wait without progress: a passthrough as long
+ * as its upstream's connect and read timeouts allow (so they hold while the
+ * upstream is paused for a client that reads nothing), anything else
+ * send_timeout. */
 static uint64_t
 conn_wait_ms(const struct relay_conn *c)
 {
 	const struct cfg_upstream	*u;
-	uint64_t			 ms;
 
-	ms = c->r->cf->listeners[c->kind].send_timeout_ms;
 	if (c->px != NULL && c->route != NULL) {
 		u = &c->r->cf->upstreams[c->route->upstream];
-		if (u->connect_timeout_ms + u->timeout_ms > ms)
-			ms = u->connect_timeout_ms + u->timeout_ms;
+		return u->connect_timeout_ms + u->timeout_ms;
 	}
-	return ms;
+	return c->r->cf->listeners[c->kind].send_timeout_ms;
 }
 
 /* A client that takes nothing of what is queued for it for send_timeout is

@@ -342,6 +342,36 @@ class HostileClientsTest(GatewayTestCase):
         self.assertIn(r.status, (200, 202), r)
 
 
+class WaitDeadlineTest(GatewayTestCase):
+    """send_timeout long (60s), the upstream's timeouts short (the "slow" upstream:
+    connect 2s, read 1s): a client that reads nothing pauses the upstream, and the
+    upstream's deadline still ends the exchange (it used to vanish with the pause)."""
+    scope = "class"
+    env_kw = {"extra_routes": [("slow-big", "/__stub/big", "GET", "finance", "slow")]}
+
+    def test_paused_upstream_keeps_its_deadline(self):
+        t = token()
+        s = tls_from(harness.LOCAL, self.env.agency_port, "finance", rcvbuf=16384)
+        try:
+            s.sendall(b"GET /__stub/big?bytes=%d&t=%s HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                      % (BIG, t.encode()))
+
+            def find():
+                for line in self.env.access_log_lines():
+                    if t in str(line.get("path", "")):
+                        return line
+                return None
+            line = harness.wait_until(find, DEADLINE, interval=0.1,
+                                      what="an access log line for %s" % t)
+            self.assertEqual(line["code"], "wait-timeout", line)
+            self.assertEqual(line["route"], "slow-big", line)
+            self.assertEqual(line["status"], 200, line)
+            self.assertLess(line["bytes_out"], BIG, line)
+            self.assertTrue(peer_closed(s, DEADLINE))
+        finally:
+            s.close()
+
+
 class CapsTest(GatewayTestCase):
     """Item 5 with the issue's figures: max_connections = 8."""
     scope = "test"
