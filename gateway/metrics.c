@@ -177,13 +177,32 @@ metrics_requests(const struct runtime *rt, struct evbuffer *out)
 	}
 }
 
+/* A counter per listener and reason: an array [LISTENER_COUNT][n] of
+ * atomic_ullong at offset off in every slot. */
+static void
+metrics_by_reason(const struct metrics *m, struct evbuffer *out,
+    const char *name, const char *help, size_t off,
+    const char *const *reasons, size_t n)
+{
+	size_t	k, why;
+
+	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s counter\n", name,
+	    help, name);
+	for (k = 0; k < LISTENER_COUNT; k++)
+		for (why = 0; why < n; why++)
+			evbuffer_add_printf(out, "%s{listener=\"%s\",reason="
+			    "\"%s\"} %llu\n", name, metrics_listeners[k],
+			    reasons[why], metrics_sum(m, off +
+			    (k * n + why) * sizeof(atomic_ullong)));
+}
+
 static void
 metrics_tls(const struct runtime *rt, struct evbuffer *out)
 {
 	const struct metrics	*m = rt->metrics;
 	long long		 open;
 	unsigned		 i;
-	size_t			 k, why;
+	size_t			 k;
 
 	evbuffer_add_printf(out,
 	    "# HELP gateway_tls_handshakes_total Completed TLS handshakes.\n"
@@ -192,17 +211,10 @@ metrics_tls(const struct runtime *rt, struct evbuffer *out)
 		evbuffer_add_printf(out, "gateway_tls_handshakes_total"
 		    "{listener=\"%s\"} %llu\n", metrics_listeners[k],
 		    METRICS_SUM(m, handshakes[k]));
-	evbuffer_add_printf(out,
-	    "# HELP gateway_tls_handshake_failures_total Refused or failed TLS "
-	    "handshakes, by reason.\n"
-	    "# TYPE gateway_tls_handshake_failures_total counter\n");
-	for (k = 0; k < LISTENER_COUNT; k++)
-		for (why = 0; why < TLS_FAIL_COUNT; why++)
-			evbuffer_add_printf(out,
-			    "gateway_tls_handshake_failures_total"
-			    "{listener=\"%s\",reason=\"%s\"} %llu\n",
-			    metrics_listeners[k], metrics_tls_reasons[why],
-			    METRICS_SUM(m, tls_failures[k][why]));
+	metrics_by_reason(m, out, "gateway_tls_handshake_failures_total",
+	    "Refused or failed TLS handshakes, by reason.",
+	    offsetof(struct metrics_slot, tls_failures), metrics_tls_reasons,
+	    TLS_FAIL_COUNT);
 	evbuffer_add_printf(out,
 	    "# HELP gateway_unpinned_clients_total Handshakes with a valid "
 	    "certificate pinned to no agency.\n"
@@ -219,17 +231,10 @@ metrics_tls(const struct runtime *rt, struct evbuffer *out)
 		evbuffer_add_printf(out, "gateway_connections_open"
 		    "{listener=\"%s\"} %lld\n", metrics_listeners[k], open);
 	}
-	evbuffer_add_printf(out,
-	    "# HELP gateway_connections_refused_total Client connections "
-	    "closed before a request, by reason.\n"
-	    "# TYPE gateway_connections_refused_total counter\n");
-	for (k = 0; k < LISTENER_COUNT; k++)
-		for (why = 0; why < CONN_REFUSED_COUNT; why++)
-			evbuffer_add_printf(out,
-			    "gateway_connections_refused_total"
-			    "{listener=\"%s\",reason=\"%s\"} %llu\n",
-			    metrics_listeners[k], metrics_refusals[why],
-			    METRICS_SUM(m, conn_refused[k][why]));
+	metrics_by_reason(m, out, "gateway_connections_refused_total",
+	    "Client connections closed before a request, by reason.",
+	    offsetof(struct metrics_slot, conn_refused), metrics_refusals,
+	    CONN_REFUSED_COUNT);
 	evbuffer_add_printf(out,
 	    "# HELP gateway_send_timeouts_total Clients dropped for not "
 	    "reading an answer within send_timeout.\n"
