@@ -248,9 +248,12 @@ config_listener_kv(struct config_parse *p, struct cfg_listener *l,
 			l->tickets = strcmp(v, "yes") == 0;
 		else
 			config_error(p->cf, p->line, "tickets must be yes or no");
-	} else if (strcmp(k, "send_timeout") == 0)
-		config_duration(p, v, &l->send_timeout_ms);
-	else
+	} else if (strcmp(k, "send_timeout") == 0) {
+		if (config_duration(p, v, &l->send_timeout_ms) == 0 &&
+		    l->send_timeout_ms == 0)
+			config_error(p->cf, p->line,
+			    "send_timeout must not be 0");
+	} else
 		config_error(p->cf, p->line, "unknown key \"%s\" in a listener", k);
 }
 

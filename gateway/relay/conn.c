@@ -82,10 +82,11 @@ conn_set_state(struct relay_conn *c, enum conn_state s)
 	case CONN_WAITING:
 		/* The upstream's timeouts govern an answer in progress and
 		 * send_timeout a client that stops reading; this deadline ends
-		 * an exchange that makes no progress at all for longer, such
-		 * as one whose upstream is paused for a client reading nothing. */
+		 * an exchange that makes no progress at all, such as one whose
+		 * upstream is paused for a client that reads nothing. */
 		c->progress_ms = now_ms();
-		c->wait_out = evbuffer_get_length(bufferevent_get_output(c->bev));
+		c->wait_out = evbuffer_get_length(
+		    bufferevent_get_output(c->bev));
 		conn_arm(c, conn_wait_ms(c));
 		break;
 	case CONN_CLOSING:
@@ -765,7 +766,9 @@ static void
 conn_wait_timed_out(struct relay_conn *c)
 {
 	uint64_t	now = now_ms(), limit = conn_wait_ms(c);
-	size_t		out = evbuffer_get_length(bufferevent_get_output(c->bev));
+	size_t		out;
+
+	out = evbuffer_get_length(bufferevent_get_output(c->bev));
 
 	if (out != c->wait_out)
 		c->progress_ms = now;

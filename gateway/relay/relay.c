@@ -42,6 +42,13 @@ relay_accept_error(struct evconnlistener *l, void *arg)
 	log_warn("%s: accept", __func__);
 }
 
+/* One worker's share of a limit over all workers, rounded up. */
+static unsigned
+relay_share(uint64_t limit, unsigned workers)
+{
+	return (unsigned)((limit + workers - 1) / workers);
+}
+
 void
 relay_request_id(struct relay *r, char *dst, size_t dsz)
 {
@@ -174,10 +181,9 @@ relay_main(struct runtime *rt, unsigned slot, int keeper_fd)
 	TAILQ_INIT(&r.handshakes);
 	/* The kernel spreads connections over the workers: each takes its
 	 * share of the handshake budgets. */
-	r.hs_budget = (unsigned)((r.cf->limits.max_handshakes + r.cf->workers - 1) /
+	r.hs_budget = relay_share(r.cf->limits.max_handshakes, r.cf->workers);
+	r.hs_per_address = relay_share(r.cf->limits.max_handshakes_per_address,
 	    r.cf->workers);
-	r.hs_per_address = (unsigned)((r.cf->limits.max_handshakes_per_address +
-	    r.cf->workers - 1) / r.cf->workers);
 	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
 		fatal("%s: getrandom", __func__);
 	hex_encode(r.id_prefix, rnd, sizeof(rnd));

@@ -52,12 +52,12 @@ struct relay_conn {
 	int			 agency;	/* index, or -1 if unpinned */
 	int			 counted_agency;
 	int			 over_capacity;
-	int			 eof;		/* the client sent close_notify */
-	int			 linger;	/* discard input before closing */
-	int			 counted;	/* authenticated: in the total */
+	int			 eof;		/* client sent close_notify */
+	int			 linger;	/* drop input, then close */
+	int			 counted;	/* in the total (authenticated) */
 	struct event		*linger_ev;
-	uint64_t		 progress_ms;	/* last progress while waiting */
-	size_t			 wait_out;	/* output queued at that time */
+	uint64_t		 progress_ms;	/* last progress, waiting */
+	size_t			 wait_out;	/* output queued then */
 
 	/* The current exchange. */
 	char			 rid[24];

@@ -33,10 +33,12 @@ route_path_ok(const char *url, size_t len)
 			 * A '%' escaped before an escape or another '%' is
 			 * the same once an upstream decodes twice (%252e). */
 			if ((hi == '2' && (lo == 'e' || lo == 'f')) ||
-			    (hi == '5' && lo == 'c') || (hi == '2' && lo == '5' &&
-			    i + 3 < n && (url[i + 3] == '%' || (i + 4 < n &&
+			    (hi == '5' && lo == 'c'))
+				return -1;
+			if (hi == '2' && lo == '5' && i + 3 < n &&
+			    (url[i + 3] == '%' || (i + 4 < n &&
 			    isxdigit((unsigned char)url[i + 3]) &&
-			    isxdigit((unsigned char)url[i + 4])))))
+			    isxdigit((unsigned char)url[i + 4]))))
 				return -1;
 			/* %00-%1f, %7f: a NUL or control character ends or
 			 * splits the path for some upstreams. */
