@@ -177,6 +177,22 @@ metrics_requests(const struct runtime *rt, struct evbuffer *out)
 	}
 }
 
+/* A counter per listener: an array [LISTENER_COUNT] of atomic_ullong at
+ * offset off in every slot. */
+static void
+metrics_by_listener(const struct metrics *m, struct evbuffer *out,
+    const char *name, const char *help, size_t off)
+{
+	size_t	k;
+
+	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s counter\n", name,
+	    help, name);
+	for (k = 0; k < LISTENER_COUNT; k++)
+		evbuffer_add_printf(out, "%s{listener=\"%s\"} %llu\n", name,
+		    metrics_listeners[k], metrics_sum(m, off +
+		    k * sizeof(atomic_ullong)));
+}
+
 /* A counter per listener and reason: an array [LISTENER_COUNT][n] of
  * atomic_ullong at offset off in every slot. */
 static void
@@ -204,13 +220,9 @@ metrics_tls(const struct runtime *rt, struct evbuffer *out)
 	unsigned		 i;
 	size_t			 k;
 
-	evbuffer_add_printf(out,
-	    "# HELP gateway_tls_handshakes_total Completed TLS handshakes.\n"
-	    "# TYPE gateway_tls_handshakes_total counter\n");
-	for (k = 0; k < LISTENER_COUNT; k++)
-		evbuffer_add_printf(out, "gateway_tls_handshakes_total"
-		    "{listener=\"%s\"} %llu\n", metrics_listeners[k],
-		    METRICS_SUM(m, handshakes[k]));
+	metrics_by_listener(m, out, "gateway_tls_handshakes_total",
+	    "Completed TLS handshakes.", offsetof(struct metrics_slot,
+	    handshakes));
 	metrics_by_reason(m, out, "gateway_tls_handshake_failures_total",
 	    "Refused or failed TLS handshakes, by reason.",
 	    offsetof(struct metrics_slot, tls_failures), metrics_tls_reasons,
@@ -235,14 +247,9 @@ metrics_tls(const struct runtime *rt, struct evbuffer *out)
 	    "Client connections closed before a request, by reason.",
 	    offsetof(struct metrics_slot, conn_refused), metrics_refusals,
 	    CONN_REFUSED_COUNT);
-	evbuffer_add_printf(out,
-	    "# HELP gateway_send_timeouts_total Clients dropped for not "
-	    "reading an answer within send_timeout.\n"
-	    "# TYPE gateway_send_timeouts_total counter\n");
-	for (k = 0; k < LISTENER_COUNT; k++)
-		evbuffer_add_printf(out, "gateway_send_timeouts_total"
-		    "{listener=\"%s\"} %llu\n", metrics_listeners[k],
-		    METRICS_SUM(m, send_timeouts[k]));
+	metrics_by_listener(m, out, "gateway_send_timeouts_total",
+	    "Clients dropped for not reading an answer within send_timeout.",
+	    offsetof(struct metrics_slot, send_timeouts));
 	evbuffer_add_printf(out,
 	    "# HELP gateway_access_log_dropped_total Access log lines dropped "
 	    "because the log did not take them in time.\n"
