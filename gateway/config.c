@@ -268,6 +268,11 @@ config_listener_kv(struct config_parse *p, struct cfg_listener *l,
 			l->tickets = strcmp(v, "yes") == 0;
 		else
 			config_error(p->cf, p->line, "tickets must be yes or no");
+	} else if (strcmp(k, "send_timeout") == 0) {
+		if (config_duration(p, v, &l->send_timeout_ms) == 0 &&
+		    l->send_timeout_ms == 0)
+			config_error(p->cf, p->line,
+			    "send_timeout must not be 0");
 	} else
 		config_error(p->cf, p->line, "unknown key \"%s\" in a listener", k);
 }
@@ -485,6 +490,12 @@ config_limits_kv(struct config_parse *p, const char *k, const char *v)
 		config_number(p, v, 1, 1000000, &l->max_connections);
 	else if (strcmp(k, "max_connections_per_agency") == 0)
 		config_number(p, v, 1, 1000000, &l->max_connections_per_agency);
+	else if (strcmp(k, "handshake_timeout") == 0)
+		config_duration(p, v, &l->handshake_timeout_ms);
+	else if (strcmp(k, "max_handshakes") == 0)
+		config_number(p, v, 1, 1000000, &l->max_handshakes);
+	else if (strcmp(k, "max_handshakes_per_address") == 0)
+		config_number(p, v, 1, 1000000, &l->max_handshakes_per_address);
 	else
 		config_error(p->cf, p->line, "unknown key \"%s\" in [limits]", k);
 }
@@ -762,11 +773,15 @@ config_load(const char *file)
 	cf->listeners[LISTENER_ADMIN].min_proto = TLS_PROTO_1_2;
 	cf->listeners[LISTENER_AGENCY].tickets = 1;
 	cf->listeners[LISTENER_ADMIN].tickets = 1;
+	cf->listeners[LISTENER_AGENCY].send_timeout_ms = 60000;
+	cf->listeners[LISTENER_ADMIN].send_timeout_ms = 60000;
 	cf->limits = (struct cfg_limits){
 		.max_header_bytes = 16384, .max_headers = 64,
 		.max_body = 1048576, .request_timeout_ms = 10000,
 		.idle_timeout_ms = 60000, .max_connections = 4096,
 		.max_connections_per_agency = 512,
+		/* The handshake limits: 0 until validated, which derives
+		 * them from the others unless they are set. */
 	};
 	cf->keeper.wal_limit = 64ULL << 20;
 	cf->rules.capacity_months = 6;

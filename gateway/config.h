@@ -50,6 +50,9 @@ struct cfg_listener {
 	char			 crl[CFG_PATH_MAX];
 	int			 min_proto;	/* TLS1_2_VERSION or TLS1_3_VERSION */
 	int			 tickets;	/* TLS session tickets (resumption) */
+	/* A client that takes no bytes of a pending answer for this long is
+	 * dropped (nginx's send_timeout). */
+	uint64_t		 send_timeout_ms;
 };
 
 struct cfg_agency {
@@ -99,6 +102,12 @@ struct cfg_limits {
 	uint64_t	idle_timeout_ms;
 	uint64_t	max_connections;
 	uint64_t	max_connections_per_agency;
+	/* Connections not yet authenticated (TLS handshake in progress):
+	 * their own small budget, oldest evicted when it is full, a cap per
+	 * source address and a short deadline. */
+	uint64_t	handshake_timeout_ms;
+	uint64_t	max_handshakes;
+	uint64_t	max_handshakes_per_address;
 };
 
 /* The keeper: the audit database and the keys that sign what it holds. */

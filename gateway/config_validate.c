@@ -69,6 +69,30 @@ config_validate_delivery(struct config *cf)
 	}
 }
 
+/* Unset handshake budgets: a quarter of max_connections, from 16 to 256,
+ * and half of that (8 at least) from one address, so that one address
+ * alone never fills the budget while a burst of new connections from one
+ * agency still fits. The handshake deadline: request_timeout up to 5s. */
+static void
+config_validate_handshakes(struct cfg_limits *l)
+{
+	if (l->max_handshakes == 0) {
+		l->max_handshakes = l->max_connections / 4;
+		if (l->max_handshakes < 16)
+			l->max_handshakes = 16;
+		if (l->max_handshakes > 256)
+			l->max_handshakes = 256;
+	}
+	if (l->max_handshakes_per_address == 0) {
+		l->max_handshakes_per_address = l->max_handshakes / 2;
+		if (l->max_handshakes_per_address < 8)
+			l->max_handshakes_per_address = 8;
+	}
+	if (l->handshake_timeout_ms == 0)
+		l->handshake_timeout_ms = l->request_timeout_ms < 5000 ?
+		    l->request_timeout_ms : 5000;
+}
+
 void
 config_validate(struct config *cf)
 {
@@ -149,5 +173,9 @@ config_validate(struct config *cf)
 	if (cf->limits.max_connections_per_agency > cf->limits.max_connections)
 		config_error(cf, 1,
 		    "max_connections_per_agency exceeds max_connections");
+	config_validate_handshakes(&cf->limits);
+	if (cf->limits.max_handshakes_per_address > cf->limits.max_handshakes)
+		config_error(cf, 1,
+		    "max_handshakes_per_address exceeds max_handshakes");
 }
 

@@ -32,6 +32,11 @@ static const char *const metrics_tls_reasons[TLS_FAIL_COUNT] = {
 	"timeout", "other",
 };
 
+static const char *const metrics_refusals[CONN_REFUSED_COUNT] = {
+	[CONN_REFUSED_CAPACITY] = "over-capacity",
+	[CONN_REFUSED_ADDRESS] = "per-address",
+	[CONN_REFUSED_EVICTED] = "evicted",
+};
 static const char *const metrics_listeners[LISTENER_COUNT] = {
 	"agency", "admin",
 };
@@ -173,32 +178,56 @@ metrics_requests(const struct runtime *rt, struct evbuffer *out)
 	}
 }
 
+/* A counter per listener: an array [LISTENER_COUNT] of atomic_ullong at
+ * offset off in every slot. */
+static void
+metrics_by_listener(const struct metrics *m, struct evbuffer *out,
+    const char *name, const char *help, size_t off)
+{
+	size_t	k;
+
+	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s counter\n", name,
+	    help, name);
+	for (k = 0; k < LISTENER_COUNT; k++)
+		evbuffer_add_printf(out, "%s{listener=\"%s\"} %llu\n", name,
+		    metrics_listeners[k], metrics_sum(m, off +
+		    k * sizeof(atomic_ullong)));
+}
+
+/* A counter per listener and reason: an array [LISTENER_COUNT][n] of
+ * atomic_ullong at offset off in every slot. */
+static void
+metrics_by_reason(const struct metrics *m, struct evbuffer *out,
+    const char *name, const char *help, size_t off,
+    const char *const *reasons, size_t n)
+{
+	size_t	k, why;
+
+	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s counter\n", name,
+	    help, name);
+	for (k = 0; k < LISTENER_COUNT; k++)
+		for (why = 0; why < n; why++)
+			evbuffer_add_printf(out, "%s{listener=\"%s\",reason="
+			    "\"%s\"} %llu\n", name, metrics_listeners[k],
+			    reasons[why], metrics_sum(m, off +
+			    (k * n + why) * sizeof(atomic_ullong)));
+}
+
 static void
 metrics_tls(const struct runtime *rt, struct evbuffer *out)
 {
 	const struct metrics	*m = rt->metrics;
 	long long		 open;
 	unsigned		 i;
-	size_t			 k, why;
+	size_t			 k;
 
-	evbuffer_add_printf(out,
-	    "# HELP gateway_tls_handshakes_total Completed TLS handshakes.\n"
-	    "# TYPE gateway_tls_handshakes_total counter\n");
-	for (k = 0; k < LISTENER_COUNT; k++)
-		evbuffer_add_printf(out, "gateway_tls_handshakes_total"
-		    "{listener=\"%s\"} %llu\n", metrics_listeners[k],
-		    METRICS_SUM(m, handshakes[k]));
-	evbuffer_add_printf(out,
-	    "# HELP gateway_tls_handshake_failures_total Refused or failed TLS "
-	    "handshakes, by reason.\n"
-	    "# TYPE gateway_tls_handshake_failures_total counter\n");
-	for (k = 0; k < LISTENER_COUNT; k++)
-		for (why = 0; why < TLS_FAIL_COUNT; why++)
-			evbuffer_add_printf(out,
-			    "gateway_tls_handshake_failures_total"
-			    "{listener=\"%s\",reason=\"%s\"} %llu\n",
-			    metrics_listeners[k], metrics_tls_reasons[why],
-			    METRICS_SUM(m, tls_failures[k][why]));
+	metrics_by_listener(m, out, "gateway_tls_handshakes_total",
+	    "Completed TLS handshakes.", offsetof(struct metrics_slot,
+	    handshakes));
+	metrics_by_reason(m, out, "gateway_tls_handshake_failures_total",
+	    "Refused or failed TLS handshakes, by reason.",
+	    offsetof(struct metrics_slot, tls_failures), metrics_tls_reasons,
+	    TLS_FAIL_COUNT);
 	evbuffer_add_printf(out,
 	    "# HELP gateway_unpinned_clients_total Handshakes with a valid "
 	    "certificate pinned to no agency.\n"
@@ -215,6 +244,19 @@ metrics_tls(const struct runtime *rt, struct evbuffer *out)
 		evbuffer_add_printf(out, "gateway_connections_open"
 		    "{listener=\"%s\"} %lld\n", metrics_listeners[k], open);
 	}
+	metrics_by_reason(m, out, "gateway_connections_refused_total",
+	    "Client connections closed before a request, by reason.",
+	    offsetof(struct metrics_slot, conn_refused), metrics_refusals,
+	    CONN_REFUSED_COUNT);
+	metrics_by_listener(m, out, "gateway_send_timeouts_total",
+	    "Clients dropped for not reading an answer within send_timeout.",
+	    offsetof(struct metrics_slot, send_timeouts));
+	evbuffer_add_printf(out,
+	    "# HELP gateway_access_log_dropped_total Access log lines dropped "
+	    "because the log did not take them in time.\n"
+	    "# TYPE gateway_access_log_dropped_total counter\n"
+	    "gateway_access_log_dropped_total %llu\n",
+	    METRICS_SUM(m, access_dropped));
 }
 
 static void

@@ -22,6 +22,14 @@ enum metrics_tls_reason {
 	TLS_FAIL_COUNT
 };
 
+/* Why a client connection was closed before it could make a request. */
+enum metrics_conn_refusal {
+	CONN_REFUSED_CAPACITY,	/* over a cap: 503 after the handshake */
+	CONN_REFUSED_ADDRESS,	/* max_handshakes_per_address reached */
+	CONN_REFUSED_EVICTED,	/* oldest handshake, max_handshakes reached */
+	CONN_REFUSED_COUNT
+};
+
 /* One worker's counters: written by that worker only, read by any. */
 struct metrics_slot {
 	atomic_ullong	requests[CFG_MAX_ROUTES + 1][ROLE_COUNT + 1]
@@ -32,6 +40,9 @@ struct metrics_slot {
 	atomic_ullong	tls_failures[LISTENER_COUNT][TLS_FAIL_COUNT];
 	atomic_llong	open[LISTENER_COUNT];
 	atomic_ullong	unpinned;
+	atomic_ullong	conn_refused[LISTENER_COUNT][CONN_REFUSED_COUNT];
+	atomic_ullong	send_timeouts[LISTENER_COUNT];
+	atomic_ullong	access_dropped;	/* access lines the log did not take */
 };
 
 /* Written by the keeper. */

@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
 
@@ -93,6 +94,42 @@ proc_listen(const struct cfg_listener *l)
 	return fd;
 }
 
+/* The relay workers write the access log from their event loops: a full
+ * pipe or a stalled journal must not stop them (they drop lines and count
+ * them instead). A file on disk never fills up like that; a socket (the
+ * journal's stream) is written with MSG_DONTWAIT; a pipe or terminal gets
+ * a description of its own to set O_NONBLOCK on, since the one stderr
+ * shares with every process must stay blocking for their log lines. */
+static void
+proc_access_nonblocking(struct runtime *rt)
+{
+	struct stat	st;
+	char		path[64];
+	int		fd;
+
+	rt->access_sock = 0;
+	if (fstat(rt->access_fd, &st) == -1 || S_ISREG(st.st_mode))
+		return;
+	if (S_ISSOCK(st.st_mode)) {
+		rt->access_sock = 1;
+		return;
+	}
+	if (rt->access_fd != STDERR_FILENO) {
+		if (fcntl(rt->access_fd, F_SETFL, fcntl(rt->access_fd,
+		    F_GETFL) | O_NONBLOCK) == -1)
+			log_warn("access log: cannot make it non-blocking");
+		return;
+	}
+	if (str_printf(path, sizeof(path), "/proc/self/fd/%d",
+	    STDERR_FILENO) == -1 || (fd = open(path, O_WRONLY | O_APPEND |
+	    O_NONBLOCK | O_CLOEXEC)) == -1) {
+		log_warn("access log: cannot reopen stderr non-blocking; "
+		    "a stalled reader of stderr will stall the relay");
+		return;
+	}
+	rt->access_fd = fd;
+}
+
 /* Opens the sockets, the access log and the shared counters for rt's
  * configuration. Sockets of slots that old already has on the same
  * addresses are taken over, not reopened: connections waiting in their
@@ -134,6 +171,7 @@ proc_open(struct runtime *rt, struct runtime *old)
 		log_warn("cannot open access log %s", cf->access_log);
 		return -1;
 	}
+	proc_access_nonblocking(rt);
 	/* Each configuration generation counts its own connections: agency
 	 * indexes may differ between two configurations. */
 	rt->shm = mmap(NULL, sizeof(*rt->shm), PROT_READ | PROT_WRITE,

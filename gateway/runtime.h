@@ -39,6 +39,7 @@ struct runtime {
 	 * spreads connections, and a restarted worker takes over its slot. */
 	int			 listen_fd[CFG_MAX_WORKERS][LISTENER_COUNT];
 	int			 access_fd;
+	int			 access_sock;	/* a socket: send without waiting */
 	struct runtime_shared	*shm;
 	struct metrics		*metrics;	/* this generation's workers */
 	struct metrics_keeper	*kmetrics;	/* the keeper's, for all */

@@ -1,6 +1,7 @@
 /* Strict HTTP/1.1 parsing on top of llhttp: we scan the raw head first for the
  * shapes llhttp lets through (obs-fold, tab in the request line, NUL, bare CR
  * or LF), enforce limits, and refuse every framing ambiguity. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -414,7 +415,8 @@ http_check_request(struct http_msg *m)
 			    "only Expect: 100-continue is supported");
 			return -1;
 		}
-		m->expect_continue = 1;
+		/* RFC 9110 §10.1.1: an HTTP/1.0 client never asked for it. */
+		m->expect_continue = m->minor >= 1;
 	}
 	if (m->has_length && m->content_length > m->max_body) {
 		http_msg_fail(m, 413, "body-too-large",
@@ -684,6 +686,74 @@ http_msg_write_headers(const struct http_msg *m, struct evbuffer *out)
 			return -1;
 	}
 	return 0;
+}
+
+static int
+http_is_ows(char ch)
+{
+	return ch == ' ' || ch == '\t';
+}
+
+/* RFC 9110 §5.6.2 tchar. */
+static int
+http_is_tchar(char ch)
+{
+	return isalnum((unsigned char)ch) || (ch != '\0' &&
+	    strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+int
+http_media_param(const char *v, size_t len, const char *name,
+    const char **val, size_t *vlen)
+{
+	const char	*p = v, *end = v + len, *n, *s;
+	size_t		 nlen;
+	int		 found = 0;
+
+	/* The media type itself holds no ';' nor quotes. */
+	while (p < end && *p != ';')
+		p++;
+	while (p < end) {
+		p++;			/* the ';' */
+		while (p < end && http_is_ows(*p))
+			p++;
+		if (p == end)
+			break;		/* a trailing ';' is tolerated */
+		for (n = p; p < end && http_is_tchar(*p); p++)
+			;
+		nlen = (size_t)(p - n);
+		if (nlen == 0 || p == end || *p != '=')
+			return -1;
+		p++;
+		if (p < end && *p == '"') {
+			for (s = ++p; p < end && *p != '"'; p++)
+				if (*p == '\\' && ++p == end)
+					return -1;
+			if (p == end)
+				return -1;	/* unterminated */
+			if (!found && str_ieq(n, nlen, name)) {
+				*val = s;
+				*vlen = (size_t)(p - s);
+				found = 1;
+			}
+			p++;
+		} else {
+			for (s = p; p < end && http_is_tchar(*p); p++)
+				;
+			if (p == s)
+				return -1;
+			if (!found && str_ieq(n, nlen, name)) {
+				*val = s;
+				*vlen = (size_t)(p - s);
+				found = 1;
+			}
+		}
+		while (p < end && http_is_ows(*p))
+			p++;
+		if (p < end && *p != ';')
+			return -1;
+	}
+	return found;
 }
 
 const char *

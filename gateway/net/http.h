@@ -127,6 +127,13 @@ int		 http_msg_header_dropped(const struct http_msg *, size_t i);
 int		 http_msg_write_headers(const struct http_msg *,
 		    struct evbuffer *out);
 
+/* A parameter of a media type (RFC 9110 §5.6.6: "type/sub; name=value",
+ * value a token or a quoted string): 1 with the value's span (quotes off,
+ * backslash escapes left as they are), 0 if absent, -1 if the parameters
+ * are malformed. Names are matched without case. */
+int		 http_media_param(const char *v, size_t len, const char *name,
+		    const char **val, size_t *vlen);
+
 const char	*http_reason(int status);
 /* Appends a complete JSON error response:
  * {"error": detail, "code": code, "request_id": rid}. Adds

@@ -6,6 +6,7 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,8 @@
 #include "runtime.h"
 #include "util.h"
 
-/* A finished response the client does not read is dropped after this. */
+/* A finished response the client does not read is dropped after this;
+ * input after an error answer is discarded for as long at most. */
 #define CONN_LINGER_MS		5000
 /* Above this much output we stop reading the other side. */
 #define CONN_HIGH_WATER		(256 * 1024)
@@ -39,6 +41,8 @@ static void	conn_write_cb(struct bufferevent *, void *);
 static void	conn_event_cb(struct bufferevent *, short, void *);
 static void	conn_timer_cb(evutil_socket_t, short, void *);
 static void	conn_process(struct relay_conn *);
+static void	conn_linger(struct relay_conn *);
+static uint64_t	conn_wait_ms(const struct relay_conn *);
 static int	conn_on_head(struct http_msg *, void *);
 static int	conn_on_body(struct http_msg *, const char *, size_t, void *);
 static int	conn_on_done(struct http_msg *, void *);
@@ -67,6 +71,8 @@ conn_set_state(struct relay_conn *c, enum conn_state s)
 	c->state = s;
 	switch (s) {
 	case CONN_HANDSHAKE:
+		conn_arm(c, lim->handshake_timeout_ms);
+		break;
 	case CONN_READING:
 		conn_arm(c, lim->request_timeout_ms);
 		break;
@@ -74,60 +80,145 @@ conn_set_state(struct relay_conn *c, enum conn_state s)
 		conn_arm(c, lim->idle_timeout_ms);
 		break;
 	case CONN_WAITING:
-		/* The upstream's own timeouts govern the wait. */
-		evtimer_del(c->timer);
+		/* The upstream's timeouts govern an answer in progress and
+		 * send_timeout a client that stops reading; this deadline ends
+		 * an exchange that makes no progress at all, such as one whose
+		 * upstream is paused for a client that reads nothing. */
+		c->progress_ms = now_ms();
+		c->wait_out = evbuffer_get_length(
+		    bufferevent_get_output(c->bev));
+		conn_arm(c, conn_wait_ms(c));
 		break;
 	case CONN_CLOSING:
-		/* Flush what is queued, then close: nothing more is read. */
+		/* Flush what is queued, then close: nothing more is read. An
+		 * error answer or an unread request may be followed by bytes
+		 * still on their way: those are discarded before the close. */
+		c->linger = !c->eof && (c->status >= 400 || !c->req.done ||
+		    evbuffer_get_length(bufferevent_get_input(c->bev)) > 0);
 		bufferevent_disable(c->bev, EV_READ);
 		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 		conn_arm(c, CONN_LINGER_MS);
 		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 			bufferevent_trigger(c->bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
 		break;
+	case CONN_LINGER:
+		conn_arm(c, CONN_LINGER_MS);
+		break;
 	}
+}
+
+/* How long an exchange may wait without progress: a passthrough as long
+ * as its upstream's connect and read timeouts allow (so they hold while the
+ * upstream is paused for a client that reads nothing), anything else
+ * send_timeout. */
+static uint64_t
+conn_wait_ms(const struct relay_conn *c)
+{
+	const struct cfg_upstream	*u;
+
+	if (c->px != NULL && c->route != NULL) {
+		u = &c->r->cf->upstreams[c->route->upstream];
+		return u->connect_timeout_ms + u->timeout_ms;
+	}
+	return c->r->cf->listeners[c->kind].send_timeout_ms;
+}
+
+/* A client that takes nothing of what is queued for it for send_timeout is
+ * dropped: a reader that never reads must not hold an exchange. */
+static void
+conn_send_timeout(struct relay_conn *c)
+{
+	uint64_t	ms = c->r->cf->listeners[c->kind].send_timeout_ms;
+	struct timeval	tv = { (time_t)(ms / 1000),
+	    (suseconds_t)(ms % 1000) * 1000 };
+
+	bufferevent_set_timeouts(c->bev, NULL, &tv);
+}
+
+static void
+conn_refused(struct relay *r, enum listener_kind kind,
+    enum metrics_conn_refusal why)
+{
+	atomic_fetch_add_explicit(&r->ms->conn_refused[kind][why], 1,
+	    memory_order_relaxed);
+}
+
+/* Whether one more unauthenticated connection from peer fits. The walk is
+ * bounded by the worker's handshake budget, never by the connections. */
+static int
+conn_handshake_admit(struct relay *r, const char *peer)
+{
+	struct relay_conn	*c;
+	unsigned		 n = 0;
+
+	TAILQ_FOREACH(c, &r->handshakes, hs_entry)
+		if (strcmp(c->peer, peer) == 0 && ++n >= r->hs_per_address)
+			return 0;
+	return 1;
+}
+
+/* The connection is authenticated, or going away: out of the budget. */
+static void
+conn_handshake_leave(struct relay_conn *c)
+{
+	if (c->state != CONN_HANDSHAKE)
+		return;
+	TAILQ_REMOVE(&c->r->handshakes, c, hs_entry);
+	c->r->nhandshakes--;
 }
 
 void
 conn_accept(struct relay *r, enum listener_kind kind, int fd,
     const struct sockaddr *sa, int salen)
 {
-	struct runtime_conns	*mine = &r->rt->shm->slot[r->slot];
-	struct relay_conn	*c;
+	struct relay_conn	*c, *old;
 	SSL			*ssl;
-	unsigned		 total;
+	char			 peer[64] = "";
 	int			 one = 1;
 
-	atomic_fetch_add(&mine->total, 1);
-	total = runtime_conns_total(r->rt->shm, r->cf->workers);
-	/* Past twice the cap we cannot afford even a handshake for a 503. */
-	if (r->draining || total > 2 * r->cf->limits.max_connections) {
-		atomic_fetch_sub(&mine->total, 1);
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+		    peer, sizeof(peer));
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
+		    peer, sizeof(peer));
+	/* Strangers get a budget of their own, apart from max_connections
+	 * (which counts authenticated connections): one address cannot hold
+	 * more than its share of it, and when it is full the oldest
+	 * handshake makes room. A flood of silent connections thus never
+	 * reaches the agencies' slots. */
+	if (r->draining) {
 		close(fd);
 		return;
 	}
+	if (!conn_handshake_admit(r, peer)) {
+		conn_refused(r, kind, CONN_REFUSED_ADDRESS);
+		close(fd);
+		return;
+	}
+	if (r->nhandshakes >= r->hs_budget &&
+	    (old = TAILQ_FIRST(&r->handshakes)) != NULL) {
+		conn_refused(r, old->kind, CONN_REFUSED_EVICTED);
+		conn_free(old);
+	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_warn("%s: calloc", __func__);
-		goto fail;
+		close(fd);
+		return;
 	}
 	c->r = r;
 	c->kind = kind;
 	c->agency = -1;
 	c->serial = ++r->serial;
-	c->over_capacity = total > r->cf->limits.max_connections;
-	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
-		    c->peer, sizeof(c->peer));
-	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
-		    c->peer, sizeof(c->peer));
+	str_copy(c->peer, sizeof(c->peer), peer);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (http_msg_init(&c->req, 1, r->cf->limits.max_header_bytes,
 	    r->cf->limits.max_headers, r->cf->limits.max_body, &conn_http_cbs,
 	    c) == -1) {
 		log_warnx("%s: out of memory", __func__);
 		free(c);
-		goto fail;
+		close(fd);
+		return;
 	}
 	if ((ssl = SSL_new(r->rt->server_ctx[kind])) == NULL ||
 	    (c->bev = bufferevent_openssl_socket_new(r->base, fd, ssl,
@@ -149,22 +240,20 @@ conn_accept(struct relay *r, enum listener_kind kind, int fd,
 		EVP_MD_CTX_free(c->md_resp);
 		http_msg_free(&c->req);
 		free(c);
-		atomic_fetch_sub(&mine->total, 1);
 		return;
 	}
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	conn_send_timeout(c);
 	/* While a response is pending, pipelined bytes wait in the socket,
 	 * not in our memory. */
 	bufferevent_setwatermark(c->bev, EV_READ, 0, CONN_HIGH_WATER);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	TAILQ_INSERT_TAIL(&r->conns, c, entry);
 	r->nconns++;
+	TAILQ_INSERT_TAIL(&r->handshakes, c, hs_entry);
+	r->nhandshakes++;
 	atomic_fetch_add_explicit(&r->ms->open[kind], 1, memory_order_relaxed);
 	conn_set_state(c, CONN_HANDSHAKE);
-	return;
-fail:
-	atomic_fetch_sub(&mine->total, 1);
-	close(fd);
 }
 
 void
@@ -180,13 +269,19 @@ conn_free(struct relay_conn *c)
 	if (c->audit != NULL)
 		audit_wait_detach(c->audit);
 	transfer_free(c->xfer);
+	conn_handshake_leave(c);
 	if (c->counted_agency)
 		atomic_fetch_sub(&r->rt->shm->slot[r->slot].agency[c->agency], 1);
-	atomic_fetch_sub(&r->rt->shm->slot[r->slot].total, 1);
+	if (c->counted)
+		atomic_fetch_sub(&r->rt->shm->slot[r->slot].total, 1);
+	if (c->state == CONN_LINGER)
+		r->nlinger--;
 	atomic_fetch_sub_explicit(&r->ms->open[c->kind], 1, memory_order_relaxed);
 	TAILQ_REMOVE(&r->conns, c, entry);
 	r->nconns--;
-	if (c->state != CONN_HANDSHAKE &&
+	if (c->linger_ev != NULL)
+		event_free(c->linger_ev);
+	if (c->state != CONN_HANDSHAKE && c->state != CONN_LINGER &&
 	    (ssl = bufferevent_openssl_get_ssl(c->bev)) != NULL) {
 		/* A close_notify tells the client the response is complete. */
 		SSL_shutdown(ssl);
@@ -224,14 +319,15 @@ conn_wants_close(const struct relay_conn *c)
 	    (c->req.head_done && !c->req.keep_alive);
 }
 
-/* Draining: a connection that already had an answer and now idles is
- * closed (a keep-alive client retries elsewhere); one still in its
+/* Draining: a connection that already had an answer and now idles, or
+ * only discards input, is closed (a keep-alive client retries elsewhere);
+ * one still in its
  * handshake or before its first request gets that one answer, then closes,
  * so a client that connected just before the drain is not cut off. */
 void
 conn_drain(struct relay_conn *c)
 {
-	if (c->state == CONN_IDLE && c->served > 0)
+	if ((c->state == CONN_IDLE && c->served > 0) || c->state == CONN_LINGER)
 		conn_free(c);
 	else
 		c->close_after = 1;
@@ -246,7 +342,8 @@ conn_pause_read(struct relay_conn *c, int pause)
 	} else if (!pause && c->read_paused) {
 		c->read_paused = 0;
 		if (c->state == CONN_READING || c->state == CONN_IDLE) {
-			bufferevent_enable(c->bev, EV_READ);
+			if (!c->eof)
+				bufferevent_enable(c->bev, EV_READ);
 			conn_process(c);
 		}
 	}
@@ -355,6 +452,33 @@ conn_reply_error(struct relay_conn *c, int status, const char *code,
 		conn_exchange_done(c);
 }
 
+/* Over a cap: the 503 goes out at once, before any request, and the slot
+ * is given back as soon as it is flushed. Waiting for a request would let
+ * a connection that never sends one hold the slot until idle_timeout. No
+ * exchange took place, so there is an access line but no audit entry. */
+static void
+conn_refuse_capacity(struct relay_conn *c)
+{
+	char	body[512], line[2048];
+	int	n;
+
+	relay_request_id(c->r, c->rid, sizeof(c->rid));
+	c->start_ms = now_ms();
+	c->status = 503;
+	c->code = "over-capacity";
+	c->close_after = 1;
+	conn_refused(c->r, c->kind, CONN_REFUSED_CAPACITY);
+	if ((n = http_error_body(body, sizeof(body), c->code,
+	    "too many connections, retry later", c->rid)) < 0)
+		n = 0;
+	c->bytes_out = (uint64_t)n;
+	http_write_simple(bufferevent_get_output(c->bev), 503,
+	    "application/json", body, (size_t)n, c->rid, 1, 1, NULL);
+	access_format(c, line, sizeof(line));
+	access_write(c->r, line, 0, 0);
+	conn_set_state(c, CONN_CLOSING);
+}
+
 static void
 conn_handshake_done(struct relay_conn *c)
 {
@@ -364,6 +488,12 @@ conn_handshake_done(struct relay_conn *c)
 
 	atomic_fetch_add_explicit(&r->ms->handshakes[c->kind], 1,
 	    memory_order_relaxed);
+	conn_handshake_leave(c);
+	atomic_fetch_add(&r->rt->shm->slot[r->slot].total, 1);
+	c->counted = 1;
+	if (runtime_conns_total(r->rt->shm, r->cf->workers) >
+	    r->cf->limits.max_connections)
+		c->over_capacity = 1;
 	c->agency = identity_of_ssl(r->cf, ssl);
 	if (c->agency < 0)
 		atomic_fetch_add_explicit(&r->ms->unpinned, 1,
@@ -378,6 +508,8 @@ conn_handshake_done(struct relay_conn *c)
 		log_info("%s: %s presented a certificate pinned to no agency",
 		    __func__, c->peer);
 	conn_set_state(c, CONN_IDLE);
+	if (c->over_capacity)
+		conn_refuse_capacity(c);
 }
 
 static void
@@ -447,6 +579,18 @@ conn_process(struct relay_conn *c)
 			http_msg_resume(&c->req);
 		}
 	}
+	/* After close_notify nothing more comes: an unfinished request is
+	 * the client going away, an idle connection simply ends. */
+	if (c->eof && !c->read_paused &&
+	    evbuffer_get_length(in) == 0) {
+		if (c->state == CONN_READING) {
+			if (c->status == 0)
+				c->status = 499;
+			audit_exchange(c);
+			conn_free(c);
+		} else if (c->state == CONN_IDLE)
+			conn_free(c);
+	}
 }
 
 static void
@@ -461,12 +605,73 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	struct relay_conn	*c = arg;
 
 	if (c->state == CONN_CLOSING) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+			return;
+		if (c->linger)
+			conn_linger(c);
+		else
 			conn_free(c);
 		return;
 	}
+	c->progress_ms = now_ms();
 	if (c->px != NULL)
 		proxy_client_drained(c->px);
+}
+
+static void
+conn_linger_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relay_conn	*c = arg;
+	char			 buf[16384];
+	ssize_t			 n;
+	int			 i;
+
+	/* A few reads per wake-up: a fast sender cannot hog the loop. */
+	for (i = 0; i < 4; i++) {
+		if ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		conn_free(c);	/* the client closed too (or reset) */
+		return;
+	}
+}
+
+/* nginx's lingering close: the answer is complete; close_notify and a FIN
+ * follow it, then what the client still sends is read and dropped until
+ * it closes, for CONN_LINGER_MS at most. Closing with unread bytes would
+ * make the kernel send a reset, which can destroy the answer before the
+ * client reads it. The connection leaves the caps: it will not be used
+ * again, and a flood of refusals must not crowd out the agencies. */
+static void
+conn_linger(struct relay_conn *c)
+{
+	struct relay	*r = c->r;
+	SSL		*ssl = bufferevent_openssl_get_ssl(c->bev);
+	int		 fd = bufferevent_getfd(c->bev);
+
+	if (r->nlinger >= CONN_MAX_LINGER || fd == -1 ||
+	    (c->linger_ev = event_new(r->base, fd, EV_READ | EV_PERSIST,
+	    conn_linger_cb, c)) == NULL) {
+		conn_free(c);
+		return;
+	}
+	if (ssl != NULL) {
+		SSL_shutdown(ssl);
+		ERR_clear_error();
+	}
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	bufferevent_set_timeouts(c->bev, NULL, NULL);
+	shutdown(fd, SHUT_WR);
+	if (c->counted_agency)
+		atomic_fetch_sub(&r->rt->shm->slot[r->slot].agency[c->agency], 1);
+	if (c->counted)
+		atomic_fetch_sub(&r->rt->shm->slot[r->slot].total, 1);
+	c->counted_agency = c->counted = 0;
+	r->nlinger++;
+	conn_set_state(c, CONN_LINGER);
+	if (event_add(c->linger_ev, NULL) == -1)
+		conn_free(c);
 }
 
 /* Counts a failed handshake under the reason an operator can act on. The
@@ -494,6 +699,46 @@ conn_tls_failed(struct relay_conn *c)
 	    memory_order_relaxed);
 }
 
+/* send_timeout: the client took nothing of its answer for that long. The
+ * exchange ends, with its upstream connection, and the log says why. */
+static void
+conn_send_timed_out(struct relay_conn *c)
+{
+	atomic_fetch_add_explicit(&c->r->ms->send_timeouts[c->kind], 1,
+	    memory_order_relaxed);
+	log_info("%s: request %s from %s: the client read nothing for %llu ms",
+	    __func__, c->rid, c->peer, (unsigned long long)
+	    c->r->cf->listeners[c->kind].send_timeout_ms);
+	if (c->state == CONN_READING || c->state == CONN_WAITING) {
+		c->code = "send-timeout";
+		if (c->status == 0)
+			c->status = 499;
+		audit_exchange(c);
+	}
+	conn_free(c);
+}
+
+/* The client sent close_notify: under TLS 1.3 that closes only its side
+ * (RFC 8446 §6.1), so a request already sent is still answered, as it is
+ * under TLS 1.2; the connection closes after that answer. */
+static void
+conn_half_closed(struct relay_conn *c)
+{
+	c->eof = 1;
+	c->close_after = 1;
+	bufferevent_disable(c->bev, EV_READ);
+	/* The TLS layer stopped writing when it saw the close: resume. */
+	bufferevent_enable(c->bev, EV_WRITE);
+	switch (c->state) {
+	case CONN_IDLE:
+	case CONN_READING:
+		conn_process(c);	/* what arrived before the close */
+		break;
+	default:
+		break;
+	}
+}
+
 static void
 conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
@@ -503,6 +748,16 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 
 	if (what & BEV_EVENT_CONNECTED) {
 		conn_handshake_done(c);
+		return;
+	}
+	if ((what & BEV_EVENT_TIMEOUT) && c->state != CONN_HANDSHAKE) {
+		conn_send_timed_out(c);
+		return;
+	}
+	if ((what & BEV_EVENT_EOF) && c->state != CONN_HANDSHAKE &&
+	    (SSL_get_shutdown(bufferevent_openssl_get_ssl(bev)) &
+	    SSL_RECEIVED_SHUTDOWN)) {
+		conn_half_closed(c);
 		return;
 	}
 	if (c->state == CONN_HANDSHAKE) {
@@ -517,6 +772,36 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		audit_exchange(c);
 	}
 	conn_free(c);
+}
+
+/* The wait deadline: progress since it was armed (the client took bytes,
+ * or the answer grew) re-arms it; otherwise the exchange ends. */
+static void
+conn_wait_timed_out(struct relay_conn *c)
+{
+	uint64_t	now = now_ms(), limit = conn_wait_ms(c);
+	size_t		out;
+
+	out = evbuffer_get_length(bufferevent_get_output(c->bev));
+
+	if (out != c->wait_out)
+		c->progress_ms = now;
+	c->wait_out = out;
+	if (now - c->progress_ms < limit) {
+		conn_arm(c, limit - (now - c->progress_ms));
+		return;
+	}
+	if (c->px != NULL && c->status == 0) {
+		proxy_free(c->px);
+		c->px = NULL;
+		conn_reply_error(c, 504, "upstream-timeout",
+		    "no progress on the exchange in time");
+		return;
+	}
+	c->code = "wait-timeout";
+	if (c->status == 0)
+		c->status = 504;
+	conn_abort(c, "no progress on the exchange in time");
 }
 
 static void
@@ -548,9 +833,12 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		log_info("%s: TLS handshake with %s timed out", __func__, c->peer);
 		conn_free(c);
 		return;
+	case CONN_WAITING:
+		conn_wait_timed_out(c);
+		return;
 	case CONN_IDLE:
 	case CONN_CLOSING:
-	case CONN_WAITING:
+	case CONN_LINGER:
 		conn_free(c);
 		return;
 	}
@@ -575,11 +863,6 @@ conn_on_head(struct http_msg *m, void *arg)
 	size_t			 ulen;
 	unsigned		 method;
 
-	if (c->over_capacity) {
-		c->close_after = 1;
-		return conn_refuse(c, 503, "over-capacity",
-		    "too many connections, retry later");
-	}
 	if (c->agency < 0)
 		return conn_refuse(c, 403, "unknown-agency",
 		    "client certificate is pinned to no agency");

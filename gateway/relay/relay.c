@@ -42,6 +42,13 @@ relay_accept_error(struct evconnlistener *l, void *arg)
 	log_warn("%s: accept", __func__);
 }
 
+/* One worker's share of a limit over all workers, rounded up. */
+static unsigned
+relay_share(uint64_t limit, unsigned workers)
+{
+	return (unsigned)((limit + workers - 1) / workers);
+}
+
 void
 relay_request_id(struct relay *r, char *dst, size_t dsz)
 {
@@ -179,8 +186,10 @@ relay_main(struct runtime *rt, unsigned slot, int keeper_fd)
 	sb.nkeep = nitems(keep);
 	sb.uid = geteuid() == 0 ? rt->cf->uid : (uid_t)-1;
 	sb.gid = rt->cf->gid;
-	/* Every connection may need an upstream one, plus some slack. */
-	sb.max_files = 2 * rt->cf->limits.max_connections + 256;
+	/* Every connection may need an upstream one; handshakes and
+	 * lingering closes have budgets of their own; plus some slack. */
+	sb.max_files = 2 * rt->cf->limits.max_connections +
+	    rt->cf->limits.max_handshakes + CONN_MAX_LINGER + 256;
 	sb.enforce = rt->cf->sandbox;
 	sandbox_close_fds(&sb);
 	memset(&r, 0, sizeof(r));
@@ -189,6 +198,12 @@ relay_main(struct runtime *rt, unsigned slot, int keeper_fd)
 	r.slot = slot;
 	r.ms = &rt->metrics->slot[slot];
 	TAILQ_INIT(&r.conns);
+	TAILQ_INIT(&r.handshakes);
+	/* The kernel spreads connections over the workers: each takes its
+	 * share of the handshake budgets. */
+	r.hs_budget = relay_share(r.cf->limits.max_handshakes, r.cf->workers);
+	r.hs_per_address = relay_share(r.cf->limits.max_handshakes_per_address,
+	    r.cf->workers);
 	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
 		fatal("%s: getrandom", __func__);
 	hex_encode(r.id_prefix, rnd, sizeof(rnd));

@@ -32,12 +32,14 @@ enum conn_state {
 	CONN_READING,		/* reading a request (and streaming its body) */
 	CONN_WAITING,		/* request read, response in progress */
 	CONN_CLOSING,		/* flushing the last response, then close */
+	CONN_LINGER,		/* answered and shut down: discarding input */
 };
 
 struct relay;
 
 struct relay_conn {
 	TAILQ_ENTRY(relay_conn)	 entry;
+	TAILQ_ENTRY(relay_conn)	 hs_entry;	/* in relay.handshakes */
 	struct relay		*r;
 	enum listener_kind	 kind;
 	enum conn_state		 state;
@@ -50,6 +52,12 @@ struct relay_conn {
 	int			 agency;	/* index, or -1 if unpinned */
 	int			 counted_agency;
 	int			 over_capacity;
+	int			 eof;		/* client sent close_notify */
+	int			 linger;	/* drop input, then close */
+	int			 counted;	/* in the total (authenticated) */
+	struct event		*linger_ev;
+	uint64_t		 progress_ms;	/* last progress, waiting */
+	size_t			 wait_out;	/* output queued then */
 
 	/* The current exchange. */
 	char			 rid[24];
@@ -86,6 +94,10 @@ struct relay {
 	struct evconnlistener	*lis[LISTENER_COUNT];
 	struct relay_conns	 conns;
 	unsigned		 nconns;
+	/* Unauthenticated connections, oldest first, and their budget. */
+	TAILQ_HEAD(, relay_conn) handshakes;
+	unsigned		 nhandshakes, hs_budget, hs_per_address;
+	unsigned		 nlinger;
 	int			 draining;
 	struct event		*ev_term, *ev_int, *ev_drain;
 	struct upstream_pool	*pools[CFG_MAX_UPSTREAMS];
@@ -104,6 +116,7 @@ struct relay {
 	struct metrics_slot	*ms;		/* this worker's counters */
 	struct evbuffer		*access_buf;	/* access lines not yet written */
 	struct event		*access_ev;
+	struct event		*access_wev;	/* waits for a full log */
 };
 
 /* Runs a relay worker for listener slot `slot` until SIGTERM drains it;
@@ -115,6 +128,9 @@ void	relay_conn_gone(struct relay *);
 void	relay_drain(struct relay *);
 
 /* conn.c */
+/* Most connections of a worker discarding input before their close at
+ * once; past it a connection is closed at once (a reset is then possible). */
+#define CONN_MAX_LINGER		1024
 void	conn_accept(struct relay *, enum listener_kind, int fd,
 	    const struct sockaddr *, int socklen);
 void	conn_free(struct relay_conn *);

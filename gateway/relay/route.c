@@ -1,5 +1,6 @@
 /* Routing by path prefix, with the path checked first so that a prefix can
  * never be escaped by dot segments or encoded separators. */
+#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
@@ -28,9 +29,20 @@ route_path_ok(const char *url, size_t len)
 				return -1;	/* truncated escape */
 			hi = url[i + 1];
 			lo = (char)(url[i + 2] | 0x20);
-			/* %2e '.', %2f '/', %5c '\\': ways around a prefix. */
+			/* %2e '.', %2f '/', %5c '\\': ways around a prefix.
+			 * A '%' escaped before an escape or another '%' is
+			 * the same once an upstream decodes twice (%252e). */
 			if ((hi == '2' && (lo == 'e' || lo == 'f')) ||
 			    (hi == '5' && lo == 'c'))
+				return -1;
+			if (hi == '2' && lo == '5' && i + 3 < n &&
+			    (url[i + 3] == '%' || (i + 4 < n &&
+			    isxdigit((unsigned char)url[i + 3]) &&
+			    isxdigit((unsigned char)url[i + 4]))))
+				return -1;
+			/* %00-%1f, %7f: a NUL or control character ends or
+			 * splits the path for some upstreams. */
+			if (hi == '0' || hi == '1' || (hi == '7' && lo == 'f'))
 				return -1;
 		}
 		/* A fragment never belongs in a request target, and some

@@ -101,7 +101,7 @@ static int
 transfer_ctype(struct relay_conn *c, struct transfer *t)
 {
 	const char	*v, *semi, *cs;
-	size_t		 len, mlen, i;
+	size_t		 len, mlen, i, cslen;
 	char		 mt[64];
 
 	if ((v = http_msg_header(&c->req, "Content-Type", &len)) == NULL)
@@ -119,24 +119,21 @@ transfer_ctype(struct relay_conn *c, struct transfer *t)
 		return strcmp(mt, "application/json") == 0 ? 0 : -1;
 	if (strcmp(mt, "application/xml") != 0 && strcmp(mt, "text/xml") != 0)
 		return -1;
-	if (semi == NULL)
+	/* The charset parameter itself, never "charset=" found inside
+	 * another parameter's value; other parameters are ignored. */
+	switch (http_media_param(v, len, "charset", &cs, &cslen)) {
+	case 0:
 		return 0;
-	/* "; charset=X" (optionally quoted); other parameters are ignored. */
-	for (cs = semi; cs + 8 <= v + len; cs++)
-		if (strncasecmp(cs, "charset=", 8) == 0) {
-			const char	*s = cs + 8, *e = s;
-
-			if (*s == '"')
-				e = ++s;
-			while (e < v + len && *e != ';' && *e != '"' && *e != ' ')
-				e++;
-			if ((size_t)(e - s) >= sizeof(t->charset))
-				return -1;
-			memcpy(t->charset, s, (size_t)(e - s));
-			t->charset[e - s] = '\0';
-			break;
-		}
-	return 0;
+	case 1:
+		if (cslen == 0 || cslen >= sizeof(t->charset) ||
+		    memchr(cs, '\\', cslen) != NULL)
+			return -1;
+		memcpy(t->charset, cs, cslen);
+		t->charset[cslen] = '\0';
+		return 0;
+	default:
+		return -1;
+	}
 }
 
 void

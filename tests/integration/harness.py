@@ -395,7 +395,7 @@ class GatewayConfig:
                  slow_upstream_timeout="1s", down_port=None, access_log=None,
                  extra_routes=(), extra_upstreams=(), agencies=None,
                  bank_charset="GB18030", bank_key="bank-sign.key", courier=None,
-                 accounts=None, rules=None, keeper=()):
+                 accounts=None, rules=None, keeper=(), listener_extra=None):
         self.workdir = workdir
         self.agency_port = agency_port
         self.admin_port = admin_port
@@ -440,6 +440,8 @@ class GatewayConfig:
             kv("ca", ca_file())
             kv("crl", os.path.join(CERTS, "crl.pem"))
             kv("min_protocol", "TLSv1.2")
+            for k, v in (listener_extra or {}).items():
+                kv(k, v)
         for a in (agencies or AGENCY_CERTS):
             sec("agency " + a)
             role, city = agency_role(a)
@@ -510,6 +512,8 @@ class GatewayConfig:
         sec("limits")
         for k in ("max_header_bytes", "max_headers", "max_body", "request_timeout",
                   "idle_timeout", "max_connections", "max_connections_per_agency"):
+            kv(k, lim[k])
+        for k in sorted(set(lim) - set(DEFAULT_LIMITS)):
             kv(k, lim[k])
 
     def text(self):

@@ -232,7 +232,40 @@ test_minimal(void **state)
 	assert_int_equal(cf->upstreams[0].idle_timeout_ms, 4000);
 	assert_int_equal(cf->upstreams[0].pool, 16);
 	assert_int_equal(cf->nroutes, 0);
+	/* Hostile clients: the handshake budget derives from the others. */
+	assert_int_equal(cf->listeners[LISTENER_AGENCY].send_timeout_ms, 60000);
+	assert_int_equal(cf->limits.handshake_timeout_ms, 5000);
+	assert_int_equal(cf->limits.max_handshakes, 256);
+	assert_int_equal(cf->limits.max_handshakes_per_address, 128);
 	config_free(cf);
+}
+
+/* Handshake limits: derived from small caps, kept when given, checked. */
+static void
+test_handshake_limits(void **state)
+{
+	struct fixture	*fx = *state;
+	struct config	*cf;
+
+	cf = load_text(fx, MIN_CONF "[limits]\nmax_connections = 8\n"
+	    "max_connections_per_agency = 4\nrequest_timeout = 2s\n");
+	if (cf == NULL)
+		fail_msg("refused:\n%s", fx->err);
+	assert_int_equal(cf->limits.max_handshakes, 16);
+	assert_int_equal(cf->limits.max_handshakes_per_address, 8);
+	assert_int_equal(cf->limits.handshake_timeout_ms, 2000);
+	config_free(cf);
+	cf = load_text(fx, MIN_CONF "[limits]\nhandshake_timeout = 3s\n"
+	    "max_handshakes = 40\nmax_handshakes_per_address = 3\n");
+	if (cf == NULL)
+		fail_msg("refused:\n%s", fx->err);
+	assert_int_equal(cf->limits.handshake_timeout_ms, 3000);
+	assert_int_equal(cf->limits.max_handshakes, 40);
+	assert_int_equal(cf->limits.max_handshakes_per_address, 3);
+	config_free(cf);
+	expect_error(fx, MIN_CONF "[limits]\nmax_handshakes = 4\n"
+	    "max_handshakes_per_address = 5\n", 1,
+	    "max_handshakes_per_address exceeds max_handshakes");
 }
 
 /* ---- the full good file ---- */
@@ -1136,6 +1169,7 @@ main(void)
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_minimal),
+		T(test_handshake_limits),
 		T(test_good),
 		T(test_workers_auto),
 		T(test_relative_to_cwd),

@@ -922,6 +922,56 @@ test_expect(void **state)
 	    "Content-Length: 1\r\n\r\nx", 0, &r, &e), -1);
 	assert_int_equal(e.status, 417);
 	assert_string_equal(e.code, "expectation-failed");
+	/* RFC 9110 §10.1.1: ignored from an HTTP/1.0 client. */
+	assert_int_equal(run("POST / HTTP/1.0\r\nExpect: 100-continue\r\n"
+	    "Content-Length: 1\r\n\r\nx", 0, &r, &e), 0);
+	assert_false(r.msgs[0].expect_continue);
+}
+
+static void
+assert_param(const char *v, const char *name, int rc, const char *want)
+{
+	const char	*val = NULL;
+	size_t		 vlen = 0;
+	int		 got;
+
+	got = http_media_param(v, strlen(v), name, &val, &vlen);
+	if (got != rc)
+		fail_msg("http_media_param(\"%s\", %s) = %d, want %d", v, name,
+		    got, rc);
+	if (rc == 1 && (vlen != strlen(want) || memcmp(val, want, vlen) != 0))
+		fail_msg("http_media_param(\"%s\", %s) = \"%.*s\", want \"%s\"",
+		    v, name, (int)vlen, val, want);
+}
+
+/* The charset is a parameter of its own, never a "charset=" found inside
+ * another parameter's value or name. */
+static void
+test_media_param(void **state)
+{
+	assert_param("application/xml", "charset", 0, NULL);
+	assert_param("application/xml;charset=GBK", "charset", 1, "GBK");
+	assert_param("application/xml ; CharSet=\"GB18030\" ", "charset", 1,
+	    "GB18030");
+	assert_param("text/xml; a=1; charset=UTF-8", "charset", 1, "UTF-8");
+	assert_param("text/xml; a=1;", "charset", 0, NULL);
+	/* Inside another parameter: not the charset. */
+	assert_param("application/xml; profile=\"urn:x;charset=GBK\"",
+	    "charset", 0, NULL);
+	assert_param("application/xml; profile=\"a\\\";charset=GBK\"",
+	    "charset", 0, NULL);
+	assert_param("application/xml; xcharset=GBK", "charset", 0, NULL);
+	assert_param("application/xml; x=\"charset=GBK\"; charset=UTF-8",
+	    "charset", 1, "UTF-8");
+	/* The first of two wins (the caller sees one answer only). */
+	assert_param("text/xml; charset=A; charset=B", "charset", 1, "A");
+	/* Malformed parameters. */
+	assert_param("text/xml; charset", "charset", -1, NULL);
+	assert_param("text/xml; charset=", "charset", -1, NULL);
+	assert_param("text/xml; =x", "charset", -1, NULL);
+	assert_param("text/xml; charset=\"GBK", "charset", -1, NULL);
+	assert_param("text/xml; charset=GBK x", "charset", -1, NULL);
+	assert_param("text/xml; charset=G\"BK\"", "charset", -1, NULL);
 }
 
 /* ---- header hygiene ---- */
@@ -1356,6 +1406,7 @@ main(void)
 		cmocka_unit_test(test_max_body_length),
 		cmocka_unit_test(test_max_body_chunked),
 		cmocka_unit_test(test_expect),
+		cmocka_unit_test(test_media_param),
 		cmocka_unit_test(test_hygiene),
 		cmocka_unit_test(test_hygiene_connection_tokens),
 		cmocka_unit_test(test_hygiene_forwarded),

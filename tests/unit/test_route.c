@@ -29,6 +29,7 @@ test_path_accepted(void **state)
 		"/a/b?%2e%2e/%2f", "/a?x=%2", "/.well-known/x", "/a/..b",
 		"/a/b..", "/a/...", "/a/.b/c", "/a//b", "/a%41b", "/a%20b",
 		"/v1/plans/P-1/review", "/pass/finance/x.y-z_~",
+		"/a%25", "/a%25x", "/a%25g1", "/a?x=%00%252e",
 	};
 	size_t	i;
 
@@ -47,6 +48,11 @@ test_path_refused(void **state)
 		"/%2e%2e/", "/%2E%2E/", "/%2e/", "/a/%2e", "/a%2fb", "/a%2Fb",
 		"/a%5cb", "/a%5Cb", "/a\\b", "/a\\", "\\a",
 		"/a%2", "/a%", "/a%2?x", "/a%?x", "/%",
+		/* NUL and control characters, escaped. */
+		"/a%00b", "/a%00", "/a%0a", "/a%0D%0Ab", "/a%1f", "/a%7F",
+		/* Double encoding: '%' escaped before an escape. */
+		"/%252e%252e/", "/a/%252E%252E", "/a%252fb", "/a%255cb",
+		"/a%2541", "/a%25%32%65", "/a%25%",
 	};
 	size_t	i;
 
