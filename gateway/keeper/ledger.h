@@ -88,6 +88,10 @@ int	ledger_watch(struct ledger *);
 void	ledger_transfer(struct ledger *, const struct ipc_transfer_query *,
 	    struct ipc_audit_reply *, char **body, size_t *blen);
 
+/* The end-to-end id of line i of disbursement id: unique (a hash of both),
+ * at most 35 characters as ISO 20022 requires (dst: at least 36 bytes). */
+void	ledger_e2e(const char *id, size_t i, char *dst, size_t dsz);
+
 struct ipc_report_query;
 /* GET /v1/reports/reconciliation and GET /v1/alerts. *body is the
  * caller's. */
