@@ -48,7 +48,18 @@ char	*audit_read_file(const char *path, size_t *len);
  * the decoded length. 0 or -1 (bad base64, too long). */
 int	 audit_b64_decode(const char *s, size_t len, uint8_t *out, size_t max,
 	    size_t *olen);
-/* gatewayctl audit verify: exit code. */
+/* What audit verify found. */
+struct audit_result {
+	uint64_t	 entries, checkpoints, signatures, ms;
+	const char	*what;		/* the first problem's name, NULL if none */
+	uint64_t	 index;		/* the first entry it concerns */
+	char		 why[AUDIT_WHY_MAX];
+};
+
+/* Checks the whole log (o: dbpath, cpfile, verifier, keys): 0 all good,
+ * 1 a problem (r->what, r->index, r->why), -1 the log cannot be read. */
+int	 audit_verify_run(struct audit_opts *, struct audit_result *r);
+/* gatewayctl audit verify: audit_verify_run, reported; exit code. */
 int	 audit_verify(struct audit_opts *);
 
 /*

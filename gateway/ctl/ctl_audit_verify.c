@@ -71,6 +71,7 @@ struct audit_verify {
 	const char		*bad;
 	uint64_t		 bad_index;
 	char			 why[AUDIT_WHY_MAX];
+	char			 detail[AUDIT_WHY_MAX];	/* a part's own words */
 	/* Progress on a terminal. */
 	int			 progress;
 	uint64_t		 shown_ms;
@@ -271,10 +272,10 @@ audit_check_batch(struct audit_verify *v, struct audit_batch *b)
 				    "entry %llu: %s", (unsigned long long)b->idx[i],
 				    f->problem);
 			else if ((rc = audit_state_apply(v->fund, b->idx[i], f,
-			    v->why, sizeof(v->why))) == 1)
+			    v->detail, sizeof(v->detail))) == 1)
 				rc = audit_problem(v, b->idx[i], "fund state",
 				    "entry %llu: %s", (unsigned long long)b->idx[i],
-				    v->why);
+				    v->detail);
 			v->nsigs += (uint64_t)f->signed_checked;
 		}
 		if (rc == 0)
@@ -507,31 +508,34 @@ audit_verify_rest(struct audit_verify *v)
 		    "at size %llu: beyond the %llu entries in the log (entries "
 		    "were removed)", (unsigned long long)v->cpnext.size,
 		    (unsigned long long)v->f.size);
-	if ((rc = audit_state_compare(v->fund, &at, v->why,
-	    sizeof(v->why))) == 1)
+	if ((rc = audit_state_compare(v->fund, &at, v->detail,
+	    sizeof(v->detail))) == 1)
 		return audit_problem(v, at, "fund state", "the fund's tables "
-		    "differ from the log: %s", v->why);
+		    "differ from the log: %s", v->detail);
 	return rc;
 }
 
 static void
-audit_report(struct audit_verify *v, int rc, uint64_t ms)
+audit_report(const struct audit_opts *o, const struct audit_result *r,
+    int rc)
 {
 	json_t		*j;
 	char		*s;
-	double		 rate = (double)v->f.size * 1000.0 / (double)(ms ? ms : 1);
-	const char	*result = rc == 0 ? "ok" : v->bad ? "bad" : "error";
+	double		 rate = (double)r->entries * 1000.0 /
+			    (double)(r->ms ? r->ms : 1);
 
-	if (v->o->json) {
-		j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:f}", "result", result,
-		    "entries", (json_int_t)v->f.size, "checkpoints",
-		    (json_int_t)v->ncps, "signatures", (json_int_t)v->nsigs,
-		    "ms", (json_int_t)ms, "entries_per_s", rate);
+	if (o->json) {
+		j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:f}", "result",
+		    rc == 0 ? "ok" : rc == 1 ? "bad" : "error",
+		    "entries", (json_int_t)r->entries, "checkpoints",
+		    (json_int_t)r->checkpoints, "signatures",
+		    (json_int_t)r->signatures, "ms", (json_int_t)r->ms,
+		    "entries_per_s", rate);
 		if (j != NULL)
 			json_object_set_new(j, "first_problem", rc == 0 ?
 			    json_null() : json_pack("{s:s, s:I, s:s}", "what",
-			    v->bad ? v->bad : "cannot read the log", "index",
-			    (json_int_t)v->bad_index, "detail", v->bad ? v->why :
+			    rc == 1 ? r->what : "cannot read the log", "index",
+			    (json_int_t)r->index, "detail", rc == 1 ? r->why :
 			    "the database could not be read to the end"));
 		if (j == NULL || (s = json_dumps(j, JSON_COMPACT)) == NULL) {
 			json_decref(j);
@@ -546,17 +550,19 @@ audit_report(struct audit_verify *v, int rc, uint64_t ms)
 	if (rc == 0)
 		printf("audit log OK: %llu entries, %llu checkpoints verified, "
 		    "%llu ms (%.0f entries/s), %llu signatures checked\n",
-		    (unsigned long long)v->f.size, (unsigned long long)v->ncps,
-		    (unsigned long long)ms, rate, (unsigned long long)v->nsigs);
-	else if (v->bad != NULL)
-		printf("audit log BAD: %s; first bad index %llu: %s\n", v->bad,
-		    (unsigned long long)v->bad_index, v->why);
+		    (unsigned long long)r->entries,
+		    (unsigned long long)r->checkpoints,
+		    (unsigned long long)r->ms, rate,
+		    (unsigned long long)r->signatures);
+	else if (rc == 1)
+		printf("audit log BAD: %s; first bad index %llu: %s\n", r->what,
+		    (unsigned long long)r->index, r->why);
 	else
 		printf("audit log BAD: cannot read it\n");
 }
 
 int
-audit_verify(struct audit_opts *o)
+audit_verify_run(struct audit_opts *o, struct audit_result *r)
 {
 	struct store		*st;
 	struct audit_verify	*v;
@@ -566,10 +572,7 @@ audit_verify(struct audit_opts *o)
 	uint64_t		 t0 = now_ms();
 	int			 rc = 0;
 
-	if (!o->has_verifier) {
-		fprintf(stderr, "audit verify: need the log key (-c or --vkey)\n");
-		return CTL_EXIT_USAGE;
-	}
+	memset(r, 0, sizeof(*r));
 	if (o->cpfile[0] != '\0') {
 		cptext = audit_read_file(o->cpfile, &cplen);
 		cperrno = errno;
@@ -577,12 +580,12 @@ audit_verify(struct audit_opts *o)
 	if (store_open(o->dbpath, 1, &st) == -1) {
 		fprintf(stderr, "audit verify: cannot open %s\n", o->dbpath);
 		free(cptext);
-		return CTL_EXIT_FAIL;
+		return -1;
 	}
 	if ((v = calloc(1, sizeof(*v))) == NULL) {
 		store_close(st);
 		free(cptext);
-		return CTL_EXIT_FAIL;
+		return -1;
 	}
 	v->o = o;
 	v->total = store_size(st);
@@ -601,7 +604,17 @@ audit_verify(struct audit_opts *o)
 	if (rc == 0)
 		rc = audit_verify_file(v, cptext, cplen, cperrno, st);
 	audit_progress(v, 1);
-	audit_report(v, rc, now_ms() - t0);
+	r->entries = v->f.size;
+	r->checkpoints = v->ncps;
+	r->signatures = v->nsigs;
+	r->ms = now_ms() - t0;
+	if (v->bad != NULL) {
+		rc = 1;
+		r->what = v->bad;
+		r->index = v->bad_index;
+		memcpy(r->why, v->why, sizeof(r->why));
+	} else if (rc != 0)
+		rc = -1;
 	free(v->cpnext.note);
 	sqlite3_finalize(v->cpcur);
 	audit_state_close(v->fund);
@@ -609,5 +622,20 @@ audit_verify(struct audit_opts *o)
 	store_close(st);
 	free(cptext);
 	free(v);
+	return rc;
+}
+
+int
+audit_verify(struct audit_opts *o)
+{
+	struct audit_result	r;
+	int			rc;
+
+	if (!o->has_verifier) {
+		fprintf(stderr, "audit verify: need the log key (-c or --vkey)\n");
+		return CTL_EXIT_USAGE;
+	}
+	rc = audit_verify_run(o, &r);
+	audit_report(o, &r, rc);
 	return rc == 0 ? CTL_EXIT_OK : CTL_EXIT_FAIL;
 }
