@@ -27,6 +27,8 @@ BIG_ITEMS = 3000
 class VerifyCase(unittest.TestCase):
     """One gateway; one month of a city, with a collection of BIG_ITEMS items."""
 
+    LONG_REF = "R" * 35       # AcctSvcrRef: Max35Text in pain.002.001.10
+
     @classmethod
     def setUpClass(cls):
         h.require_environment()
@@ -74,10 +76,12 @@ class VerifyCase(unittest.TestCase):
         e2e = [row[0] for row in cls.query("SELECT e2e FROM payments WHERE disbursement = "
                                            "'V-DISB-1' ORDER BY line")]
         # One paid, one rejected: the plan gets the rejected one's room back.
-        cls.post("bank", "/v1/bank/status",
-                 M.pain002("V-STS-1", "V-DISB-1", [(e2e[0], "ACSC", None),
-                                                  (e2e[1], "RJCT", "AC04")]),
-                 M.xml_headers())
+        # The rejection carries the longest reference a bank may give.
+        status = M.pain002("V-STS-1", "V-DISB-1", [(e2e[0], "ACSC", None),
+                                                   (e2e[1], "RJCT", "AC04")])
+        status = status.replace(b"<AcctSvcrRef>BK%s<" % e2e[1][-6:].encode(),
+                                b"<AcctSvcrRef>%s<" % cls.LONG_REF.encode())
+        cls.post("bank", "/v1/bank/status", status, M.xml_headers())
         env.stubs["hrss"].wait_record("/inbox/status", count=2)
         if cls.big_index is None:
             cls.big_index = cls.query("SELECT entry FROM instructions WHERE kind = "
@@ -184,6 +188,14 @@ class Month(VerifyCase):
         self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
         self.assertIn("proof OK: entry %d" % self.big_index, v.stdout)
 
+
+    def test_status_notice_keeps_the_whole_bank_reference(self):
+        """The notices to hrss and finance carried at most 34 of its 35 characters."""
+        bodies = [json.loads(b) for (b,) in self.query(
+            "SELECT body FROM outbox WHERE path = '/inbox/status'")]
+        refs = sorted(b.get("bank_reference", "") for b in bodies)
+        self.assertEqual(len(refs), 4, bodies)
+        self.assertEqual(refs[2:], [self.LONG_REF] * 2)
 
     def test_the_month_verifies(self):
         r = self.ctl("audit", "verify", "--json", "-c", self.env.config_path)
