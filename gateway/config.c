@@ -173,8 +173,7 @@ config_set_path(struct config_parse *p, char *dst, size_t dsz, const char *v)
 	return 0;
 }
 
-/* A value stored as given: too long is an error, never a shorter value. */
-static void
+void
 config_set_text(struct config_parse *p, char *dst, size_t dsz, const char *v,
     const char *what)
 {

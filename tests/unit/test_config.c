@@ -559,6 +559,11 @@ test_too_long(void **state)
 	    "key = c.key\n[route r]\nprefix = /r/\nroles = tax\n"
 	    "upstream = %szzz\n", MIN_CONF, name, name), 0);
 	expect_error(fx, text, M + 9, "upstream longer than 63 bytes");
+	assert_int_equal(str_printf(text, sizeof(text), "%s[upstream %s]\n"
+	    "url = https://127.0.0.1:9442\nca = ca.crt\ncert = c.crt\n"
+	    "key = c.key\n[courier]\nfinance = %szzz\n", MIN_CONF, name,
+	    name), 0);
+	expect_error(fx, text, M + 7, "finance longer than 63 bytes");
 }
 
 static void
