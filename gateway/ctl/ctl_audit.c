@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,20 @@ audit_read_file(const char *path, size_t *len)
 	buf[have] = '\0';
 	*len = have;
 	return buf;
+}
+
+void
+audit_say(char *dst, size_t dsz, const char *fmt, ...)
+{
+	va_list	ap;
+	int	n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(dst, dsz, fmt, ap);
+	va_end(ap);
+	/* Names and numbers are short; if one was not, say so visibly. */
+	if ((n < 0 || (size_t)n >= dsz) && dsz > 4)
+		memcpy(dst + dsz - 4, "...", 4);
 }
 
 /* The verifier key: --vkey (a vkey string or a file holding one), or the

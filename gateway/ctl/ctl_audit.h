@@ -44,6 +44,10 @@ struct audit_opts {
  * NUL-terminated buffer the caller frees; NULL with errno set on failure
  * (EFBIG when the file is larger: never a silent cut). */
 char	*audit_read_file(const char *path, size_t *len);
+/* Formats a problem's text into dst; text too long for it ends in "..."
+ * (a visible cut, never a silent one). */
+void	 audit_say(char *dst, size_t dsz, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
 /* Decodes len bytes of base64 into out (room for max bytes); *olen gets
  * the decoded length. 0 or -1 (bad base64, too long). */
 int	 audit_b64_decode(const char *s, size_t len, uint8_t *out, size_t max,

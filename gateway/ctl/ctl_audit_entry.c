@@ -40,25 +40,8 @@ audit_fact_wanted(const char *p, size_t len)
 	return 0;
 }
 
-static void
-audit_fact_bad(struct audit_fact *f, const char *what)
-{
-	if (str_copy(f->problem, sizeof(f->problem), what) == -1)
-		str_copy(f->problem, sizeof(f->problem), "bad entry");
-}
-
-static int
-audit_fact_kind(const char *s, enum instr_kind *k)
-{
-	enum instr_kind	i;
-
-	for (i = INSTR_COLLECTION; i <= INSTR_BANK_NOTIFICATION; i++)
-		if (strcmp(s, instr_kind_name(i)) == 0) {
-			*k = i;
-			return 0;
-		}
-	return -1;
-}
+#define audit_fact_bad(f, ...)	audit_say((f)->problem, sizeof((f)->problem), \
+				    __VA_ARGS__)
 
 /* The keeper's signature over the canonical instruction (ledger_sign):
  * by a key we hold, of the algorithm it names, valid. */
@@ -69,7 +52,6 @@ audit_fact_signature(struct audit_fact *f, json_t *sig, const char *canon,
 	const char	*alg = NULL, *kid = NULL, *val = NULL;
 	uint8_t		 raw[SIGN_MAX_SIG + 3];
 	size_t		 i, rlen;
-	char		 why[AUDIT_WHY_MAX];
 
 	if (json_unpack(sig, "{s:s, s:s, s:s}", "alg", &alg, "key_id", &kid,
 	    "value", &val) == -1) {
@@ -81,21 +63,15 @@ audit_fact_signature(struct audit_fact *f, json_t *sig, const char *canon,
 		if (strcmp(keys[i]->key_id, kid) == 0)
 			break;
 	if (i == nkeys) {
-		if (str_printf(why, sizeof(why), "its instruction is signed by "
-		    "key %s, which verify was not given (-c or --skey)", kid) == -1)
-			str_copy(why, sizeof(why), "its instruction is signed by an "
-			    "unknown key");
-		audit_fact_bad(f, why);
+		audit_fact_bad(f, "its instruction is signed by key %s, which "
+		    "verify was not given (-c or --skey)", kid);
 		return;
 	}
 	if (strcmp(alg, sign_alg_name(keys[i]->alg)) != 0 ||
 	    audit_b64_decode(val, strlen(val), raw, sizeof(raw), &rlen) == -1 ||
 	    sign_verify(keys[i], canon, clen, raw, rlen) == -1) {
-		if (str_printf(why, sizeof(why), "its instruction signature does "
-		    "not verify with key %s", kid) == -1)
-			str_copy(why, sizeof(why), "its instruction signature does "
-			    "not verify");
-		audit_fact_bad(f, why);
+		audit_fact_bad(f, "its instruction signature does not verify "
+		    "with key %s", kid);
 		return;
 	}
 	f->signed_checked = 1;
@@ -116,7 +92,7 @@ audit_fact_instr(struct audit_fact *f, json_t *e, struct sign_key *const *keys,
 	if (json_unpack(e, "{s:s, s:s}", "digest", &digest, "agency",
 	    &agency) == -1 || !json_is_object(in) ||
 	    json_unpack(in, "{s:s}", "kind", &k) == -1 ||
-	    audit_fact_kind(k, &kind) == -1 ||
+	    instr_kind_parse(k, &kind) == -1 ||
 	    str_copy(f->agency, sizeof(f->agency), agency) == -1) {
 		audit_fact_bad(f, "an instruction entry without its instruction, "
 		    "kind, digest or agency");

@@ -306,17 +306,14 @@ audit_state_status(struct audit_state *a, const struct instr_bank_status *b,
 
 	for (i = 0; i < b->ntx; i++) {
 		if ((rc = audit_state_pay(a, b->tx[i].end_to_end_id,
-		    b->tx[i].status)) != 1)
-			goto next;
-		if (str_printf(why, whysz, "a status report for payment %s, "
-		    "which no accepted disbursement made",
-		    b->tx[i].end_to_end_id) == -1)
-			str_copy(why, whysz, "a status report for an unknown "
-			    "payment");
-		return 1;
-next:
-		if (rc == -1)
+		    b->tx[i].status)) == -1)
 			return -1;
+		if (rc == 1) {
+			audit_say(why, whysz, "a status report for payment %s, "
+			    "which no accepted disbursement made",
+			    b->tx[i].end_to_end_id);
+			return 1;
+		}
 	}
 	if (b->ntx > 0 || b->group_status[0] == '\0')
 		return 0;
@@ -352,9 +349,9 @@ audit_state_instr(struct audit_state *a, uint64_t index,
 
 	if ((rc = audit_state_find(a, kind, in->id, city, period,
 	    &carried)) != 0) {
-		if (rc == 1 && str_printf(why, whysz, "%s %s accepted a second "
-		    "time", kind, in->id) == -1)
-			str_copy(why, whysz, "an instruction accepted twice");
+		if (rc == 1)
+			audit_say(why, whysz, "%s %s accepted a second time",
+			    kind, in->id);
 		return rc;
 	}
 	switch (in->kind) {
@@ -377,10 +374,10 @@ audit_state_instr(struct audit_state *a, uint64_t index,
 	case INSTR_REVIEW:
 		if ((rc = audit_state_find(a, "plan", in->u.review.plan_id, city,
 		    period, &carried)) != 1) {
-			if (rc == 0 && str_printf(why, whysz, "review %s of plan "
-			    "%s, which the log never accepted", in->id,
-			    in->u.review.plan_id) == -1)
-				str_copy(why, whysz, "a review of an unknown plan");
+			if (rc == 0)
+				audit_say(why, whysz, "review %s of plan %s, "
+				    "which the log never accepted", in->id,
+				    in->u.review.plan_id);
 			return rc == 0 ? 1 : -1;
 		}
 		c = city;
@@ -429,10 +426,10 @@ audit_state_instr(struct audit_state *a, uint64_t index,
 		 * counts against the new one. */
 		if ((rc = audit_state_find(a, "plan", in->u.plan.amends, city,
 		    period, &carried)) != 1) {
-			if (rc == 0 && str_printf(why, whysz, "plan %s amends plan "
-			    "%s, which the log never accepted", in->id,
-			    in->u.plan.amends) == -1)
-				str_copy(why, whysz, "a plan amends an unknown plan");
+			if (rc == 0)
+				audit_say(why, whysz, "plan %s amends plan %s, "
+				    "which the log never accepted", in->id,
+				    in->u.plan.amends);
 			return rc == 0 ? 1 : -1;
 		}
 		sqlite3_bind_int(a->s[AS_SUPERSEDE], 1, LS_SUPERSEDED);
@@ -491,10 +488,9 @@ audit_state_apply(struct audit_state *a, uint64_t index,
 		sqlite3_bind_int64(st, 4, (sqlite3_int64)index);
 		if (sqlite3_step(st) == SQLITE_CONSTRAINT) {
 			sqlite3_reset(st);
-			if (str_printf(why, whysz, "outbox row %llu attempt %llu "
+			audit_say(why, whysz, "outbox row %llu attempt %llu "
 			    "logged twice", (unsigned long long)f->seq,
-			    (unsigned long long)f->attempt) == -1)
-				str_copy(why, whysz, "an attempt logged twice");
+			    (unsigned long long)f->attempt);
 			return 1;
 		}
 		sqlite3_reset(st);
@@ -512,9 +508,8 @@ audit_state_apply(struct audit_state *a, uint64_t index,
 			return -1;
 		if (sqlite3_changes(a->db) == 1)
 			return 0;
-		if (str_printf(why, whysz, "outbox row %llu re-queued while not "
-		    "parked", (unsigned long long)f->seq) == -1)
-			str_copy(why, whysz, "a row re-queued while not parked");
+		audit_say(why, whysz, "outbox row %llu re-queued while not "
+		    "parked", (unsigned long long)f->seq);
 		return 1;
 	default:
 		return 0;
@@ -552,9 +547,8 @@ audit_state_compare(struct audit_state *a, uint64_t *index, char *why,
 				return -1;
 			if (!a->any)
 				return 0;
-			if (str_printf(why, whysz, "the log moves the fund but the "
-			    "database has no %s table", audit_state_tables[i]) == -1)
-				return -1;
+			audit_say(why, whysz, "the log moves the fund but the "
+			    "database has no %s table", audit_state_tables[i]);
 			*index = 0;
 			return 1;
 		}

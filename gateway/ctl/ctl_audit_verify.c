@@ -100,8 +100,8 @@ audit_problem(struct audit_verify *v, uint64_t index, const char *what,
 	va_start(ap, fmt);
 	n = vsnprintf(v->why, sizeof(v->why), fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(v->why))
-		str_copy(v->why, sizeof(v->why), what);
+	if (n < 0 || (size_t)n >= sizeof(v->why))	/* as audit_say */
+		memcpy(v->why + sizeof(v->why) - 4, "...", 4);
 	if (v->progress)
 		fputc('\n', stderr);
 	fprintf(stderr, "%s\n", v->why);

@@ -143,7 +143,7 @@ ledger_transfer(struct ledger *l, const struct ipc_transfer_query *q,
 		 * may see. */
 		sqlite3_bind_text(st, 1, q->id, -1, SQLITE_STATIC);
 		while (sqlite3_step(st) == SQLITE_ROW)
-			if (ledger_kind_parse(ledger_text(st, 0), &k) == 0) {
+			if (instr_kind_parse(ledger_text(st, 0), &k) == 0) {
 				if (ledger_find(l, instr_kind_name(k), q->id,
 				    &row) == 1 && ledger_party(l, q, k, &row)) {
 					kind = k;
