@@ -74,17 +74,23 @@ audit_read_file(const char *path, size_t *len)
 }
 
 void
-audit_say(char *dst, size_t dsz, const char *fmt, ...)
+audit_vsay(char *dst, size_t dsz, const char *fmt, va_list ap)
 {
-	va_list	ap;
-	int	n;
+	int	n = vsnprintf(dst, dsz, fmt, ap);
 
-	va_start(ap, fmt);
-	n = vsnprintf(dst, dsz, fmt, ap);
-	va_end(ap);
 	/* Names and numbers are short; if one was not, say so visibly. */
 	if ((n < 0 || (size_t)n >= dsz) && dsz > 4)
 		memcpy(dst + dsz - 4, "...", 4);
+}
+
+void
+audit_say(char *dst, size_t dsz, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	audit_vsay(dst, dsz, fmt, ap);
+	va_end(ap);
 }
 
 /* The verifier key: --vkey (a vkey string or a file holding one), or the

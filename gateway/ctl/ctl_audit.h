@@ -3,6 +3,7 @@
 #ifndef GW_CTL_AUDIT_H
 #define GW_CTL_AUDIT_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,6 +49,8 @@ char	*audit_read_file(const char *path, size_t *len);
  * (a visible cut, never a silent one). */
 void	 audit_say(char *dst, size_t dsz, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
+void	 audit_vsay(char *dst, size_t dsz, const char *fmt, va_list ap)
+	    __attribute__((format(printf, 3, 0)));
 /* Decodes len bytes of base64 into out (room for max bytes); *olen gets
  * the decoded length. 0 or -1 (bad base64, too long). */
 int	 audit_b64_decode(const char *s, size_t len, uint8_t *out, size_t max,

@@ -31,6 +31,7 @@
  * length.
  */
 #define AUDIT_BATCH		4096
+#define AUDIT_BATCH_BYTES	(16u << 20)
 #define AUDIT_MAX_WORKERS	8
 
 /* A checkpoint ending inside a batch: its note until a worker read it. */
@@ -91,17 +92,14 @@ audit_problem(struct audit_verify *v, uint64_t index, const char *what,
     const char *fmt, ...)
 {
 	va_list	ap;
-	int	n;
 
 	if (v->bad != NULL)
 		return 1;
 	v->bad = what;
 	v->bad_index = index;
 	va_start(ap, fmt);
-	n = vsnprintf(v->why, sizeof(v->why), fmt, ap);
+	audit_vsay(v->why, sizeof(v->why), fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(v->why))	/* as audit_say */
-		memcpy(v->why + sizeof(v->why) - 4, "...", 4);
 	if (v->progress)
 		fputc('\n', stderr);
 	fprintf(stderr, "%s\n", v->why);
@@ -405,9 +403,9 @@ audit_pipe_row(void *arg, uint64_t index, const uint8_t *leaf,
 	b->off[++b->n] = b->used;
 	if (index < UINT64_MAX && audit_cp_attach(v, b, index + 1) == -1)
 		return -1;
-	/* A big entry fills a batch alone: memory follows the entries' size,
+	/* Big entries fill a batch sooner: memory follows the entries' size,
 	 * not the log's length. */
-	if (b->n < AUDIT_BATCH && b->used < (64u << 20))
+	if (b->n < AUDIT_BATCH && b->used < AUDIT_BATCH_BYTES)
 		return 0;
 	return audit_pipe_submit(v);
 }
