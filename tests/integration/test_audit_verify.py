@@ -28,6 +28,7 @@ class VerifyCase(unittest.TestCase):
     """One gateway; one month of a city, with a collection of BIG_ITEMS items."""
 
     LONG_REF = "R" * 35       # AcctSvcrRef: Max35Text in pain.002.001.10
+    LONG_PLAN = "V-PLAN-" + "L" * 28     # the longest id: 35 characters
 
     @classmethod
     def setUpClass(cls):
@@ -68,6 +69,12 @@ class VerifyCase(unittest.TestCase):
         fin.wait_record("/inbox/collection")
         cls.post("hrss", "/v1/plans", M.plan("V-PLAN-1"))
         cls.post("finance", "/v1/plans/V-PLAN-1/review", M.review(total=600000))
+        # A review whose path names a plan id 5 bytes too long was applied to
+        # the plan named by its first 35 (the id was cut to fit).
+        cls.post("hrss", "/v1/plans", M.plan(cls.LONG_PLAN, period="2024-08"))
+        cls.long_review = env.https("POST", "/v1/plans/%sEXTRA/review" % cls.LONG_PLAN,
+                                    who="finance", body=M.review(total=600000),
+                                    headers=M.json_headers())
         cls.post("hrss", "/v1/plans", M.plan("V-PLAN-2", period="2024-07"))
         cls.post("finance", "/v1/plans/V-PLAN-2/review", M.review(total=400000))
         cls.post("hrss", "/v1/disbursements",
@@ -189,6 +196,14 @@ class Month(VerifyCase):
         self.assertIn("proof OK: entry %d" % self.big_index, v.stdout)
 
 
+    def test_review_path_with_too_long_a_plan_id(self):
+        r = self.long_review
+        self.assertEqual(r.status, 422, r)
+        self.assertEqual(r.json()["code"], "bad-id", r)
+        self.assertEqual(self.query("SELECT state, approved FROM instructions WHERE "
+                                    "kind = 'plan' AND id = '%s'" % self.LONG_PLAN),
+                         [(3, None)])     # still submitted, never reviewed
+
     def test_status_notice_keeps_the_whole_bank_reference(self):
         """The notices to hrss and finance carried at most 34 of its 35 characters."""
         bodies = [json.loads(b) for (b,) in self.query(
@@ -205,14 +220,14 @@ class Month(VerifyCase):
         self.assertIsNone(out["first_problem"])
         n_instr = self.query("SELECT count(*) FROM instructions")[0][0]
         n_cps = self.query("SELECT count(*) FROM checkpoints")[0][0]
-        self.assertEqual(n_instr, 7)
+        self.assertEqual(n_instr, 8)
         self.assertEqual(out["checkpoints"], n_cps)
         # Every checkpoint, every instruction, and the checkpoint file.
         self.assertEqual(out["signatures"], n_cps + n_instr + 1, out)
         # The rejected payment gave its room back, and the log says so too.
         self.assertEqual(self.query("SELECT id, disbursed FROM instructions WHERE kind = "
-                                    "'plan' ORDER BY id"), [("V-PLAN-1", 300000),
-                                                            ("V-PLAN-2", 0)])
+                                    "'plan' AND id IN ('V-PLAN-1', 'V-PLAN-2') ORDER BY id"),
+                         [("V-PLAN-1", 300000), ("V-PLAN-2", 0)])
         # Without --json: the same, in words.
         r = self.ctl("audit", "verify", "-c", self.env.config_path)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
