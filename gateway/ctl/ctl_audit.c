@@ -132,6 +132,22 @@ audit_load_verifier(struct audit_opts *o, struct config *cf)
 	return 0;
 }
 
+/* A public key PEM (SubjectPublicKeyInfo), or else a private key file. */
+static int
+audit_load_key(const char *path, struct sign_key **out)
+{
+	char	*text;
+	size_t	 len;
+	int	 pub;
+
+	if ((text = audit_read_file(path, &len)) == NULL)
+		return -1;
+	pub = strstr(text, "-----BEGIN PUBLIC KEY-----") != NULL;
+	free(text);
+	return pub ? sign_key_load_public(path, out) :
+	    sign_key_load_private(path, out);
+}
+
 /* The instruction signing keys: the configured one (signing_key, or
  * log_key when there is none) and every --skey (public or private PEM). */
 static int
@@ -156,10 +172,7 @@ audit_load_keys(struct audit_opts *o, struct config *cf)
 			    AUDIT_MAX_KEYS);
 			return -1;
 		}
-		if (sign_key_load_public(o->skey_paths[i],
-		    &o->keys[o->nkeys]) == -1 &&
-		    sign_key_load_private(o->skey_paths[i],
-		    &o->keys[o->nkeys]) == -1) {
+		if (audit_load_key(o->skey_paths[i], &o->keys[o->nkeys]) == -1) {
 			fprintf(stderr, "audit: cannot read the signing key %s\n",
 			    o->skey_paths[i]);
 			return -1;
@@ -513,8 +526,10 @@ audit_run(int argc, char *argv[])
 		goto usage;
 	need_db = strcmp(sub, "vkey") != 0;
 	if (audit_setup(&o, need_db, strcmp(sub, "verify") == 0 ||
-	    strcmp(sub, "vkey") == 0) == -1)
+	    strcmp(sub, "vkey") == 0) == -1) {
+		audit_free_keys(&o);
 		return CTL_EXIT_FAIL;
+	}
 	if (strcmp(sub, "verify") == 0) {
 		ch = audit_verify(&o);
 		audit_free_keys(&o);

@@ -20,7 +20,7 @@ import keeperlib as K
 import messages as M
 
 GATEWAYCTL = h._path_from_env("GATEWAYCTL", "build/gatewayctl")
-SIGNING_KEY = os.path.join(h.CERTS, "signing.key")
+SIGNING_PUB = os.path.join(h.CERTS, "signing.pub")
 BIG_ITEMS = 3000
 
 
@@ -138,7 +138,7 @@ class VerifyCase(unittest.TestCase):
     def verify_copy(self, path):
         """verify --json over a copy: (exit code, the JSON object)."""
         r = self.ctl("audit", "verify", "--json", "--db", path, "--vkey", self.vkey,
-                     "--skey", SIGNING_KEY)
+                     "--skey", SIGNING_PUB)
         return r.returncode, json.loads(r.stdout)
 
     def rewrite_entry(self, path, index, edit):
