@@ -1,7 +1,6 @@
 /* Audit queries, answered from the store alone: every proof is made from
  * stored complete-subtree hashes in O(log n) reads. */
 #include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
