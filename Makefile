@@ -45,6 +45,8 @@ LLHTTP_CFLAGS = -std=c17 -O2 -g -fPIE -fstack-protector-strong -I$(LLHTTP_INC) -
 LIB_SRCS  = $(filter-out gateway/main.c,$(wildcard gateway/*.c gateway/net/*.c \
 	gateway/relay/*.c gateway/keeper/*.c gateway/courier/*.c adapters/*.c))
 CTL_SRCS  = $(wildcard gateway/ctl/*.c)
+# gatewayctl's commands without its main(), for unit tests of them.
+CTLLIB_SRCS = $(filter-out gateway/ctl/gatewayctl.c,$(CTL_SRCS))
 TEST_SRCS = $(wildcard tests/unit/test_*.c)
 STUB_SRCS = $(wildcard tests/stubs/*.c)
 BENCH_SRCS= $(wildcard tests/bench/*.c)
@@ -81,7 +83,10 @@ $(1)/loadgen: $$(patsubst %.c,$(1)/obj/%.o,$$(BENCH_SRCS)) $(1)/libgw.a $(1)/lib
 $(1)/keeper_bench: $$(patsubst %.c,$(1)/obj/%.o,$$(KBENCH_SRCS)) $(1)/libgw.a $(1)/libllhttp.a
 	@echo "  LD      $$@"
 	@$$(CC) $(3) -o $$@ $$^ $$(PKG_LIBS)
-$(1)/tests/%: $(1)/obj/tests/unit/%.o $(1)/libgw.a $(1)/libllhttp.a
+$(1)/libctl.a: $$(patsubst %.c,$(1)/obj/%.o,$$(CTLLIB_SRCS))
+	@rm -f $$@
+	@ar rcs $$@ $$^
+$(1)/tests/%: $(1)/obj/tests/unit/%.o $(1)/libctl.a $(1)/libgw.a $(1)/libllhttp.a
 	@mkdir -p $$(@D)
 	@echo "  LD      $$@"
 	@$$(CC) $(3) -o $$@ $$^ $$(PKG_LIBS) -lcmocka

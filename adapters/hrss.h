@@ -39,9 +39,14 @@ struct hrss_notice {
 	char		end_to_end_id[INSTR_ID_MAX];
 	char		status[5];		/* ISO status code, e.g. ACSC */
 	char		reason[5];		/* ISO reason code, "" if none */
-	char		bank_reference[INSTR_ACCOUNT_MAX];
+	/* The bank's AcctSvcrRef as the status report holds it: the same
+	 * size, so it is never cut on the way (34 bytes cut a Max35Text). */
+	char		bank_reference[141];
 	uint64_t	audit_index;
 };
+_Static_assert(sizeof(((struct hrss_notice *)0)->bank_reference) ==
+    sizeof(((struct instr_tx_status *)0)->bank_reference),
+    "a status notice carries the bank's whole reference");
 
 /* The notice's canonical JSON (RFC 8785) into *out (the caller's, free),
  * *len bytes. Refuses bad ids, a status or reason that is not an ISO code

@@ -330,6 +330,19 @@ instr_kind_name(enum instr_kind k)
 	return "unknown";
 }
 
+int
+instr_kind_parse(const char *s, enum instr_kind *k)
+{
+	enum instr_kind	i;
+
+	for (i = INSTR_COLLECTION; i <= INSTR_BANK_NOTIFICATION; i++)
+		if (strcmp(s, instr_kind_name(i)) == 0) {
+			*k = i;
+			return 0;
+		}
+	return -1;
+}
+
 /*
  * Building the JSON value. Every setter records a failure in *ok instead of
  * returning it, so a kind's fields read as one list; the value is thrown away

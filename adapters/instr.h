@@ -146,6 +146,8 @@ struct instr {
 /* Releases what an instruction owns (item arrays) and zeroes it. */
 void		 instr_free(struct instr *);
 const char	*instr_kind_name(enum instr_kind);
+/* The reverse of instr_kind_name: 0, or -1 for an unknown name. */
+int		 instr_kind_parse(const char *, enum instr_kind *);
 
 /* "12.34" (^(0|[1-9][0-9]{0,15})\.[0-9]{2}$) to 1234 fen, exactly; anything
  * else (no decimals, one decimal, leading zero, sign, spaces, exponent) is

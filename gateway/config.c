@@ -193,6 +193,15 @@ config_set_path(struct config_parse *p, char *dst, size_t dsz, const char *v)
 	return 0;
 }
 
+void
+config_set_text(struct config_parse *p, char *dst, size_t dsz, const char *v,
+    const char *what)
+{
+	if (str_copy(dst, dsz, v) == -1)
+		config_error(p->cf, p->line, "%s longer than %zu bytes", what,
+		    dsz - 1);
+}
+
 static void
 config_gateway_kv(struct config_parse *p, const char *k, const char *v)
 {
@@ -214,7 +223,7 @@ config_gateway_kv(struct config_parse *p, const char *k, const char *v)
 		if ((pw = getpwnam(v)) == NULL)
 			config_error(cf, p->line, "no such user \"%s\"", v);
 		else {
-			str_copy(cf->user, sizeof(cf->user), v);
+			config_set_text(p, cf->user, sizeof(cf->user), v, "user");
 			cf->uid = pw->pw_uid;
 			cf->gid = pw->pw_gid;
 		}
@@ -243,7 +252,7 @@ config_listener_kv(struct config_parse *p, struct cfg_listener *l,
     const char *k, const char *v)
 {
 	if (strcmp(k, "listen") == 0) {
-		str_copy(l->listen, sizeof(l->listen), v);
+		config_set_text(p, l->listen, sizeof(l->listen), v, "listen");
 		if (config_parse_addr(v, &l->addr, &l->addrlen) == -1)
 			config_error(p->cf, p->line,
 			    "bad listen address \"%s\" (want ip:port)", v);
@@ -333,7 +342,7 @@ config_upstream_url(struct config_parse *p, struct cfg_upstream *u,
 	size_t		 hl;
 	uint64_t	 port = 443;
 
-	str_copy(u->url, sizeof(u->url), v);
+	config_set_text(p, u->url, sizeof(u->url), v, "url");
 	if (strncmp(v, "https://", 8) != 0) {
 		config_error(p->cf, p->line, "upstream url must start with https://");
 		return;
@@ -466,7 +475,8 @@ config_route_kv(struct config_parse *p, struct cfg_route *r, const char *k,
 	else if (strcmp(k, "roles") == 0)
 		config_list(p, v, config_route_role, r);
 	else if (strcmp(k, "upstream") == 0)
-		str_copy(r->upstream_name, sizeof(r->upstream_name), v);
+		config_set_text(p, r->upstream_name, sizeof(r->upstream_name), v,
+		    "upstream");
 	else
 		config_error(p->cf, p->line, "unknown key \"%s\" in a route", k);
 }
@@ -757,8 +767,13 @@ config_load(const char *file)
 		log_warn("%s: calloc", __func__);
 		return NULL;
 	}
-	str_copy(cf->path, sizeof(cf->path), file);
-	str_copy(cf->dir, sizeof(cf->dir), file);
+	if (str_copy(cf->path, sizeof(cf->path), file) == -1) {
+		fprintf(stderr, "%s: path longer than %zu bytes\n", file,
+		    sizeof(cf->path) - 1);
+		free(cf);
+		return NULL;
+	}
+	str_copy(cf->dir, sizeof(cf->dir), file);	/* same size as path */
 	if ((slash = strrchr(cf->dir, '/')) != NULL)
 		*slash = '\0';
 	else

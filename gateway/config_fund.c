@@ -15,9 +15,10 @@ config_courier_kv(struct config_parse *p, const char *k, const char *v)
 	struct cfg_courier	*c = &p->cf->courier;
 
 	if (strcmp(k, "finance") == 0)
-		str_copy(c->finance_name, sizeof(c->finance_name), v);
+		config_set_text(p, c->finance_name, sizeof(c->finance_name), v,
+		    "finance");
 	else if (strcmp(k, "hrss") == 0)
-		str_copy(c->hrss_name, sizeof(c->hrss_name), v);
+		config_set_text(p, c->hrss_name, sizeof(c->hrss_name), v, "hrss");
 	else if (strcmp(k, "max_attempts") == 0)
 		config_number(p, v, 1, 1000, &c->max_attempts);
 	else if (strcmp(k, "retry_min") == 0)
@@ -87,7 +88,8 @@ config_bank_kv(struct config_parse *p, struct cfg_bank *b, const char *k,
     const char *v)
 {
 	if (strcmp(k, "upstream") == 0)
-		str_copy(b->upstream_name, sizeof(b->upstream_name), v);
+		config_set_text(p, b->upstream_name, sizeof(b->upstream_name), v,
+		    "upstream");
 	else if (strcmp(k, "charset") == 0) {
 		if (strcmp(v, "UTF-8") != 0 && strcmp(v, "GB18030") != 0 &&
 		    strcmp(v, "GBK") != 0)

@@ -24,6 +24,9 @@ struct config_parse {
 int	config_duration(struct config_parse *, const char *v, uint64_t *out);
 int	config_number(struct config_parse *, const char *v, uint64_t min,
 	    uint64_t max, uint64_t *out);
+/* Stores v into dst as given; too long is a config error (never cut). */
+void	config_set_text(struct config_parse *, char *dst, size_t dsz,
+	    const char *v, const char *what);
 int	config_set_path(struct config_parse *, char *dst, size_t dsz,
 	    const char *v);
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,29 +23,74 @@
 #include "util.h"
 
 #define AUDIT_CONF		"/etc/gateway/gateway.conf"
-#define AUDIT_MAX_FILE		(4 * 1024 * 1024)
 
 char *
 audit_read_file(const char *path, size_t *len)
 {
-	char	*buf;
-	int	 fd;
-	ssize_t	 n;
-	size_t	 have = 0;
+	char	*buf = NULL, *nb;
+	int	 fd, saved;
+	ssize_t	 n = 0;
+	size_t	 have = 0, cap = 0;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return NULL;
-	if ((buf = malloc(AUDIT_MAX_FILE + 1)) == NULL) {
-		close(fd);
+	/* Grows as it reads; one byte past the maximum proves the file is
+	 * larger, refused rather than cut. */
+	for (;;) {
+		if (have == cap) {
+			cap = cap ? 2 * cap : 65536;
+			if (cap > AUDIT_MAX_FILE + 1)
+				cap = AUDIT_MAX_FILE + 1;
+			if (have == cap) {
+				errno = EFBIG;
+				n = -1;
+				break;
+			}
+			if ((nb = realloc(buf, cap + 1)) == NULL) {
+				n = -1;
+				break;
+			}
+			buf = nb;
+		}
+		if ((n = read(fd, buf + have, cap - have)) <= 0) {
+			if (n == -1 && errno == EINTR)
+				continue;
+			break;
+		}
+		have += (size_t)n;
+	}
+	saved = errno;
+	close(fd);
+	if (n == -1) {
+		free(buf);
+		errno = saved;
 		return NULL;
 	}
-	while (have < AUDIT_MAX_FILE &&
-	    (n = read(fd, buf + have, AUDIT_MAX_FILE - have)) > 0)
-		have += (size_t)n;
-	close(fd);
+	if (buf == NULL && (buf = malloc(1)) == NULL)
+		return NULL;
 	buf[have] = '\0';
 	*len = have;
 	return buf;
+}
+
+void
+audit_vsay(char *dst, size_t dsz, const char *fmt, va_list ap)
+{
+	int	n = vsnprintf(dst, dsz, fmt, ap);
+
+	/* Names and numbers are short; if one was not, say so visibly. */
+	if ((n < 0 || (size_t)n >= dsz) && dsz > 4)
+		memcpy(dst + dsz - 4, "...", 4);
+}
+
+void
+audit_say(char *dst, size_t dsz, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	audit_vsay(dst, dsz, fmt, ap);
+	va_end(ap);
 }
 
 /* The verifier key: --vkey (a vkey string or a file holding one), or the
@@ -86,6 +132,66 @@ audit_load_verifier(struct audit_opts *o, struct config *cf)
 	return 0;
 }
 
+/* A public key PEM (SubjectPublicKeyInfo), or else a private key file. */
+static int
+audit_load_key(const char *path, struct sign_key **out)
+{
+	char	*text;
+	size_t	 len;
+	int	 pub;
+
+	if ((text = audit_read_file(path, &len)) == NULL)
+		return -1;
+	pub = strstr(text, "-----BEGIN PUBLIC KEY-----") != NULL;
+	free(text);
+	return pub ? sign_key_load_public(path, out) :
+	    sign_key_load_private(path, out);
+}
+
+/* The instruction signing keys: the configured one (signing_key, or
+ * log_key when there is none) and every --skey (public or private PEM). */
+static int
+audit_load_keys(struct audit_opts *o, struct config *cf)
+{
+	const char	*kp;
+	size_t		 i;
+
+	if (cf != NULL) {
+		kp = cf->keeper.signing_key[0] ? cf->keeper.signing_key :
+		    cf->keeper.log_key;
+		if (sign_key_load_private(kp, &o->keys[o->nkeys]) == -1) {
+			fprintf(stderr, "audit: cannot read the instruction "
+			    "signing key %s; give --skey\n", kp);
+			return -1;
+		}
+		o->nkeys++;
+	}
+	for (i = 0; i < o->nskey_paths; i++) {
+		if (o->nkeys == AUDIT_MAX_KEYS) {
+			fprintf(stderr, "audit: at most %d signing keys\n",
+			    AUDIT_MAX_KEYS);
+			return -1;
+		}
+		if (audit_load_key(o->skey_paths[i], &o->keys[o->nkeys]) == -1) {
+			fprintf(stderr, "audit: cannot read the signing key %s\n",
+			    o->skey_paths[i]);
+			return -1;
+		}
+		o->nkeys++;
+	}
+	return 0;
+}
+
+static void
+audit_free_keys(struct audit_opts *o)
+{
+	size_t	i;
+
+	for (i = 0; i < o->nkeys; i++)
+		sign_key_free(o->keys[i]);
+	o->nkeys = 0;
+}
+
 static int
 audit_setup(struct audit_opts *o, int need_db, int need_key)
 {
@@ -106,6 +212,8 @@ audit_setup(struct audit_opts *o, int need_db, int need_key)
 		return -1;
 	}
 	rc = need_key ? audit_load_verifier(o, cf) : 0;
+	if (rc == 0 && need_key && need_db)
+		rc = audit_load_keys(o, cf);
 	config_free(cf);
 	return rc;
 }
@@ -223,7 +331,7 @@ done:
 
 /* ---- verify-proof -------------------------------------------------------- */
 
-static int
+int
 audit_b64_decode(const char *s, size_t len, uint8_t *out, size_t max,
     size_t *olen)
 {
@@ -331,7 +439,8 @@ static void
 audit_usage(void)
 {
 	fprintf(stderr,
-	    "usage: gatewayctl audit verify [-c conf | --db file --vkey key]\n"
+	    "usage: gatewayctl audit verify [--json] [-c conf | --db file "
+	    "--vkey key] [--skey pem]...\n"
 	    "       gatewayctl audit checkpoint [-c conf | --db file]\n"
 	    "       gatewayctl audit proof --index I [--size N] [-c conf | --db file]\n"
 	    "       gatewayctl audit show I [-c conf | --db file]\n"
@@ -348,6 +457,8 @@ audit_run(int argc, char *argv[])
 		{ "vkey", required_argument, NULL, 'k' },
 		{ "index", required_argument, NULL, 'i' },
 		{ "size", required_argument, NULL, 's' },
+		{ "skey", required_argument, NULL, 'K' },
+		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct audit_opts	 o;
@@ -382,6 +493,14 @@ audit_run(int argc, char *argv[])
 				goto usage;
 			o.has_size = 1;
 			break;
+		case 'K':
+			if (o.nskey_paths == AUDIT_MAX_KEYS)
+				goto usage;
+			o.skey_paths[o.nskey_paths++] = optarg;
+			break;
+		case 'j':
+			o.json = 1;
+			break;
 		default:
 			goto usage;
 		}
@@ -407,10 +526,15 @@ audit_run(int argc, char *argv[])
 		goto usage;
 	need_db = strcmp(sub, "vkey") != 0;
 	if (audit_setup(&o, need_db, strcmp(sub, "verify") == 0 ||
-	    strcmp(sub, "vkey") == 0) == -1)
+	    strcmp(sub, "vkey") == 0) == -1) {
+		audit_free_keys(&o);
 		return CTL_EXIT_FAIL;
-	if (strcmp(sub, "verify") == 0)
-		return audit_verify(&o);
+	}
+	if (strcmp(sub, "verify") == 0) {
+		ch = audit_verify(&o);
+		audit_free_keys(&o);
+		return ch;
+	}
 	if (strcmp(sub, "checkpoint") == 0)
 		return audit_checkpoint(&o);
 	if (strcmp(sub, "proof") == 0)

@@ -173,9 +173,12 @@ outbox_retry(const struct config *cf, const struct outbox_opts *o,
 		    "client certificate)\n");
 		return CTL_EXIT_USAGE;
 	}
-	str_printf(req, sizeof(req), "POST /admin/outbox/%llu/retry HTTP/1.1\r\n"
-	    "Host: %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-	    (unsigned long long)seq, o->host);
+	if (str_printf(req, sizeof(req), "POST /admin/outbox/%llu/retry "
+	    "HTTP/1.1\r\nHost: %s\r\nContent-Length: 0\r\nConnection: close"
+	    "\r\n\r\n", (unsigned long long)seq, o->host) == -1) {
+		fprintf(stderr, "retry: host name too long\n");
+		return CTL_EXIT_USAGE;
+	}
 	status = outbox_admin(cf, o, req);
 	return status == 200 ? CTL_EXIT_OK : CTL_EXIT_FAIL;
 }

@@ -499,8 +499,15 @@ keeper_answer(struct keeper *k, struct keeper_chan *ch, const struct ipc_hdr *h)
 		ledger_transfer(k->lg, k->msg, &r, &body, &blen);
 	else
 		ledger_report(k->lg, k->msg, &r, &body, &blen);
-	ipc_send2(bufferevent_get_output(ch->bev), IPC_AUDIT_REPLY, h->id, &r,
-	    sizeof(r), body, blen);
+	if (ipc_send2(bufferevent_get_output(ch->bev), IPC_AUDIT_REPLY, h->id,
+	    &r, sizeof(r), body, blen) == -1) {
+		/* Bigger than a message may be: say so, never leave the
+		 * relay waiting or send part of it. */
+		free(body);
+		query_too_large(&r, &body, &blen);
+		ipc_send2(bufferevent_get_output(ch->bev), IPC_AUDIT_REPLY, h->id,
+		    &r, sizeof(r), body, blen);
+	}
 	free(body);
 }
 

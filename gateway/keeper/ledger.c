@@ -169,19 +169,6 @@ ledger_transition(enum instr_kind kind, enum ledger_state from,
 }
 
 int
-ledger_kind_parse(const char *s, enum instr_kind *k)
-{
-	enum instr_kind	i;
-
-	for (i = INSTR_COLLECTION; i <= INSTR_BANK_NOTIFICATION; i++)
-		if (strcmp(s, instr_kind_name(i)) == 0) {
-			*k = i;
-			return 0;
-		}
-	return -1;
-}
-
-int
 ledger_open(const struct config *cf, struct store *st, struct ledger **out)
 {
 	struct ledger	*l;

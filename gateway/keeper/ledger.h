@@ -97,6 +97,9 @@ void	ledger_transfer(struct ledger *, const struct ipc_transfer_query *,
  * the auditor. 1 yes, 0 no, -1 cannot tell (unreadable entry or ledger). */
 int	ledger_entry_party(struct ledger *, const char *agency, unsigned role,
 	    const char *entry, size_t len);
+/* The end-to-end id of line i of disbursement id: unique (a hash of both),
+ * at most 35 characters as ISO 20022 requires (dst: at least 36 bytes). */
+void	ledger_e2e(const char *id, size_t i, char *dst, size_t dsz);
 
 struct ipc_report_query;
 /* GET /v1/reports/reconciliation and GET /v1/alerts. *body is the

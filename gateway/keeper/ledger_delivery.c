@@ -80,7 +80,7 @@ ledger_delivered(struct ledger *l, const struct ipc_delivered *d,
 		    (int)d->status, "error", ipc_str_ok(d->error,
 		    sizeof(d->error)) ? d->error : ""), *index, &raised);
 	}
-	if (rc == 0 && ledger_kind_parse(row.kind, &kind) == 0) {
+	if (rc == 0 && instr_kind_parse(row.kind, &kind) == 0) {
 		if (*parked)
 			rc = ledger_event(l, kind, row.id, LE_PARKED);
 		else if (ok && outbox_all_delivered(l->ob, row.kind, row.id) == 1)

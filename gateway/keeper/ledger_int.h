@@ -88,7 +88,6 @@ struct ledger_ctx {
 
 /* ledger.c */
 int	ledger_fail(struct ledger *l, const char *what);
-int	ledger_kind_parse(const char *s, enum instr_kind *k);
 const char	*ledger_text(sqlite3_stmt *st, int col);
 int	ledger_find(struct ledger *l, const char *kind, const char *id,
 	    struct ledger_row *row);

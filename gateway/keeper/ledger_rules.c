@@ -166,9 +166,7 @@ ledger_bank(struct ledger *l, const char *name, size_t *idx)
 	return NULL;
 }
 
-/* An end-to-end id for line i of disbursement id: unique (a hash of both),
- * at most 35 characters as ISO 20022 requires. */
-static void
+void
 ledger_e2e(const char *id, size_t i, char *dst, size_t dsz)
 {
 	uint8_t	h[32];

@@ -90,7 +90,7 @@ ledger_entry_party(struct ledger *l, const char *agency, unsigned role,
 		/* An alert of its own: for those who read /v1/alerts. */
 		rc = role == ROLE_FINANCE || role == ROLE_HRSS;
 	else if (ledger_entry_instr(e, ekind, &ikind, &iid) &&
-	    ledger_kind_parse(ikind, &k) == 0 &&
+	    instr_kind_parse(ikind, &k) == 0 &&
 	    (rc = ledger_find(l, ikind, iid, &row)) == 1) {
 		rc = ledger_party(agency, role, k, &row);
 		free(row.receipt);

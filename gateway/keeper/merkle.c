@@ -18,13 +18,22 @@
 static const EVP_MD	*merkle_sha256;
 static pthread_once_t	 merkle_sha256_once = PTHREAD_ONCE_INIT;
 static __thread EVP_MD_CTX *merkle_ctx;
+/* Frees a thread's context when the thread ends (verify's workers). */
+static pthread_key_t merkle_ctx_key;
+
+static void
+merkle_ctx_free(void *ctx)
+{
+	EVP_MD_CTX_free(ctx);
+}
 
 /* Fetching once matters: with OpenSSL 3 an implicit fetch per digest costs more
  * than hashing 65 bytes, and audit verify hashes millions of nodes. */
 static void
 merkle_fetch_sha256(void)
 {
-	merkle_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (pthread_key_create(&merkle_ctx_key, merkle_ctx_free) == 0)
+		merkle_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 
 static int
@@ -42,10 +51,14 @@ merkle_digest(const uint8_t *prefix_and_data, size_t len, const void *more,
 	}
 	/* One context per thread, reused: EVP_MD_CTX_new/free per hash cost
 	 * about as much as hashing a 65-byte node. */
-	if ((ctx = merkle_ctx) == NULL &&
-	    (ctx = merkle_ctx = EVP_MD_CTX_new()) == NULL) {
-		log_warnx("%s: out of memory", __func__);
-		return -1;
+	if ((ctx = merkle_ctx) == NULL) {
+		if ((ctx = EVP_MD_CTX_new()) == NULL ||
+		    pthread_setspecific(merkle_ctx_key, ctx) != 0) {
+			EVP_MD_CTX_free(ctx);
+			log_warnx("%s: out of memory", __func__);
+			return -1;
+		}
+		merkle_ctx = ctx;
 	}
 	ok = EVP_DigestInit_ex(ctx, merkle_sha256, NULL) == 1 &&
 	    EVP_DigestUpdate(ctx, prefix_and_data, len) == 1 &&

@@ -1,6 +1,6 @@
 /* Audit queries, answered from the store alone: every proof is made from
  * stored complete-subtree hashes in O(log n) reads. */
-#include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,22 +14,25 @@
 #include "log.h"
 #include "util.h"
 
-#define QUERY_MAX_BODY	(64 * 1024)
+/* A proof answer: a few fields and at most MERKLE_MAX_PROOF hashes of 44
+ * base64 characters, quoted and separated. */
+#define QUERY_PROOF_BODY	(256 + MERKLE_MAX_PROOF * 48)
 
 static void
 query_error(struct ipc_audit_reply *r, char **body, size_t *blen, int status,
     const char *code, const char *detail)
 {
 	char	buf[512];
-	int	n;
 
 	r->status = status;
 	str_copy(r->ctype, sizeof(r->ctype), "application/json");
 	str_copy(r->code, sizeof(r->code), code);
-	n = snprintf(buf, sizeof(buf), "{\"error\":\"%s\",\"code\":\"%s\"}\n",
-	    detail, code);
+	/* code and detail are this file's own constants: they fit. */
+	if (str_printf(buf, sizeof(buf), "{\"error\":\"%s\",\"code\":\"%s\"}\n",
+	    detail, code) == -1)
+		str_copy(buf, sizeof(buf), "{\"error\":\"internal\"}\n");
 	*body = strdup(buf);
-	*blen = *body ? (size_t)n : 0;
+	*blen = *body ? strlen(*body) : 0;
 }
 
 static void
@@ -38,21 +41,24 @@ query_b64(char *dst, const uint8_t h[MERKLE_HASH_LEN])
 	EVP_EncodeBlock((unsigned char *)dst, h, MERKLE_HASH_LEN);
 }
 
-/* Appends "h1","h2",... as a JSON array body part. */
-static void
+/* Appends "h1","h2",... as a JSON array body part. 0, or -1 when out
+ * did not hold it (the answer must then be an error, never cut). */
+static int
 query_hashes(char *out, size_t outsz, const uint8_t (*p)[MERKLE_HASH_LEN],
     size_t n)
 {
 	char	b[48], item[56];
 	size_t	i;
+	int	rc;
 
-	str_append(out, outsz, "[");
-	for (i = 0; i < n; i++) {
+	rc = str_append(out, outsz, "[");
+	for (i = 0; i < n && rc == 0; i++) {
 		query_b64(b, p[i]);
-		str_printf(item, sizeof(item), "%s\"%s\"", i ? "," : "", b);
-		str_append(out, outsz, item);
+		if ((rc = str_printf(item, sizeof(item), "%s\"%s\"", i ? "," : "",
+		    b)) == 0)
+			rc = str_append(out, outsz, item);
 	}
-	str_append(out, outsz, "]");
+	return rc == 0 ? str_append(out, outsz, "]") : -1;
 }
 
 static void
@@ -63,6 +69,16 @@ query_ok(struct ipc_audit_reply *r, const char *ctype, char *buf,
 	str_copy(r->ctype, sizeof(r->ctype), ctype);
 	*body = buf;
 	*blen = strlen(buf);
+}
+
+/* A body that did not fit where it was built: a bug, answered as one. */
+static void
+query_cut(struct ipc_audit_reply *r, char *buf, char **body, size_t *blen)
+{
+	log_warnx("query: an answer did not fit its buffer");
+	free(buf);
+	query_error(r, body, blen, 500, "answer-too-large",
+	    "the answer did not fit");
 }
 
 /* The newest checkpoint's size, or 0 when there is none yet. */
@@ -93,16 +109,20 @@ query_inclusion(struct store *st, uint64_t index, uint64_t size,
 	}
 	if (store_subtree(st, index, 0, leaf) == -1 ||
 	    merkle_inclusion_proof(store_subtree, st, index, size, proof[0],
-	    MERKLE_MAX_PROOF, &n) == -1 || (buf = malloc(QUERY_MAX_BODY)) == NULL) {
+	    MERKLE_MAX_PROOF, &n) == -1 ||
+	    (buf = malloc(QUERY_PROOF_BODY)) == NULL) {
 		query_error(r, body, blen, 500, "internal", "cannot make the proof");
 		return;
 	}
 	query_b64(lb, leaf);
-	str_printf(buf, QUERY_MAX_BODY, "{\"index\":%llu,\"tree_size\":%llu,"
-	    "\"leaf_hash\":\"%s\",\"hashes\":", (unsigned long long)index,
-	    (unsigned long long)size, lb);
-	query_hashes(buf, QUERY_MAX_BODY, proof, n);
-	str_append(buf, QUERY_MAX_BODY, "}\n");
+	if (str_printf(buf, QUERY_PROOF_BODY, "{\"index\":%llu,\"tree_size\":"
+	    "%llu,\"leaf_hash\":\"%s\",\"hashes\":", (unsigned long long)index,
+	    (unsigned long long)size, lb) == -1 ||
+	    query_hashes(buf, QUERY_PROOF_BODY, proof, n) == -1 ||
+	    str_append(buf, QUERY_PROOF_BODY, "}\n") == -1) {
+		query_cut(r, buf, body, blen);
+		return;
+	}
 	query_ok(r, "application/json", buf, body, blen);
 }
 
@@ -120,26 +140,34 @@ query_consistency(struct store *st, uint64_t m, uint64_t n2,
 		return;
 	}
 	if (merkle_consistency_proof(store_subtree, st, m, n2, proof[0],
-	    MERKLE_MAX_PROOF, &n) == -1 || (buf = malloc(QUERY_MAX_BODY)) == NULL) {
+	    MERKLE_MAX_PROOF, &n) == -1 ||
+	    (buf = malloc(QUERY_PROOF_BODY)) == NULL) {
 		query_error(r, body, blen, 500, "internal", "cannot make the proof");
 		return;
 	}
-	str_printf(buf, QUERY_MAX_BODY, "{\"old_size\":%llu,\"new_size\":%llu,"
-	    "\"hashes\":", (unsigned long long)m, (unsigned long long)n2);
-	query_hashes(buf, QUERY_MAX_BODY, proof, n);
-	str_append(buf, QUERY_MAX_BODY, "}\n");
+	if (str_printf(buf, QUERY_PROOF_BODY, "{\"old_size\":%llu,\"new_size\":"
+	    "%llu,\"hashes\":", (unsigned long long)m,
+	    (unsigned long long)n2) == -1 ||
+	    query_hashes(buf, QUERY_PROOF_BODY, proof, n) == -1 ||
+	    str_append(buf, QUERY_PROOF_BODY, "}\n") == -1) {
+		query_cut(r, buf, body, blen);
+		return;
+	}
 	query_ok(r, "application/json", buf, body, blen);
 }
 
-/* c2sp.org/tlog-proof@v1: index, inclusion path, blank line, checkpoint. */
+/* c2sp.org/tlog-proof@v1: index, inclusion path, blank line, checkpoint.
+ * The body is sized from its parts (the entry may be megabytes), so it is
+ * whole or not sent at all. */
 static void
 query_bundle(struct store *st, uint64_t index, struct ipc_audit_reply *r,
     char **body, size_t *blen)
 {
 	uint8_t		 proof[MERKLE_MAX_PROOF][MERKLE_HASH_LEN];
-	char		*note, *buf, b[48], line[64], *entry = NULL, *b64;
-	size_t		 nlen, n, i, elen;
+	char		*note, *buf = NULL, b[48], *entry = NULL, *b64;
+	size_t		 nlen, n, i, elen, sz, off;
 	uint64_t	 size = query_cp_size(st, &note, &nlen);
+	int		 rc;
 
 	if (index >= size) {
 		free(note);
@@ -148,35 +176,48 @@ query_bundle(struct store *st, uint64_t index, struct ipc_audit_reply *r,
 		return;
 	}
 	if (merkle_inclusion_proof(store_subtree, st, index, size, proof[0],
-	    MERKLE_MAX_PROOF, &n) == -1 || (buf = malloc(QUERY_MAX_BODY)) == NULL) {
+	    MERKLE_MAX_PROOF, &n) == -1) {
 		free(note);
 		query_error(r, body, blen, 500, "internal", "cannot make the proof");
 		return;
 	}
 	/* The entry itself rides as the extra data: the verifier hashes it,
 	 * and the inclusion proof then vouches for every byte of it. */
-	if (store_entry(st, index, &entry, &elen) == -1 ||
+	if (store_entry(st, index, &entry, &elen) == -1 || elen > INT_MAX / 2 ||
 	    (b64 = malloc(4 * (elen / 3 + 1) + 1)) == NULL) {
 		free(entry);
 		free(note);
-		free(buf);
 		query_error(r, body, blen, 500, "internal", "cannot read the entry");
 		return;
 	}
 	EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)entry,
 	    (int)elen);
-	str_printf(buf, QUERY_MAX_BODY, "c2sp.org/tlog-proof@v1\nextra %s\n"
+	free(entry);
+	sz = 64 + strlen(b64) + 32 + n * sizeof(b) + 1 + nlen + 1;
+	if ((buf = malloc(sz)) == NULL) {
+		free(b64);
+		free(note);
+		query_error(r, body, blen, 500, "internal", "out of memory");
+		return;
+	}
+	/* Each part is written at the end of the last: no rescans of a
+	 * megabyte-long line. */
+	rc = str_printf(buf, sz, "c2sp.org/tlog-proof@v1\nextra %s\n"
 	    "index %llu\n", b64, (unsigned long long)index);
 	free(b64);
-	free(entry);
-	for (i = 0; i < n; i++) {
+	off = rc == 0 ? strlen(buf) : 0;
+	for (i = 0; i < n && rc == 0; i++) {
 		query_b64(b, proof[i]);
-		str_printf(line, sizeof(line), "%s\n", b);
-		str_append(buf, QUERY_MAX_BODY, line);
+		rc = str_printf(buf + off, sz - off, "%s\n", b);
+		off += strlen(buf + off);
 	}
-	str_append(buf, QUERY_MAX_BODY, "\n");
-	str_append(buf, QUERY_MAX_BODY, note);
+	if (rc == 0)
+		rc = str_printf(buf + off, sz - off, "\n%s", note);
 	free(note);
+	if (rc == -1) {
+		query_cut(r, buf, body, blen);
+		return;
+	}
 	query_ok(r, "text/plain; charset=utf-8", buf, body, blen);
 }
 
@@ -208,6 +249,14 @@ query_may_read(struct store *st, const struct ipc_audit_query *q,
 		query_error(r, body, blen, 500, "internal",
 		    "cannot tell who may read this entry");
 	return 0;
+}
+
+void
+query_too_large(struct ipc_audit_reply *r, char **body, size_t *blen)
+{
+	memset(r, 0, sizeof(*r));
+	query_error(r, body, blen, 500, "answer-too-large",
+	    "the answer is larger than the keeper may send");
 }
 
 void

@@ -20,4 +20,8 @@ void	query_answer(struct store *, const struct ipc_audit_query *,
 	    query_party_fn *party, void *arg, struct ipc_audit_reply *r,
 	    char **body, size_t *blen);
 
+/* The answer when one is too big for an IPC message: 500
+ * "answer-too-large" (never a cut body). */
+void	query_too_large(struct ipc_audit_reply *r, char **body, size_t *blen);
+
 #endif

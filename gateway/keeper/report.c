@@ -266,42 +266,47 @@ report_csv(const json_t *rec, char **out, size_t *len)
 	const json_t	*cities = json_object_get(rec, "cities"), *row, *f;
 	size_t		 i, j, cap = 4096 + 256 * json_array_size(cities), n = 0;
 	char		*buf, line[512], fl[160];
-	int		 k;
+	int		 k, rc;
 
 	if ((buf = malloc(cap)) == NULL)
 		return -1;
-	buf[0] = '\0';
-	str_copy(buf, cap, "period,city_code");
-	for (k = 0; k < RC_COUNT; k++) {
-		str_append(buf, cap, ",");
-		str_append(buf, cap, report_col_names[k]);
-	}
-	str_append(buf, cap, ",flags\r\n");
+	/* Any part that does not fit fails the whole report: a CSV with a
+	 * cut line or flag would read as a different figure. */
+	rc = str_copy(buf, cap, "period,city_code");
+	for (k = 0; k < RC_COUNT; k++)
+		rc |= str_append(buf, cap, ",") | str_append(buf, cap,
+		    report_col_names[k]);
+	rc |= str_append(buf, cap, ",flags\r\n");
 	json_array_foreach(cities, i, row) {
 		fl[0] = '\0';
 		json_array_foreach(json_object_get(row, "flags"), j, f) {
 			if (j > 0)
-				str_append(fl, sizeof(fl), ";");
-			str_append(fl, sizeof(fl), json_string_value(f));
+				rc |= str_append(fl, sizeof(fl), ";");
+			rc |= str_append(fl, sizeof(fl), json_string_value(f));
 		}
-		str_printf(line, sizeof(line), "%s,%s",
+		rc |= str_printf(line, sizeof(line), "%s,%s",
 		    json_string_value(json_object_get(rec, "period")),
 		    json_string_value(json_object_get(row, "city_code")));
 		for (k = 0; k < RC_COUNT; k++) {
 			char num[32];
 
-			str_printf(num, sizeof(num), ",%lld", (long long)
+			rc |= str_printf(num, sizeof(num), ",%lld", (long long)
 			    json_integer_value(json_object_get(row,
 			    report_col_names[k])));
-			str_append(line, sizeof(line), num);
+			rc |= str_append(line, sizeof(line), num);
 		}
-		str_append(line, sizeof(line), ",");
-		str_append(line, sizeof(line), fl);
-		str_append(line, sizeof(line), "\r\n");
-		if (str_append(buf, cap, line) == -1) {
+		rc |= str_append(line, sizeof(line), ",");
+		rc |= str_append(line, sizeof(line), fl);
+		rc |= str_append(line, sizeof(line), "\r\n");
+		if (rc != 0 || str_append(buf, cap, line) == -1) {
+			log_warnx("%s: a line of the report does not fit", __func__);
 			free(buf);
 			return -1;
 		}
+	}
+	if (rc != 0) {
+		free(buf);
+		return -1;
 	}
 	n = strlen(buf);
 	*out = buf;

@@ -221,14 +221,20 @@ audit_admin_reply(struct relay_conn *c, const struct ipc_instr_reply *a,
 {
 	char	out[512], text[256] = "";
 
-	if (blen < sizeof(text)) {
-		memcpy(text, body, blen);
-		text[blen] = '\0';
+	/* The keeper's words are short; longer ones are a fault, not a
+	 * detail to drop. */
+	if (blen >= sizeof(text)) {
+		conn_reply_error(c, 502, "keeper-error",
+		    "the keeper's answer is too long");
+		return;
 	}
+	memcpy(text, body, blen);
+	text[blen] = '\0';
 	if (a->status >= 400) {
 		conn_reply_error(c, a->status, a->code, text);
 		return;
 	}
+	/* text is under 256 bytes: it fits. */
 	str_printf(out, sizeof(out), "{\"result\":\"%s\",\"audit_index\":%llu}\n",
 	    text, (unsigned long long)a->index);
 	conn_reply(c, a->status, "application/json", out, strlen(out));

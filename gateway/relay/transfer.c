@@ -284,6 +284,7 @@ transfer_head(struct relay_conn *c, const char *url, size_t len)
 	const struct transfer_def *def;
 	struct transfer		*t;
 	char			 id[64] = "";
+	int			 idcut;
 
 	if (len < 4 || memcmp(url, "/v1/", 4) != 0)
 		return -1;
@@ -301,7 +302,8 @@ transfer_head(struct relay_conn *c, const char *url, size_t len)
 	}
 	t->def = def;
 	str_printf(t->name, sizeof(t->name), "v1/%s", instr_kind_name(def->kind));
-	str_copy(t->plan_id, sizeof(t->plan_id), id);
+	/* An id too long for an id is refused below, never cut to another. */
+	idcut = str_copy(t->plan_id, sizeof(t->plan_id), id) == -1;
 	if (ag->role != def->role) {
 		transfer_refuse(c, 403, "role-not-allowed", "",
 		    "this endpoint is not open to the caller's role");
@@ -310,6 +312,11 @@ transfer_head(struct relay_conn *c, const char *url, size_t len)
 	if (c->req.method != HTTP_POST) {
 		transfer_refuse(c, 405, "method-not-allowed", "",
 		    "this endpoint takes POST");
+		return 0;
+	}
+	if (idcut) {
+		transfer_refuse(c, 422, "bad-id", "plan_id",
+		    "the plan id in the path is not an id");
 		return 0;
 	}
 	if (transfer_ctype(c, t) == -1) {

@@ -580,6 +580,28 @@ test_unknown_key(void **state)
 	    "unknown key \"Workers\"");
 }
 
+/* Values too long for their field are refused, never stored cut: a route
+ * naming an upstream with 3 more bytes was routed to the 63-byte one. */
+static void
+test_too_long(void **state)
+{
+	struct fixture	*fx = *state;
+	char		 text[4096], name[64];
+
+	memset(name, 'u', 63);
+	name[63] = '\0';
+	assert_int_equal(str_printf(text, sizeof(text), "%s[upstream %s]\n"
+	    "url = https://127.0.0.1:9442\nca = ca.crt\ncert = c.crt\n"
+	    "key = c.key\n[route r]\nprefix = /r/\nroles = tax\n"
+	    "upstream = %szzz\n", MIN_CONF, name, name), 0);
+	expect_error(fx, text, M + 9, "upstream longer than 63 bytes");
+	assert_int_equal(str_printf(text, sizeof(text), "%s[upstream %s]\n"
+	    "url = https://127.0.0.1:9442\nca = ca.crt\ncert = c.crt\n"
+	    "key = c.key\n[courier]\nfinance = %szzz\n", MIN_CONF, name,
+	    name), 0);
+	expect_error(fx, text, M + 7, "finance longer than 63 bytes");
+}
+
 static void
 test_unknown_section(void **state)
 {
@@ -1175,6 +1197,7 @@ main(void)
 		T(test_relative_to_cwd),
 		T(test_missing_file),
 		T(test_unknown_key),
+		T(test_too_long),
 		T(test_unknown_section),
 		T(test_bad_pin),
 		T(test_pin_cert_missing),
