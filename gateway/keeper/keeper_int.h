@@ -106,6 +106,13 @@ struct keeper_item	*keeper_item_add(struct keeper *k, struct keeper_chan *ch,
 	    uint64_t id, enum keeper_item_type type, char *data, size_t len);
 void	keeper_item_added(struct keeper *k);
 
+/* keeper_chan.c */
+void	keeper_chan_open(struct keeper *k, uint32_t slot, int fd);
+void	keeper_chan_close(struct keeper_chan *ch);
+void	keeper_reply_appended(struct keeper *k, struct keeper_item *it, int ok,
+	    uint64_t index, const char *error);
+void	keeper_reply_instr(struct keeper *k, struct keeper_item *it, int ok);
+
 /* keeper_courier.c */
 int	keeper_sent_remove(struct keeper *k, uint64_t seq);
 void	keeper_courier_gone(struct keeper *k);
