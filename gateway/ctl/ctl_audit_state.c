@@ -151,6 +151,38 @@ static const char *const audit_state_diff[] = {
 	"(SELECT 1 FROM main.outbox o WHERE o.seq = v.seq) ORDER BY 1 LIMIT 1",
 };
 
+/* The running totals the rules and reports read (fund_totals, kept by the
+ * keeper's triggers) against the rows they sum, which the queries above
+ * hold to the log: the first city and month whose figure differs. Skipped
+ * for a database from before the totals. */
+static const char audit_state_totals[] =
+    "WITH s (w, period, city, amount) AS (SELECT w, period, city, sum(a) FROM ("
+    "  SELECT 'collected' w, period, city, amount a FROM main.instructions"
+    "   WHERE kind = 'collection'"
+    "  UNION ALL SELECT 'remitted', period, city, amount FROM main.instructions"
+    "   WHERE kind = 'remittance'"
+    "  UNION ALL SELECT 'planned', period, city, amount FROM main.instructions"
+    "   WHERE kind = 'plan' AND state != 11"
+    "  UNION ALL SELECT 'reviewed', period, city, coalesce(approved, 0)"
+    "   FROM main.instructions WHERE kind = 'plan' AND state = 4"
+    "  UNION ALL SELECT 'disbursed', period, city, amount FROM main.payments"
+    "   WHERE status != 'RJCT'"
+    "  UNION ALL SELECT 'settled', period, city, amount FROM main.payments"
+    "   WHERE status IN ('ACSC', 'ACCC')"
+    "  UNION ALL SELECT 'arrived', period, city, amount FROM main.arrivals"
+    "   WHERE remittance IS NOT NULL)"
+    " WHERE city IS NOT NULL AND period IS NOT NULL GROUP BY w, period, city) "
+    "SELECT coalesce((SELECT max(entry) FROM main.instructions i WHERE "
+    "i.city = x.city AND i.period = x.period), 0), 'fund total ' || x.w || "
+    "' of ' || x.city || ' ' || x.period || ': ' || x.t || ' in the totals, ' "
+    "|| x.s || ' in the rows it sums' FROM (SELECT t.what w, t.city, t.period, "
+    "t.amount t, coalesce(s.amount, 0) s FROM main.fund_totals t LEFT JOIN s "
+    "ON s.w = t.what AND s.period = t.period AND s.city = t.city "
+    "UNION ALL SELECT s.w, s.city, s.period, 0, s.amount FROM s WHERE NOT "
+    "EXISTS (SELECT 1 FROM main.fund_totals t WHERE t.what = s.w AND "
+    "t.period = s.period AND t.city = s.city)) x WHERE x.t != x.s "
+    "ORDER BY 1 LIMIT 1";
+
 /* The tables each difference query reads: a database without them (a
  * keeper that never ran its ledger) must have nothing to compare. */
 static const char *const audit_state_tables[] = {
@@ -532,12 +564,38 @@ audit_state_has(struct audit_state *a, const char *name)
 	return rc == SQLITE_ROW;
 }
 
+/* Runs one difference query: its first row, if it comes before what was
+ * found so far, becomes the answer. 0, or -1 if it cannot run. */
+static int
+audit_state_first(struct audit_state *a, const char *sql, uint64_t *index,
+    char *why, size_t whysz, int *found)
+{
+	sqlite3_stmt	*st;
+	uint64_t	 e;
+	int		 rc;
+
+	if (sqlite3_prepare_v2(a->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return audit_state_fail(a, "compare");
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		e = (uint64_t)sqlite3_column_int64(st, 0);
+		if (!*found || e < *index) {
+			*index = e;
+			if (str_copy(why, whysz, (const char *)
+			    sqlite3_column_text(st, 1)) == -1)
+				rc = SQLITE_TOOBIG;
+			*found = 1;
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return audit_state_fail(a, "compare");
+	return 0;
+}
+
 int
 audit_state_compare(struct audit_state *a, uint64_t *index, char *why,
     size_t whysz)
 {
-	sqlite3_stmt	*st;
-	uint64_t	 e;
 	size_t		 i;
 	int		 rc, found = 0;
 
@@ -552,23 +610,15 @@ audit_state_compare(struct audit_state *a, uint64_t *index, char *why,
 			*index = 0;
 			return 1;
 		}
-	for (i = 0; i < nitems(audit_state_diff); i++) {
-		if (sqlite3_prepare_v2(a->db, audit_state_diff[i], -1, &st,
-		    NULL) != SQLITE_OK)
-			return audit_state_fail(a, "compare");
-		if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			e = (uint64_t)sqlite3_column_int64(st, 0);
-			if (!found || e < *index) {
-				*index = e;
-				if (str_copy(why, whysz, (const char *)
-				    sqlite3_column_text(st, 1)) == -1)
-					rc = SQLITE_TOOBIG;
-				found = 1;
-			}
-		}
-		sqlite3_finalize(st);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-			return audit_state_fail(a, "compare");
-	}
+	for (i = 0; i < nitems(audit_state_diff); i++)
+		if (audit_state_first(a, audit_state_diff[i], index, why, whysz,
+		    &found) == -1)
+			return -1;
+	if ((rc = audit_state_has(a, "fund_totals")) == -1)
+		return -1;
+	if (rc == 1 && audit_state_has(a, "arrivals") == 1 &&
+	    audit_state_first(a, audit_state_totals, index, why, whysz,
+	    &found) == -1)
+		return -1;
 	return found;
 }

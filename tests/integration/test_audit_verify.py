@@ -276,6 +276,19 @@ class Month(VerifyCase):
         self.assertIn("plan V-PLAN-1: approved total 700000 in the table, 600000 in the log",
                       p["detail"])
 
+    def test_running_total_edited_behind_the_log(self):
+        """fund_totals (what the rules and reports read) edited alone: its rows no longer
+        sum the instructions they total."""
+        city, period, amount = self.query("SELECT city, period, amount FROM fund_totals "
+                                          "WHERE what = 'collected' LIMIT 1")[0]
+        path = self.copy("totals.db")
+        self.edit_table(path, "UPDATE fund_totals SET amount = amount + 1 WHERE what = "
+                        "'collected' AND city = '%s' AND period = '%s'" % (city, period))
+        rc, out = self.verify_copy(path)
+        self.assertEqual(rc, 1, out)
+        self.assertIn("fund total collected of %s %s: %d in the totals, %d in the rows it sums"
+                      % (city, period, amount + 1, amount), out["first_problem"]["detail"])
+
     def test_disbursed_total_edited_behind_the_log(self):
         path = self.copy("disbursed.db")
         self.edit_table(path, "UPDATE instructions SET disbursed = 500000 "
