@@ -1,12 +1,12 @@
 /* A client connection on a relay worker: TLS handshake, agency identity,
  * strict request parsing with limits, one exchange at a time (pipelined
- * requests wait their turn), keep-alive, timeouts and drain. */
+ * requests wait their turn), keep-alive, timeouts and drain. The deadlines
+ * are in conn_timer.c, admission and the lingering close in conn_admit.c. */
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 
-#include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +22,7 @@
 
 #include "config.h"
 #include "log.h"
-#include "relay/identity.h"
+#include "relay/conn_int.h"
 #include "relay/relay.h"
 #include "relay/route.h"
 #include "relay/transfer.h"
@@ -39,10 +39,7 @@
 static void	conn_read_cb(struct bufferevent *, void *);
 static void	conn_write_cb(struct bufferevent *, void *);
 static void	conn_event_cb(struct bufferevent *, short, void *);
-static void	conn_timer_cb(evutil_socket_t, short, void *);
 static void	conn_process(struct relay_conn *);
-static void	conn_linger(struct relay_conn *);
-static uint64_t	conn_wait_ms(const struct relay_conn *);
 static int	conn_on_head(struct http_msg *, void *);
 static int	conn_on_body(struct http_msg *, const char *, size_t, void *);
 static int	conn_on_done(struct http_msg *, void *);
@@ -53,17 +50,8 @@ static const struct http_cbs	conn_http_cbs = {
 	.on_done = conn_on_done,
 };
 
-static void
-conn_arm(struct relay_conn *c, uint64_t ms)
-{
-	struct timeval	tv = { (time_t)(ms / 1000),
-	    (suseconds_t)(ms % 1000) * 1000 };
-
-	evtimer_add(c->timer, &tv);
-}
-
 /* The one place a connection changes state; each state owns its timer. */
-static void
+void
 conn_set_state(struct relay_conn *c, enum conn_state s)
 {
 	const struct cfg_limits	*lim = &c->r->cf->limits;
@@ -105,66 +93,6 @@ conn_set_state(struct relay_conn *c, enum conn_state s)
 		conn_arm(c, CONN_LINGER_MS);
 		break;
 	}
-}
-
-/* How long an exchange may wait without progress: a passthrough as long
- * as its upstream's connect and read timeouts allow (so they hold while the
- * upstream is paused for a client that reads nothing), anything else
- * send_timeout. */
-static uint64_t
-conn_wait_ms(const struct relay_conn *c)
-{
-	const struct cfg_upstream	*u;
-
-	if (c->px != NULL && c->route != NULL) {
-		u = &c->r->cf->upstreams[c->route->upstream];
-		return u->connect_timeout_ms + u->timeout_ms;
-	}
-	return c->r->cf->listeners[c->kind].send_timeout_ms;
-}
-
-/* A client that takes nothing of what is queued for it for send_timeout is
- * dropped: a reader that never reads must not hold an exchange. */
-static void
-conn_send_timeout(struct relay_conn *c)
-{
-	uint64_t	ms = c->r->cf->listeners[c->kind].send_timeout_ms;
-	struct timeval	tv = { (time_t)(ms / 1000),
-	    (suseconds_t)(ms % 1000) * 1000 };
-
-	bufferevent_set_timeouts(c->bev, NULL, &tv);
-}
-
-static void
-conn_refused(struct relay *r, enum listener_kind kind,
-    enum metrics_conn_refusal why)
-{
-	atomic_fetch_add_explicit(&r->ms->conn_refused[kind][why], 1,
-	    memory_order_relaxed);
-}
-
-/* Whether one more unauthenticated connection from peer fits. The walk is
- * bounded by the worker's handshake budget, never by the connections. */
-static int
-conn_handshake_admit(struct relay *r, const char *peer)
-{
-	struct relay_conn	*c;
-	unsigned		 n = 0;
-
-	TAILQ_FOREACH(c, &r->handshakes, hs_entry)
-		if (strcmp(c->peer, peer) == 0 && ++n >= r->hs_per_address)
-			return 0;
-	return 1;
-}
-
-/* The connection is authenticated, or going away: out of the budget. */
-static void
-conn_handshake_leave(struct relay_conn *c)
-{
-	if (c->state != CONN_HANDSHAKE)
-		return;
-	TAILQ_REMOVE(&c->r->handshakes, c, hs_entry);
-	c->r->nhandshakes--;
 }
 
 void
@@ -452,66 +380,6 @@ conn_reply_error(struct relay_conn *c, int status, const char *code,
 		conn_exchange_done(c);
 }
 
-/* Over a cap: the 503 goes out at once, before any request, and the slot
- * is given back as soon as it is flushed. Waiting for a request would let
- * a connection that never sends one hold the slot until idle_timeout. No
- * exchange took place, so there is an access line but no audit entry. */
-static void
-conn_refuse_capacity(struct relay_conn *c)
-{
-	char	body[512], line[2048];
-	int	n;
-
-	relay_request_id(c->r, c->rid, sizeof(c->rid));
-	c->start_ms = now_ms();
-	c->status = 503;
-	c->code = "over-capacity";
-	c->close_after = 1;
-	conn_refused(c->r, c->kind, CONN_REFUSED_CAPACITY);
-	if ((n = http_error_body(body, sizeof(body), c->code,
-	    "too many connections, retry later", c->rid)) < 0)
-		n = 0;
-	c->bytes_out = (uint64_t)n;
-	http_write_simple(bufferevent_get_output(c->bev), 503,
-	    "application/json", body, (size_t)n, c->rid, 1, 1, NULL);
-	access_format(c, line, sizeof(line));
-	access_write(c->r, line, 0, 0);
-	conn_set_state(c, CONN_CLOSING);
-}
-
-static void
-conn_handshake_done(struct relay_conn *c)
-{
-	struct relay	*r = c->r;
-	SSL		*ssl = bufferevent_openssl_get_ssl(c->bev);
-	unsigned	 n;
-
-	atomic_fetch_add_explicit(&r->ms->handshakes[c->kind], 1,
-	    memory_order_relaxed);
-	conn_handshake_leave(c);
-	atomic_fetch_add(&r->rt->shm->slot[r->slot].total, 1);
-	c->counted = 1;
-	if (runtime_conns_total(r->rt->shm, r->cf->workers) >
-	    r->cf->limits.max_connections)
-		c->over_capacity = 1;
-	c->agency = identity_of_ssl(r->cf, ssl);
-	if (c->agency < 0)
-		atomic_fetch_add_explicit(&r->ms->unpinned, 1,
-		    memory_order_relaxed);
-	if (c->agency >= 0) {
-		atomic_fetch_add(&r->rt->shm->slot[r->slot].agency[c->agency], 1);
-		n = runtime_conns_agency(r->rt->shm, r->cf->workers, c->agency);
-		c->counted_agency = 1;
-		if (n > r->cf->limits.max_connections_per_agency)
-			c->over_capacity = 1;
-	} else
-		log_info("%s: %s presented a certificate pinned to no agency",
-		    __func__, c->peer);
-	conn_set_state(c, CONN_IDLE);
-	if (c->over_capacity)
-		conn_refuse_capacity(c);
-}
-
 static void
 conn_begin_exchange(struct relay_conn *c)
 {
@@ -618,62 +486,6 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 		proxy_client_drained(c->px);
 }
 
-static void
-conn_linger_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct relay_conn	*c = arg;
-	char			 buf[16384];
-	ssize_t			 n;
-	int			 i;
-
-	/* A few reads per wake-up: a fast sender cannot hog the loop. */
-	for (i = 0; i < 4; i++) {
-		if ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EINTR))
-			return;
-		conn_free(c);	/* the client closed too (or reset) */
-		return;
-	}
-}
-
-/* nginx's lingering close: the answer is complete; close_notify and a FIN
- * follow it, then what the client still sends is read and dropped until
- * it closes, for CONN_LINGER_MS at most. Closing with unread bytes would
- * make the kernel send a reset, which can destroy the answer before the
- * client reads it. The connection leaves the caps: it will not be used
- * again, and a flood of refusals must not crowd out the agencies. */
-static void
-conn_linger(struct relay_conn *c)
-{
-	struct relay	*r = c->r;
-	SSL		*ssl = bufferevent_openssl_get_ssl(c->bev);
-	int		 fd = bufferevent_getfd(c->bev);
-
-	if (r->nlinger >= CONN_MAX_LINGER || fd == -1 ||
-	    (c->linger_ev = event_new(r->base, fd, EV_READ | EV_PERSIST,
-	    conn_linger_cb, c)) == NULL) {
-		conn_free(c);
-		return;
-	}
-	if (ssl != NULL) {
-		SSL_shutdown(ssl);
-		ERR_clear_error();
-	}
-	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
-	bufferevent_set_timeouts(c->bev, NULL, NULL);
-	shutdown(fd, SHUT_WR);
-	if (c->counted_agency)
-		atomic_fetch_sub(&r->rt->shm->slot[r->slot].agency[c->agency], 1);
-	if (c->counted)
-		atomic_fetch_sub(&r->rt->shm->slot[r->slot].total, 1);
-	c->counted_agency = c->counted = 0;
-	r->nlinger++;
-	conn_set_state(c, CONN_LINGER);
-	if (event_add(c->linger_ev, NULL) == -1)
-		conn_free(c);
-}
-
 /* Counts a failed handshake under the reason an operator can act on. The
  * verify result says why a certificate was refused; a negotiated cipher
  * without a peer certificate means none was sent. */
@@ -697,25 +509,6 @@ conn_tls_failed(struct relay_conn *c)
 		why = TLS_FAIL_NO_CERT;
 	atomic_fetch_add_explicit(&c->r->ms->tls_failures[c->kind][why], 1,
 	    memory_order_relaxed);
-}
-
-/* send_timeout: the client took nothing of its answer for that long. The
- * exchange ends, with its upstream connection, and the log says why. */
-static void
-conn_send_timed_out(struct relay_conn *c)
-{
-	atomic_fetch_add_explicit(&c->r->ms->send_timeouts[c->kind], 1,
-	    memory_order_relaxed);
-	log_info("%s: request %s from %s: the client read nothing for %llu ms",
-	    __func__, c->rid, c->peer, (unsigned long long)
-	    c->r->cf->listeners[c->kind].send_timeout_ms);
-	if (c->state == CONN_READING || c->state == CONN_WAITING) {
-		c->code = "send-timeout";
-		if (c->status == 0)
-			c->status = 499;
-		audit_exchange(c);
-	}
-	conn_free(c);
 }
 
 /* The client sent close_notify: under TLS 1.3 that closes only its side
@@ -772,76 +565,6 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		audit_exchange(c);
 	}
 	conn_free(c);
-}
-
-/* The wait deadline: progress since it was armed (the client took bytes,
- * or the answer grew) re-arms it; otherwise the exchange ends. */
-static void
-conn_wait_timed_out(struct relay_conn *c)
-{
-	uint64_t	now = now_ms(), limit = conn_wait_ms(c);
-	size_t		out;
-
-	out = evbuffer_get_length(bufferevent_get_output(c->bev));
-
-	if (out != c->wait_out)
-		c->progress_ms = now;
-	c->wait_out = out;
-	if (now - c->progress_ms < limit) {
-		conn_arm(c, limit - (now - c->progress_ms));
-		return;
-	}
-	if (c->px != NULL && c->status == 0) {
-		proxy_free(c->px);
-		c->px = NULL;
-		conn_reply_error(c, 504, "upstream-timeout",
-		    "no progress on the exchange in time");
-		return;
-	}
-	c->code = "wait-timeout";
-	if (c->status == 0)
-		c->status = 504;
-	conn_abort(c, "no progress on the exchange in time");
-}
-
-static void
-conn_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct relay_conn	*c = arg;
-
-	switch (c->state) {
-	case CONN_READING:
-		if (c->px != NULL) {
-			proxy_free(c->px);
-			c->px = NULL;
-		}
-		if (c->status == 0) {
-			c->close_after = 1;
-			conn_reply_error(c, 408, "request-timeout",
-			    "request not received in time");
-			return;
-		}
-		/* Answered early (an upstream's response, a refusal at the
-		 * head) but the body never came: still an exchange to log. */
-		if (c->code == NULL)
-			c->code = "request-timeout";
-		conn_abort(c, "the rest of the request body did not come in time");
-		return;
-	case CONN_HANDSHAKE:
-		atomic_fetch_add_explicit(&c->r->ms->tls_failures[c->kind]
-		    [TLS_FAIL_TIMEOUT], 1, memory_order_relaxed);
-		log_info("%s: TLS handshake with %s timed out", __func__, c->peer);
-		conn_free(c);
-		return;
-	case CONN_WAITING:
-		conn_wait_timed_out(c);
-		return;
-	case CONN_IDLE:
-	case CONN_CLOSING:
-	case CONN_LINGER:
-		conn_free(c);
-		return;
-	}
 }
 
 /* Refuses a request at its head. Without a body we can keep the connection
