@@ -177,7 +177,11 @@ class Kills(DeliveryCase):
             t.start()
         try:
             for _ in range(self.ROUNDS):
-                time.sleep(0.6)
+                # Kill once the role has acknowledged more since the last kill: a
+                # fixed pause would count on the machine's speed.
+                before = len(acked)
+                h.wait_until(lambda: len(acked) >= before + 5, 60, interval=0.05,
+                             what="instructions acknowledged between kills")
                 pid = self.role_pid(role)
                 self.assertIsNotNone(pid)
                 os.kill(pid, signal.SIGKILL)
