@@ -593,9 +593,10 @@ keeper_main(struct config *cf, int ctl_fd, struct metrics_keeper *km)
 	 * cannot start, SQLite's own checkpoints in the commit go on. */
 	atomic_store(&km->wal_limit, cf->keeper.wal_limit);
 	if (wal_flusher_start(cf->keeper.database, cf->keeper.wal_limit, km,
-	    &k.wal) == 0)
+	    &k.wal) == 0) {
 		store_wal_limit(k.st, cf->keeper.wal_limit, 1);
-	else {
+		wal_flusher_watch(k.wal, store_db(k.st));
+	} else {
 		log_warnx("keeper: no checkpointer thread; commits checkpoint");
 		store_wal_limit(k.st, cf->keeper.wal_limit, 0);
 	}

@@ -10,11 +10,12 @@
  * never complete when the next commit begins, and the file grows without
  * end (1.2 GB in 45 s of traffic). Nor can this thread force a RESTART:
  * the writer commits back to back and takes the write lock again before a
- * polling busy handler gets it. So once the WAL holds a quarter of its
- * limit, the thread stops copying and asks the writer, which restarts the
- * WAL itself between two group commits (wal_restart): it copies the few
- * frames the passive checkpoints left and makes the next commit write the
- * WAL from its start, and journal_size_limit cuts the file back. A reader
+ * polling busy handler gets it. So the writer watches its own commits (a
+ * WAL hook: SQLite says how many frames the WAL holds after each one), and
+ * once the WAL holds a quarter of its limit it restarts the WAL itself
+ * between two group commits (wal_restart): it copies the few frames the
+ * passive checkpoints left and makes the next commit write the WAL from its
+ * start, and journal_size_limit cuts the file back. A reader
  * that keeps an old snapshot (a long `gatewayctl` read) can hold the
  * restart off: the writer then waits no more than WAL_RESTART_WAIT_MS,
  * tries again later, and the metrics and an alert say so. */
@@ -57,10 +58,14 @@ struct wal_flusher {
 	pthread_t		 thread;
 	pthread_mutex_t		 mtx;
 	pthread_cond_t		 cond;
+	/* Held around every checkpoint: SQLite refuses a second one at once
+	 * (SQLITE_BUSY, no busy handler), so the writer's RESTART waits here
+	 * for the thread's copy in progress instead. */
+	pthread_mutex_t		 ckpt;
 	int			 stop;
 	int			 warned;	/* the WAL is past its limit */
 	int			 failing;	/* checkpoints fail */
-	/* Set by the thread, cleared by the writer once it tried. */
+	/* Set by the writer's WAL hook, cleared once it tried. */
 	atomic_int		 restart_due;
 	/* The writer's: after a RESTART readers held off. */
 	uint64_t		 backoff_ms;
@@ -87,7 +92,9 @@ wal_checkpoint(struct wal_flusher *w, sqlite3 *db, int mode, int *nlog,
 	int		rc;
 
 	*nlog = *nckpt = 0;
+	pthread_mutex_lock(&w->ckpt);
 	rc = sqlite3_wal_checkpoint_v2(db, NULL, mode, nlog, nckpt);
+	pthread_mutex_unlock(&w->ckpt);
 	dt = now_ms() - t0;
 	if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
 		/* Said once per outage: a full disk fails every period. */
@@ -102,6 +109,8 @@ wal_checkpoint(struct wal_flusher *w, sqlite3 *db, int mode, int *nlog,
 		log_info("wal: checkpoints work again");
 		w->failing = 0;
 	}
+	if (rc == SQLITE_BUSY)
+		return rc;	/* another checkpoint runs, or a reader: later */
 	if (*nlog < 0) {
 		/* The connection does not see a WAL: nothing was copied. */
 		if (atomic_fetch_add(&w->km->wal_failures, 1) == 0)
@@ -122,18 +131,13 @@ static void
 wal_tick(struct wal_flusher *w)
 {
 	uint64_t	bytes;
-	int		nlog, nckpt, rc;
+	int		nlog, nckpt;
 
 	/* While the writer has a restart to make, copying here would only
 	 * make it wait for the checkpoint lock. */
-	if (!atomic_load(&w->restart_due)) {
-		rc = wal_checkpoint(w, w->db, SQLITE_CHECKPOINT_PASSIVE, &nlog,
+	if (!atomic_load(&w->restart_due))
+		(void)wal_checkpoint(w, w->db, SQLITE_CHECKPOINT_PASSIVE, &nlog,
 		    &nckpt);
-		if ((rc == SQLITE_OK || rc == SQLITE_BUSY) &&
-		    (uint64_t)nlog * (w->page_size + WAL_FRAME_HDR) >=
-		    w->limit / 4 && now_ms() >= atomic_load(&w->next_restart_ms))
-			atomic_store(&w->restart_due, 1);
-	}
 	bytes = wal_file_bytes(w);
 	atomic_store(&w->km->wal_bytes, bytes);
 	if (bytes > w->limit) {
@@ -155,6 +159,25 @@ int
 wal_in_checkpointer(void)
 {
 	return wal_thread_self;
+}
+
+/* The writer's WAL hook, after each of its commits: nframes is what the
+ * WAL holds since it last started over. */
+static int
+wal_hook(void *arg, sqlite3 *db, const char *name, int nframes)
+{
+	struct wal_flusher	*w = arg;
+
+	if ((uint64_t)nframes * (w->page_size + WAL_FRAME_HDR) >= w->limit / 4 &&
+	    now_ms() >= atomic_load(&w->next_restart_ms))
+		atomic_store(&w->restart_due, 1);
+	return SQLITE_OK;
+}
+
+void
+wal_flusher_watch(struct wal_flusher *w, sqlite3 *writer)
+{
+	sqlite3_wal_hook(writer, wal_hook, w);
 }
 
 int
@@ -254,10 +277,12 @@ wal_flusher_start(const char *path, uint64_t limit, struct metrics_keeper *km,
 	if (w->page_size == 0)
 		goto fail;
 	pthread_mutex_init(&w->mtx, NULL);
+	pthread_mutex_init(&w->ckpt, NULL);
 	pthread_cond_init(&w->cond, NULL);
 	if ((rc = pthread_create(&w->thread, NULL, wal_thread, w)) != 0) {
 		log_warnx("%s: pthread_create: %s", __func__, strerror(rc));
 		pthread_mutex_destroy(&w->mtx);
+		pthread_mutex_destroy(&w->ckpt);
 		pthread_cond_destroy(&w->cond);
 		sqlite3_close(w->db);
 		free(w);
@@ -287,6 +312,7 @@ wal_flusher_stop(struct wal_flusher *w)
 	pthread_join(w->thread, NULL);
 	wal_checkpoint(w, w->db, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
 	pthread_mutex_destroy(&w->mtx);
+	pthread_mutex_destroy(&w->ckpt);
 	pthread_cond_destroy(&w->cond);
 	sqlite3_close(w->db);
 	free(w);

@@ -15,10 +15,12 @@ struct wal_flusher;
  * it). *out is the caller's (wal_flusher_stop). 0 or -1. */
 int	wal_flusher_start(const char *path, uint64_t limit,
 	    struct metrics_keeper *km, struct wal_flusher **out);
-/* Whether the WAL is due to start over: the writer then calls wal_restart
+/* Whether the WAL is due to start over, as the writer's own commits tell
+ * (wal_flusher_watch hooks them): the writer then calls wal_restart
  * between two group commits, with its own connection (the thread cannot
  * take the write lock from a writer that commits back to back). */
 struct sqlite3;
+void	wal_flusher_watch(struct wal_flusher *, struct sqlite3 *writer);
 int	wal_restart_due(struct wal_flusher *);
 void	wal_restart(struct wal_flusher *, struct sqlite3 *writer);
 /* Whether the calling thread is the checkpointer (SQLite's error log is

@@ -88,7 +88,7 @@ class CrashCase(unittest.TestCase):
                         % (cp_before.size, cp_after.size))
         self.stats["consistency_checked"] += 1
 
-    def wait_acks_flowing(self, timeout=15.0):
+    def wait_acks_flowing(self, timeout=60.0):
         """Until new exchanges get audit indexes (the restarted roles serve)."""
         n0 = len(self.env.acknowledged())
         K.wait_until(lambda: len(self.env.acknowledged()) > n0 + 5, timeout, interval=0.05,
