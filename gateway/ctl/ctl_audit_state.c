@@ -11,6 +11,7 @@
 
 #include "ctl/ctl_audit.h"
 #include "keeper/ledger.h"
+#include "keeper/totals.h"
 #include "util.h"
 
 static const char audit_state_schema[] =
@@ -156,22 +157,7 @@ static const char *const audit_state_diff[] = {
  * hold to the log: the first city and month whose figure differs. Skipped
  * for a database from before the totals. */
 static const char audit_state_totals[] =
-    "WITH s (w, period, city, amount) AS (SELECT w, period, city, sum(a) FROM ("
-    "  SELECT 'collected' w, period, city, amount a FROM main.instructions"
-    "   WHERE kind = 'collection'"
-    "  UNION ALL SELECT 'remitted', period, city, amount FROM main.instructions"
-    "   WHERE kind = 'remittance'"
-    "  UNION ALL SELECT 'planned', period, city, amount FROM main.instructions"
-    "   WHERE kind = 'plan' AND state != 11"
-    "  UNION ALL SELECT 'reviewed', period, city, coalesce(approved, 0)"
-    "   FROM main.instructions WHERE kind = 'plan' AND state = 4"
-    "  UNION ALL SELECT 'disbursed', period, city, amount FROM main.payments"
-    "   WHERE status != 'RJCT'"
-    "  UNION ALL SELECT 'settled', period, city, amount FROM main.payments"
-    "   WHERE status IN ('ACSC', 'ACCC')"
-    "  UNION ALL SELECT 'arrived', period, city, amount FROM main.arrivals"
-    "   WHERE remittance IS NOT NULL)"
-    " WHERE city IS NOT NULL AND period IS NOT NULL GROUP BY w, period, city) "
+    "WITH s (w, period, city, amount, n) AS (" TOTALS_SUMS("main.") ") "
     "SELECT coalesce((SELECT max(entry) FROM main.instructions i WHERE "
     "i.city = x.city AND i.period = x.period), 0), 'fund total ' || x.w || "
     "' of ' || x.city || ' ' || x.period || ': ' || x.t || ' in the totals, ' "

@@ -80,24 +80,7 @@ static const char totals_schema[] =
 
 /* A database from before the totals: one pass over the history, once. */
 static const char totals_backfill[] =
-    "INSERT INTO fund_totals (what, period, city, amount, n)"
-    " SELECT w, period, city, sum(a), count(*) FROM ("
-    "  SELECT 'collected' w, period, city, amount a FROM instructions"
-    "   WHERE kind = 'collection'"
-    "  UNION ALL SELECT 'remitted', period, city, amount FROM instructions"
-    "   WHERE kind = 'remittance'"
-    "  UNION ALL SELECT 'planned', period, city, amount FROM instructions"
-    "   WHERE kind = 'plan' AND state != 11"
-    "  UNION ALL SELECT 'reviewed', period, city, coalesce(approved, 0)"
-    "   FROM instructions WHERE kind = 'plan' AND state = 4"
-    "  UNION ALL SELECT 'disbursed', period, city, amount FROM payments"
-    "   WHERE status != 'RJCT'"
-    "  UNION ALL SELECT 'settled', period, city, amount FROM payments"
-    "   WHERE status IN ('ACSC', 'ACCC')"
-    "  UNION ALL SELECT 'arrived', period, city, amount FROM arrivals"
-    "   WHERE remittance IS NOT NULL)"
-    " WHERE city IS NOT NULL AND period IS NOT NULL"
-    " GROUP BY w, period, city;";
+    "INSERT INTO fund_totals (what, period, city, amount, n) " TOTALS_SUMS("");
 
 int
 totals_init(sqlite3 *db)
