@@ -198,10 +198,7 @@ conn_free(struct relay_conn *c)
 		audit_wait_detach(c->audit);
 	transfer_free(c->xfer);
 	conn_handshake_leave(c);
-	if (c->counted_agency)
-		atomic_fetch_sub(&r->rt->shm->slot[r->slot].agency[c->agency], 1);
-	if (c->counted)
-		atomic_fetch_sub(&r->rt->shm->slot[r->slot].total, 1);
+	conn_uncount(c);
 	if (c->state == CONN_LINGER)
 		r->nlinger--;
 	atomic_fetch_sub_explicit(&r->ms->open[c->kind], 1, memory_order_relaxed);

@@ -55,6 +55,19 @@ conn_handshake_leave(struct relay_conn *c)
 	c->r->nhandshakes--;
 }
 
+/* The connection no longer counts under the caps (it ends, or lingers). */
+void
+conn_uncount(struct relay_conn *c)
+{
+	struct relay	*r = c->r;
+
+	if (c->counted_agency)
+		atomic_fetch_sub(&r->rt->shm->slot[r->slot].agency[c->agency], 1);
+	if (c->counted)
+		atomic_fetch_sub(&r->rt->shm->slot[r->slot].total, 1);
+	c->counted_agency = c->counted = 0;
+}
+
 /* Over a cap: the 503 goes out at once, before any request, and the slot
  * is given back as soon as it is flushed. Waiting for a request would let
  * a connection that never sends one hold the slot until idle_timeout. No
@@ -160,11 +173,7 @@ conn_linger(struct relay_conn *c)
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	bufferevent_set_timeouts(c->bev, NULL, NULL);
 	shutdown(fd, SHUT_WR);
-	if (c->counted_agency)
-		atomic_fetch_sub(&r->rt->shm->slot[r->slot].agency[c->agency], 1);
-	if (c->counted)
-		atomic_fetch_sub(&r->rt->shm->slot[r->slot].total, 1);
-	c->counted_agency = c->counted = 0;
+	conn_uncount(c);
 	r->nlinger++;
 	conn_set_state(c, CONN_LINGER);
 	if (event_add(c->linger_ev, NULL) == -1)

@@ -26,6 +26,7 @@ void	conn_refused(struct relay *, enum listener_kind,
 	    enum metrics_conn_refusal);
 int	conn_handshake_admit(struct relay *, const char *peer);
 void	conn_handshake_leave(struct relay_conn *);
+void	conn_uncount(struct relay_conn *);
 /* The TLS handshake succeeded: count the connection under the caps. */
 void	conn_handshake_done(struct relay_conn *);
 void	conn_linger(struct relay_conn *);
