@@ -108,7 +108,13 @@ all: deps
 deps:
 	@sh scripts/deps.sh
 
-_build: $(addprefix build/,$(PROGS)) $(addprefix build/tests/,$(UNIT_TESTS))
+_build: $(addprefix build/,$(PROGS)) $(addprefix build/tests/,$(UNIT_TESTS)) build/powercut.so
+
+# The power-cut tests' LD_PRELOAD shim (tests/crash): test code, never installed.
+build/powercut.so: tests/crash/powercut.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	@$(CC) -std=c17 -D_GNU_SOURCE -O2 -g -fPIC -shared $(WARN) -I. -o $@ $< -ldl -lpthread
 
 build-san: $(addprefix build/san/,$(PROGS)) $(addprefix build/san/tests/,$(UNIT_TESTS))
 
@@ -130,7 +136,8 @@ integration: _build build-san pki
 	@sh scripts/run-tests.sh integration
 
 # Fault injection, full figures (kill -9 of every role under load, disk full,
-# 2,000 slow connections, upstream resets and hangs, broken reloads); root.
+# 2,000 slow connections, upstream resets and hangs, broken reloads, 50 power
+# cuts); root.
 faults: deps
 	@$(MAKE) --no-print-directory _build build-san pki
 	@FAULTS_MODE=full sh tests/faults/run.sh
