@@ -102,6 +102,7 @@ class FaultEnv(h.Env):
     def __init__(self, keeper_dir=None, **kw):
         super().__init__(**kw)
         self.keeper_dir = keeper_dir
+        self.gateway_env = None     # extra environment of gatewayd (LD_PRELOAD, ...)
         self.generation = 0
         self.old_gateways = []
         self.database = os.path.join(keeper_dir or self.dir, "audit.db")
@@ -127,7 +128,7 @@ class FaultEnv(h.Env):
             self.old_gateways.append(self.gateway)
         self.generation += 1
         g = h.Proc("gatewayd.%d" % self.generation, [h.GATEWAYD, "-c", self.config_path],
-                   self.dir)
+                   self.dir, env=self.gateway_env)
         self.gateway = g
 
         def ready():
