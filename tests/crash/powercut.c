@@ -36,6 +36,10 @@ struct pc_hdr {
 	uint64_t	a, b, c, dlen;
 };
 #define PC_JOURNAL	"powercut.journal"
+/* Holds a record number: the process stops for good right after writing that
+ * record, before its operation, and says so by creating PC_FROZEN. */
+#define PC_FREEZE	"powercut.freeze"
+#define PC_FROZEN	"powercut.frozen"
 #define PC_HIDDEN	".powercut-unlinked."
 
 #define PC_MAX_FDS	4096
@@ -66,13 +70,19 @@ static struct {
 static pthread_mutex_t	 pc_mtx = PTHREAD_MUTEX_INITIALIZER;
 static char		 pc_dir[PC_MAX_PATH];
 static size_t		 pc_dirlen;
-static char		*pc_fds[PC_MAX_FDS];	/* tracked path of each fd, owned */
+/* The tracked path of each fd (owned) and the file it was opened on. */
+static struct pc_fd {
+	char	*path;
+	dev_t	 dev;
+	ino_t	 ino;
+}			 pc_fds[PC_MAX_FDS];
 static int		 pc_jfd = -1;
 static pid_t		 pc_jpid;
 static dev_t		 pc_jdev;
 static ino_t		 pc_jino;
 static unsigned long	 pc_hidden;
 static const char	*pc_skip_sync;
+static uint64_t		 pc_nrec;		/* records this process wrote */
 
 static void
 pc_die(const char *what)
@@ -131,10 +141,23 @@ pc_tracked(const char *path)
 	return 1;
 }
 
+static void	pc_set_fd(int, const char *);
+
+/* The tracked path of fd, if fd is still the file opened there: an fd closed
+ * behind our back (close_range) may be a socket now. */
 static const char *
 pc_path(int fd)
 {
-	return fd >= 0 && fd < PC_MAX_FDS ? pc_fds[fd] : NULL;
+	struct stat	sb;
+
+	if (fd < 0 || fd >= PC_MAX_FDS || pc_fds[fd].path == NULL)
+		return NULL;
+	if (fstat(fd, &sb) == -1 || sb.st_dev != pc_fds[fd].dev ||
+	    sb.st_ino != pc_fds[fd].ino) {
+		pc_set_fd(fd, NULL);
+		return NULL;
+	}
+	return pc_fds[fd].path;
 }
 
 /* The journal of this process, reopened after a fork or if someone closed
@@ -177,6 +200,40 @@ pc_put(int fd, const void *p, size_t n)
 	}
 }
 
+/* A cut at an exact I/O operation: if PC_FREEZE names this record, stop here
+ * (holding the lock, so no other thread writes either) until kill -9. */
+static void
+pc_maybe_freeze(void)
+{
+	char		 path[PC_MAX_PATH + 32], num[32], *end;
+	unsigned long long at;
+	ssize_t		 n;
+	int		 fd;
+
+	if (snprintf(path, sizeof(path), "%s/%s", pc_dir, PC_FREEZE) >=
+	    (int)sizeof(path))
+		pc_die("freeze path too long");
+	if ((fd = real.open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return;
+	n = read(fd, num, sizeof(num) - 1);
+	real.close(fd);
+	if (n <= 0)
+		return;
+	num[n] = '\0';
+	errno = 0;
+	at = strtoull(num, &end, 10);
+	if (errno != 0 || end == num || at != pc_nrec)
+		return;
+	if (snprintf(path, sizeof(path), "%s/%s", pc_dir, PC_FROZEN) >=
+	    (int)sizeof(path))
+		pc_die("frozen path too long");
+	if ((fd = real.open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) == -1)
+		pc_die(path);
+	real.close(fd);
+	for (;;)
+		sleep(60);
+}
+
 /* One record: header, path, second path, data (read from fd at off when
  * data is NULL and dlen > 0). */
 static void
@@ -212,6 +269,8 @@ pc_record(uint32_t type, const char *path, const char *path2, uint64_t a,
 		pc_put(j, buf, n);
 		free(buf);
 	}
+	pc_nrec++;
+	pc_maybe_freeze();
 }
 
 /* Reads [off, off + len) of path into a new buffer (short at EOF). */
@@ -278,10 +337,18 @@ pc_before_truncate(const char *path, uint64_t size)
 static void
 pc_set_fd(int fd, const char *path)
 {
+	struct stat	sb;
+
 	if (fd < 0 || fd >= PC_MAX_FDS)
 		return;
-	free(pc_fds[fd]);
-	pc_fds[fd] = path != NULL ? strdup(path) : NULL;
+	free(pc_fds[fd].path);
+	pc_fds[fd].path = NULL;
+	if (path == NULL || fstat(fd, &sb) == -1)
+		return;
+	if ((pc_fds[fd].path = strdup(path)) == NULL)
+		pc_die("strdup");
+	pc_fds[fd].dev = sb.st_dev;
+	pc_fds[fd].ino = sb.st_ino;
 }
 
 static int
@@ -397,7 +464,8 @@ write(int fd, const void *buf, size_t n)
 	ssize_t		 rc;
 	off_t		 off;
 
-	if (pc_path(fd) == NULL)
+	/* Most writes go to sockets and pipes: no lock for them. */
+	if (fd < 0 || fd >= PC_MAX_FDS || pc_fds[fd].path == NULL)
 		return real.write(fd, buf, n);
 	pthread_mutex_lock(&pc_mtx);
 	if ((path = pc_path(fd)) != NULL) {
@@ -502,7 +570,8 @@ rename(const char *from, const char *to)
 	rc = real.rename(from, to);
 	if (rc == 0)
 		for (i = 0; i < PC_MAX_FDS; i++)
-			if (pc_fds[i] != NULL && strcmp(pc_fds[i], from) == 0)
+			if (pc_fds[i].path != NULL &&
+			    strcmp(pc_fds[i].path, from) == 0)
 				pc_set_fd(i, to);
 	pthread_mutex_unlock(&pc_mtx);
 	return rc;

@@ -12,6 +12,9 @@ What a power cut may do, and so what this does:
 A synced write is never undone. The journal, the moved-aside unlinked files and the -shm
 files are removed; the folder is then as a reboot would find it.
 
+freeze_at() picks the I/O operation to cut at instead of a moment: the shim stops the
+process (before that operation) and the caller kills it.
+
 Python 3 standard library only. Usage (by tests/faults/test_powercut.py):
     stats = replay.power_cut(folder, random.Random(seed), keep=0.5)
 """
@@ -20,6 +23,8 @@ import os
 import struct
 
 JOURNAL = "powercut.journal"
+FREEZE = "powercut.freeze"      # holds N: the shim stops after its Nth record
+FROZEN = "powercut.frozen"      # made by the shim once stopped
 HIDDEN = ".powercut-unlinked."
 MAGIC = 0x31524350
 HDR = struct.Struct("<IIIIQQQQ")
@@ -102,7 +107,7 @@ def mark_pending(recs):
 def choose(data, names, rng, keep):
     """Decides what the cut keeps. Returns {path: final size} for files whose size
     changed since their last sync; sets .keep on namespace records and a per-sector
-    plan on data records (r.keep = set of kept sector numbers... as a dict)."""
+    plan on data records (r.keep = the sectors of the record to undo)."""
     sizes = {}
     for path, lst in data.items():
         # Sectors: walking back in time, each sector stops at a random write.
@@ -158,6 +163,18 @@ def _undo_bytes(r, sectors):
     return n
 
 
+def freeze_at(folder, n):
+    """Asks the shim to stop right after its nth journal record."""
+    tmp = os.path.join(folder, FREEZE + ".tmp")
+    with open(tmp, "w") as f:
+        f.write("%d" % n)
+    os.rename(tmp, os.path.join(folder, FREEZE))
+
+
+def frozen(folder):
+    return os.path.exists(os.path.join(folder, FROZEN))
+
+
 def power_cut(folder, rng, keep=None):
     """Applies a random power cut to folder (daemon dead). keep is the chance that an
     unsynced write (per sector) survives; None picks one of 0, 1, 0.5, or any.
@@ -194,6 +211,6 @@ def power_cut(folder, rng, keep=None):
             os.truncate(path, size)
             stats["resized"] += 1
     for name in os.listdir(folder):
-        if HIDDEN in name or name.endswith("-shm") or name == JOURNAL:
+        if HIDDEN in name or name.endswith("-shm") or name.startswith("powercut."):
             os.unlink(os.path.join(folder, name))
     return stats

@@ -188,7 +188,7 @@ class TestPowerCut(unittest.TestCase):
         self.receipts = {}     # remittance id -> receipt
         self.figures = {"cuts": 0, "acked_checked": 0, "lost": 0, "instructions_checked": 0,
                         "visible_checked": 0, "proofs": 0, "sectors_undone": 0,
-                        "names_undone": 0, "pending_writes": 0}
+                        "names_undone": 0, "pending_writes": 0, "at_op": 0}
 
     def _cleanup(self, env):
         text = env.all_gateway_stderr()
@@ -223,11 +223,7 @@ class TestPowerCut(unittest.TestCase):
         return {i: bytes(d) for i, d in self.db("SELECT idx, data FROM entries")}
 
     def file_checkpoint(self):
-        try:
-            with open(self.env.checkpoint_file, "rb") as f:
-                return K.Checkpoint(f.read())
-        except FileNotFoundError:
-            return None
+        return K.read_checkpoint_file(self.env.checkpoint_file)
 
     def api_checkpoint(self):
         st, body = self.env.admin_get("/audit/checkpoint")
@@ -236,9 +232,10 @@ class TestPowerCut(unittest.TestCase):
     # -- one cut --------------------------------------------------------------------------
 
     def cut(self, n, R, keep=None):
-        """Load, a random wait, kill -9 of the group, a power cut, a restart. Returns
-        (what a reader saw before the cut, the checkpoints seen, the cut's figures);
-        raises RuntimeError if gatewayd refuses to start."""
+        """Load, kill -9 of the group at a random moment or at a random I/O operation
+        of the keeper (every other cut), a power cut, a restart. Returns (what a
+        reader saw before the cut, the checkpoints seen, the cut's figures); raises
+        RuntimeError if gatewayd refuses to start."""
         env = self.env
         load = F.Load(env, threads=2, pace=0.002)
         instr = Instructions(env, "%d-%s" % (n, h.token()[:6]))
@@ -248,12 +245,24 @@ class TestPowerCut(unittest.TestCase):
         try:
             h.wait_until(lambda: len(self.acknowledged()) > n0 + 5 and instr.receipts, 20,
                          interval=0.05, what="acknowledged exchanges and instructions")
+            r0 = self.records()
             time.sleep(R.uniform(0.05, 1.0))
             # What a reader saw before the cut was committed: it must stay.
             visible = self.entries()
             cps = [cp for cp in (self.file_checkpoint(), self.api_checkpoint())
                    if cp is not None]
-            time.sleep(R.uniform(0.0, 0.3))
+            at_op = n % 2 == 1
+            if at_op:
+                r1 = self.records()
+                replay.freeze_at(self.folder, r1 + R.randint(1, max(10, r1 - r0)))
+                try:
+                    h.wait_until(lambda: replay.frozen(self.folder), 20, interval=0.02,
+                                 what="the keeper to stop at the chosen operation")
+                    self.figures["at_op"] += 1
+                except AssertionError:
+                    pass            # too little I/O: a cut at this moment then
+            else:
+                time.sleep(R.uniform(0.0, 0.3))
             env.kill_group()
         finally:
             load.stop()
@@ -267,6 +276,9 @@ class TestPowerCut(unittest.TestCase):
         self.figures["cuts"] += 1
         env.start_gateway()
         return visible, cps, st
+
+    def records(self):
+        return len(replay.read_journal(os.path.join(self.folder, replay.JOURNAL)))
 
     def problems(self, visible, cps):
         """What is wrong with the restarted gateway's log, as a list of strings."""
@@ -340,10 +352,11 @@ class TestPowerCut(unittest.TestCase):
             self.assertEqual(self.problems(visible, cps), [],
                              "after cut %d of seed %s (%r)" % (n, seed, st))
         f = self.figures
-        F.say("power cuts: %d cuts (seed %s), %d acknowledged entries checked, %d lost, "
-              "%d instructions checked, %d entries seen before a cut checked, "
-              "%d consistency proofs; undone: %d unsynced writes, %d sectors, %d names",
-              f["cuts"], seed, f["acked_checked"], f["lost"], f["instructions_checked"],
+        F.say("power cuts: %d cuts (%d at a chosen I/O operation; seed %s), %d acknowledged "
+              "entries checked, %d lost, %d instructions checked, %d entries seen before "
+              "a cut checked, %d consistency proofs; undone: %d unsynced writes, "
+              "%d sectors, %d names", f["cuts"], f["at_op"], seed, f["acked_checked"],
+              f["lost"], f["instructions_checked"],
               f["visible_checked"], f["proofs"], f["pending_writes"], f["sectors_undone"],
               f["names_undone"])
         self.assertEqual(f["cuts"], CUTS)

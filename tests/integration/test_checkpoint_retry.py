@@ -37,11 +37,7 @@ class CheckpointRetry(unittest.TestCase):
     # -- helpers ----------------------------------------------------------------
 
     def file_checkpoint(self):
-        try:
-            with open(self.env.checkpoint_file, "rb") as f:
-                return K.Checkpoint(f.read())
-        except FileNotFoundError:
-            return None
+        return K.read_checkpoint_file(self.env.checkpoint_file)
 
     def db_latest(self):
         """(size, note bytes) of the database's newest checkpoint row, or None."""
