@@ -2,9 +2,10 @@
  * rename and unlink under $POWERCUT_DIR it appends an undo record (the old bytes,
  * size or name) to $POWERCUT_DIR/powercut.journal; fsync and fdatasync append a
  * sync mark. After kill -9, tests/crash/replay.py undoes a random part of what
- * no sync covered, as a power cut may. $POWERCUT_SKIP_SYNC=SUFFIX turns the syncs
- * of files ending in SUFFIX into no-ops: the bug the tests must catch. Test code
- * only: never in a release. */
+ * no sync covered, as a power cut may. A number in $POWERCUT_DIR/powercut.freeze
+ * stops the process at that record (a cut at a chosen operation);
+ * $POWERCUT_SKIP_SYNC=SUFFIX turns the syncs of files ending in SUFFIX into
+ * no-ops: the bug the tests must catch. Test code only: never installed. */
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -273,19 +274,25 @@ pc_record(uint32_t type, const char *path, const char *path2, uint64_t a,
 	pc_maybe_freeze();
 }
 
-/* Reads [off, off + len) of path into a new buffer (short at EOF). */
+/* Reads [off, off + len) of the file into a new buffer (short at EOF), through
+ * fd itself if it can: closing a second descriptor of a file would drop every
+ * fcntl lock the process holds on it, SQLite's among them. A write-only fd
+ * (never SQLite's) or none (-1) is read through a descriptor of our own. */
 static char *
-pc_read(const char *path, uint64_t off, uint64_t len, uint64_t *got)
+pc_read(int fd, const char *path, uint64_t off, uint64_t len, uint64_t *got)
 {
 	char	*buf;
-	int	 fd;
+	int	 own = -1;
 	ssize_t	 n;
 
 	*got = 0;
 	if ((buf = malloc(len > 0 ? len : 1)) == NULL)
 		pc_die("malloc");
-	if ((fd = real.open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		pc_die(path);
+	if (fd == -1 || (fcntl(fd, F_GETFL) & O_ACCMODE) == O_WRONLY) {
+		if ((own = real.open(path, O_RDONLY | O_CLOEXEC)) == -1)
+			pc_die(path);
+		fd = own;
+	}
 	while (*got < len) {
 		n = pread(fd, buf + *got, len - *got, (off_t)(off + *got));
 		if (n == -1 && errno == EINTR)
@@ -296,40 +303,45 @@ pc_read(const char *path, uint64_t off, uint64_t len, uint64_t *got)
 			break;
 		*got += (uint64_t)n;
 	}
-	real.close(fd);
+	if (own != -1)
+		real.close(own);
 	return buf;
 }
 
 static uint64_t
-pc_size(const char *path)
+pc_size(int fd, const char *path)
 {
 	struct stat	sb;
 
+	if (fd != -1)
+		return fstat(fd, &sb) == 0 ? (uint64_t)sb.st_size : 0;
 	return stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
 }
 
-/* Before [off, off + len) of path is written: its old bytes and size. */
+/* Before [off, off + len) of fd's file is written: its old bytes and size. */
 static void
-pc_before_write(const char *path, uint64_t off, uint64_t len)
+pc_before_write(int fd, const char *path, uint64_t off, uint64_t len)
 {
-	uint64_t	 size = pc_size(path), got = 0;
+	uint64_t	 size = pc_size(fd, path), got = 0;
 	char		*old = NULL;
 
 	if (off < size)
-		old = pc_read(path, off, len < size - off ? len : size - off, &got);
+		old = pc_read(fd, path, off, len < size - off ? len : size - off,
+		    &got);
 	pc_record(PC_WRITE, path, NULL, off, len, size, old, got);
 	free(old);
 }
 
-/* Before path is cut to size: the bytes beyond it and the old size. */
+/* Before the file (fd, or path if fd is -1) is cut to size: the bytes beyond
+ * it and the old size. */
 static void
-pc_before_truncate(const char *path, uint64_t size)
+pc_before_truncate(int fd, const char *path, uint64_t size)
 {
-	uint64_t	 old = pc_size(path), got = 0;
+	uint64_t	 old = pc_size(fd, path), got = 0;
 	char		*data = NULL;
 
 	if (size < old)
-		data = pc_read(path, size, old - size, &got);
+		data = pc_read(fd, path, size, old - size, &got);
 	pc_record(PC_TRUNCATE, path, NULL, size, 0, old, data, got);
 	free(data);
 }
@@ -366,7 +378,7 @@ pc_open_common(int dirfd, const char *path, int flags, mode_t mode, int at,
 		pc_record(PC_CREATE, path, NULL, 0, 0, 0, NULL, 0);
 	else if (existed && S_ISREG(sb.st_mode) && (flags & O_TRUNC) &&
 	    (flags & O_ACCMODE) != O_RDONLY)
-		pc_before_truncate(path, 0);
+		pc_before_truncate(-1, path, 0);
 	fd = at ? fat(dirfd, path, flags, mode) : fo(path, flags, mode);
 	if (fd != -1)
 		pc_set_fd(fd, path);
@@ -439,7 +451,7 @@ pc_pwrite(int fd, const void *buf, size_t n, off_t off, pwrite_fn fn)
 
 	pthread_mutex_lock(&pc_mtx);
 	if ((path = pc_path(fd)) != NULL)
-		pc_before_write(path, (uint64_t)off, n);
+		pc_before_write(fd, path, (uint64_t)off, n);
 	rc = fn(fd, buf, n, off);
 	pthread_mutex_unlock(&pc_mtx);
 	return rc;
@@ -470,10 +482,10 @@ write(int fd, const void *buf, size_t n)
 	pthread_mutex_lock(&pc_mtx);
 	if ((path = pc_path(fd)) != NULL) {
 		if (fcntl(fd, F_GETFL) & O_APPEND)
-			off = (off_t)pc_size(path);
+			off = (off_t)pc_size(fd, path);
 		else if ((off = lseek(fd, 0, SEEK_CUR)) == -1)
 			pc_die("lseek");
-		pc_before_write(path, (uint64_t)off, n);
+		pc_before_write(fd, path, (uint64_t)off, n);
 	}
 	rc = real.write(fd, buf, n);
 	pthread_mutex_unlock(&pc_mtx);
@@ -488,7 +500,7 @@ pc_ftruncate(int fd, off_t size, ftruncate_fn fn)
 
 	pthread_mutex_lock(&pc_mtx);
 	if ((path = pc_path(fd)) != NULL)
-		pc_before_truncate(path, (uint64_t)size);
+		pc_before_truncate(fd, path, (uint64_t)size);
 	rc = fn(fd, size);
 	pthread_mutex_unlock(&pc_mtx);
 	return rc;
@@ -563,7 +575,7 @@ rename(const char *from, const char *to)
 			errno = EFBIG;
 			pc_die(to);
 		}
-		old = pc_read(to, 0, size, &got);
+		old = pc_read(-1, to, 0, size, &got);
 	}
 	pc_record(PC_RENAME, from, to, (uint64_t)existed, 0, 0, old, got);
 	free(old);

@@ -287,6 +287,9 @@ class TestPowerCut(unittest.TestCase):
         if sorted(entries) != list(range(len(entries))):
             out.append("holes in the log")
         acked = self.acknowledged()
+        if len(acked) < fig["acked_checked"]:
+            out.append("the access log lost lines: %d, %d before"
+                       % (len(acked), fig["acked_checked"]))
         lost = [i for i, rid in acked.items() if entries.get(i) is None or
                 json.loads(entries[i]).get("request_id") != rid]
         fig["acked_checked"], fig["lost"] = len(acked), len(lost)
