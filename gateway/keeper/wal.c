@@ -80,6 +80,11 @@ wal_flusher_start(const char *path, struct wal_flusher **out)
 	}
 	sqlite3_db_config(w->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
 	sqlite3_busy_timeout(w->db, 1000);
+	/* A connection that never read the database is not in WAL mode yet:
+	 * its checkpoints would do nothing, and the WAL would grow forever. */
+	if (sqlite3_exec(w->db, "PRAGMA schema_version", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		log_warnx("%s: %s: %s", __func__, path, sqlite3_errmsg(w->db));
 	pthread_mutex_init(&w->mtx, NULL);
 	pthread_cond_init(&w->cond, NULL);
 	if ((rc = pthread_create(&w->thread, NULL, wal_thread, w)) != 0) {
