@@ -3,7 +3,8 @@
 gatewayd runs with build/powercut.so preloaded (tests/crash/powercut.c): every write,
 truncation, create, rename and unlink in the keeper's folder (database, WAL, checkpoint
 file) leaves an undo record first, every fsync a sync mark. Under passthrough and
-instruction load the whole process group is killed at a random moment, then
+instruction load the whole process group is killed at a random moment, or (every other
+cut) once the keeper has stopped right before a random one of its I/O operations, then
 tests/crash/replay.py undoes a random part of the unsynced writes (per sector, in any
 order), of the unsynced renames and creates, and removes the -shm file: the folder as a
 reboot would find it. The daemon is started again and must accept its state, and:
