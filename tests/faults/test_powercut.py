@@ -22,6 +22,8 @@ FAULTS_MODE=short: 5 cuts (make check); full: 50 (make faults). FAULTS_SEED repe
 import base64
 import json
 import os
+import random
+import shutil
 import sys
 import tempfile
 import threading
@@ -111,10 +113,13 @@ os.rename(os.path.join(d, "cp.tmp"), os.path.join(d, "cp"))   # folder not synce
 os._exit(0)
 """
 
+    def setUp(self):
+        if not os.path.isfile(SHIM):
+            raise RuntimeError("%s is missing: make build/powercut.so" % SHIM)
+
     def run_child(self):
         d = tempfile.mkdtemp(prefix="gw-powercut-shim-")
-        self.addCleanup(lambda: [os.unlink(os.path.join(d, n)) for n in os.listdir(d)]
-                        and None or os.rmdir(d))
+        self.addCleanup(shutil.rmtree, d, True)
         env = dict(os.environ, LD_PRELOAD=SHIM, POWERCUT_DIR=d)
         r = K.subprocess.run([sys.executable, "-c", self.CHILD, d], env=env,
                              capture_output=True, timeout=60)
@@ -129,22 +134,18 @@ os._exit(0)
             return None
 
     def test_nothing_unsynced_survives_the_harshest_cut(self):
-        if not os.path.isfile(SHIM):
-            raise RuntimeError("%s is missing: make build/powercut.so" % SHIM)
         d = self.run_child()
-        st = replay.power_cut(d, F.random.Random(1), keep=0.0)
+        st = replay.power_cut(d, random.Random(1), keep=0.0)
         self.assertEqual(self.read(d, "data"), b"A" * 4096, st)
         self.assertIsNone(self.read(d, "synced"), "a name no folder sync covered")
         self.assertEqual(self.read(d, "cp"), b"new")
-        # The second cp.tmp's name was never synced either.
         self.assertEqual(self.read(d, "gone"), b"G")
+        # No cp.tmp: the second one's name was never synced either.
         self.assertEqual(sorted(os.listdir(d)), ["cp", "data", "gone"])
 
     def test_everything_survives_the_mildest_cut(self):
-        if not os.path.isfile(SHIM):
-            raise RuntimeError("%s is missing: make build/powercut.so" % SHIM)
         d = self.run_child()
-        replay.power_cut(d, F.random.Random(1), keep=1.0)
+        replay.power_cut(d, random.Random(1), keep=1.0)
         self.assertEqual(self.read(d, "data"),
                          b"A" * 512 + b"B" * 1024 + b"A" * 2560 + b"C" * 600)
         self.assertEqual(self.read(d, "synced"), b"S" * 100)
@@ -152,12 +153,10 @@ os._exit(0)
         self.assertEqual(sorted(os.listdir(d)), ["cp", "data", "synced"])
 
     def test_sectors_are_lost_one_by_one(self):
-        if not os.path.isfile(SHIM):
-            raise RuntimeError("%s is missing: make build/powercut.so" % SHIM)
         seen = set()
         for seed in range(12):
             d = self.run_child()
-            replay.power_cut(d, F.random.Random(seed), keep=0.5)
+            replay.power_cut(d, random.Random(seed), keep=0.5)
             data = self.read(d, "data")
             self.assertIn(len(data), (4096, 4696))
             sectors = tuple(data[i:i + 512][:1] for i in range(0, len(data), 512))
@@ -195,9 +194,7 @@ class TestPowerCut(unittest.TestCase):
         text = env.all_gateway_stderr()
         env.stop()
         if os.environ.get("GW_TEST_KEEP") != "1":
-            for name in os.listdir(self.folder):
-                os.unlink(os.path.join(self.folder, name))
-            os.rmdir(self.folder)
+            shutil.rmtree(self.folder, ignore_errors=True)
         m = h.SANITIZER_ERRORS.search(text)
         if m:
             self.fail("sanitizer report in gatewayd's stderr:\n%s"
