@@ -2,8 +2,8 @@
  * rename and unlink under $POWERCUT_DIR it appends an undo record (the old bytes,
  * size or name) to $POWERCUT_DIR/powercut.journal; fsync and fdatasync append a
  * sync mark. After kill -9, tests/crash/replay.py undoes a random part of what
- * no sync covered, as a power cut may. A number in $POWERCUT_DIR/powercut.freeze
- * stops the process at that record (a cut at a chosen operation);
+ * no sync covered, as a power cut may. A number N in $POWERCUT_DIR/powercut.freeze
+ * stops the process N records later (a cut at a chosen operation);
  * $POWERCUT_SKIP_SYNC=SUFFIX turns the syncs of files ending in SUFFIX into
  * no-ops: the bug the tests must catch. Test code only: never installed. */
 #include <sys/stat.h>
@@ -37,8 +37,8 @@ struct pc_hdr {
 	uint64_t	a, b, c, dlen;
 };
 #define PC_JOURNAL	"powercut.journal"
-/* Holds a record number: the process stops for good right after writing that
- * record, before its operation, and says so by creating PC_FROZEN. */
+/* Holds N: the process stops for good right after writing its Nth record from
+ * then on, before that record's operation, and says so by creating PC_FROZEN. */
 #define PC_FREEZE	"powercut.freeze"
 #define PC_FROZEN	"powercut.frozen"
 #define PC_HIDDEN	".powercut-unlinked."
@@ -84,6 +84,17 @@ static ino_t		 pc_jino;
 static unsigned long	 pc_hidden;
 static const char	*pc_skip_sync;
 static uint64_t		 pc_nrec;		/* records this process wrote */
+static uint64_t		 pc_freeze_at;		/* 0, or the pc_nrec to stop at */
+
+/* Files and folders with records that no sync covers yet. With none, the
+ * journal holds nothing a replay needs and starts again empty: it would
+ * otherwise keep the old bytes of every page ever written. */
+#define PC_MAX_PENDING	64
+static struct pc_pending {
+	char		*path;
+	uint64_t	 n;
+}			 pc_pend[PC_MAX_PENDING];
+static int		 pc_pend_full;		/* table full: never compact */
 
 static void
 pc_die(const char *what)
@@ -201,29 +212,93 @@ pc_put(int fd, const void *p, size_t n)
 	}
 }
 
-/* A cut at an exact I/O operation: if PC_FREEZE names this record, stop here
- * (holding the lock, so no other thread writes either) until kill -9. */
+static struct pc_pending *
+pc_pending(const char *path, int add)
+{
+	size_t	i;
+
+	for (i = 0; i < PC_MAX_PENDING && pc_pend[i].path != NULL; i++)
+		if (strcmp(pc_pend[i].path, path) == 0)
+			return &pc_pend[i];
+	if (!add)
+		return NULL;
+	if (i == PC_MAX_PENDING) {
+		pc_pend_full = 1;
+		return NULL;
+	}
+	if ((pc_pend[i].path = strdup(path)) == NULL)
+		pc_die("strdup");
+	return &pc_pend[i];
+}
+
+/* Counts a record under key (a file, or the folder of a name), or clears
+ * the key's count. */
+static void
+pc_pending_set(const char *key, int clear)
+{
+	struct pc_pending	*p = pc_pending(key, !clear);
+
+	if (p != NULL)
+		p->n = clear ? 0 : p->n + 1;
+}
+
+static void
+pc_pending_name(const char *path)
+{
+	char	dir[PC_MAX_PATH];
+	char	*slash;
+
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+		pc_die("path too long");
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir)
+		*slash = '\0';
+	pc_pending_set(dir, 0);
+}
+
+/* Empties the journal once every record in it is covered by a sync. */
+static void
+pc_maybe_compact(int jfd)
+{
+	size_t	i;
+
+	if (pc_pend_full)
+		return;
+	for (i = 0; i < PC_MAX_PENDING && pc_pend[i].path != NULL; i++)
+		if (pc_pend[i].n > 0)
+			return;
+	if (real.ftruncate(jfd, 0) == -1)
+		pc_die("journal truncate");
+}
+
+/* A cut at an exact I/O operation: once PC_FREEZE holds a number N, stop N
+ * records later (holding the lock, so no other thread writes either) until
+ * kill -9. */
 static void
 pc_maybe_freeze(void)
 {
 	char		 path[PC_MAX_PATH + 32], num[32], *end;
-	unsigned long long at;
+	unsigned long long n_after;
 	ssize_t		 n;
 	int		 fd;
 
-	if (snprintf(path, sizeof(path), "%s/%s", pc_dir, PC_FREEZE) >=
-	    (int)sizeof(path))
-		pc_die("freeze path too long");
-	if ((fd = real.open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return;
-	n = read(fd, num, sizeof(num) - 1);
-	real.close(fd);
-	if (n <= 0)
-		return;
-	num[n] = '\0';
-	errno = 0;
-	at = strtoull(num, &end, 10);
-	if (errno != 0 || end == num || at != pc_nrec)
+	if (pc_freeze_at == 0) {
+		if (snprintf(path, sizeof(path), "%s/%s", pc_dir, PC_FREEZE) >=
+		    (int)sizeof(path))
+			pc_die("freeze path too long");
+		if ((fd = real.open(path, O_RDONLY | O_CLOEXEC)) == -1)
+			return;
+		n = read(fd, num, sizeof(num) - 1);
+		real.close(fd);
+		if (n <= 0)
+			return;
+		num[n] = '\0';
+		errno = 0;
+		n_after = strtoull(num, &end, 10);
+		if (errno != 0 || end == num || n_after == 0)
+			return;
+		pc_freeze_at = pc_nrec + n_after;
+	}
+	if (pc_nrec != pc_freeze_at)
 		return;
 	if (snprintf(path, sizeof(path), "%s/%s", pc_dir, PC_FROZEN) >=
 	    (int)sizeof(path))
@@ -269,6 +344,23 @@ pc_record(uint32_t type, const char *path, const char *path2, uint64_t a,
 			memcpy(buf + sizeof(h) + h.plen + h.p2len, data, dlen);
 		pc_put(j, buf, n);
 		free(buf);
+	}
+	switch (type) {
+	case PC_WRITE:
+	case PC_TRUNCATE:
+		pc_pending_set(path, 0);
+		break;
+	case PC_SYNC:
+	case PC_SYNC_DIR:
+		pc_pending_set(path, 1);
+		pc_maybe_compact(j);
+		break;
+	case PC_RENAME:
+		pc_pending_name(path2);
+		/* FALLTHROUGH */
+	default:
+		pc_pending_name(path);
+		break;
 	}
 	pc_nrec++;
 	pc_maybe_freeze();
@@ -578,6 +670,9 @@ rename(const char *from, const char *to)
 		old = pc_read(-1, to, 0, size, &got);
 	}
 	pc_record(PC_RENAME, from, to, (uint64_t)existed, 0, 0, old, got);
+	/* As the replay: the bytes under both names are no longer pending. */
+	pc_pending_set(from, 1);
+	pc_pending_set(to, 1);
 	free(old);
 	rc = real.rename(from, to);
 	if (rc == 0)
@@ -606,6 +701,7 @@ unlink(const char *path)
 		pc_die(path);
 	}
 	pc_record(PC_UNLINK, path, hidden, 0, 0, 0, NULL, 0);
+	pc_pending_set(path, 1);
 	rc = real.rename(path, hidden);
 	pthread_mutex_unlock(&pc_mtx);
 	return rc;

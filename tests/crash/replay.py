@@ -13,7 +13,8 @@ A synced write is never undone. The journal, the moved-aside unlinked files and 
 files are removed; the folder is then as a reboot would find it.
 
 freeze_at() picks the I/O operation to cut at instead of a moment: the shim stops the
-process (before that operation) and the caller kills it.
+process (before that operation) and the caller kills it. The shim empties the journal
+whenever syncs cover every record in it.
 
 Python 3 standard library only. Usage (by tests/faults/test_powercut.py):
     stats = replay.power_cut(folder, random.Random(seed), keep=0.5)
@@ -23,7 +24,7 @@ import os
 import struct
 
 JOURNAL = "powercut.journal"
-FREEZE = "powercut.freeze"      # holds N: the shim stops after its Nth record
+FREEZE = "powercut.freeze"      # holds N: the shim stops N records later
 FROZEN = "powercut.frozen"      # made by the shim once stopped
 HIDDEN = ".powercut-unlinked."
 MAGIC = 0x31524350
@@ -164,7 +165,8 @@ def _undo_bytes(r, sectors):
 
 
 def freeze_at(folder, n):
-    """Asks the shim to stop right after its nth journal record."""
+    """Asks the shim to stop right after its nth record from now, before the
+    operation it is for."""
     tmp = os.path.join(folder, FREEZE + ".tmp")
     with open(tmp, "w") as f:
         f.write("%d" % n)

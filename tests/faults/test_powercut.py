@@ -243,7 +243,6 @@ class TestPowerCut(unittest.TestCase):
         try:
             h.wait_until(lambda: len(self.acknowledged()) > n0 + 5 and instr.receipts, 20,
                          interval=0.05, what="acknowledged exchanges and instructions")
-            r0 = self.records()
             time.sleep(R.uniform(0.05, 1.0))
             # What a reader saw before the cut was committed: it must stay.
             visible = self.entries()
@@ -251,8 +250,8 @@ class TestPowerCut(unittest.TestCase):
                    if cp is not None]
             at_op = n % 2 == 1
             if at_op:
-                r1 = self.records()
-                replay.freeze_at(self.folder, r1 + R.randint(1, max(10, r1 - r0)))
+                # A few thousand records a second under this load.
+                replay.freeze_at(self.folder, R.randint(1, 2000))
                 try:
                     h.wait_until(lambda: replay.frozen(self.folder), 20, interval=0.02,
                                  what="the keeper to stop at the chosen operation")
@@ -274,9 +273,6 @@ class TestPowerCut(unittest.TestCase):
         self.figures["cuts"] += 1
         env.start_gateway()
         return visible, cps, st
-
-    def records(self):
-        return len(replay.read_journal(os.path.join(self.folder, replay.JOURNAL)))
 
     def problems(self, visible, cps):
         """What is wrong with the restarted gateway's log, as a list of strings."""
