@@ -194,12 +194,9 @@ def power_cut(folder, rng, keep=None):
         if r.type in (WRITE, TRUNCATE):
             stats["pending_writes"] += 1
             stats["sectors_undone"] += _undo_bytes(r, r.keep)
-        elif r.keep:
-            if r.type == UNLINK and os.path.exists(r.path2):
-                os.unlink(r.path2)
-        else:
+        elif not r.keep:
             stats["names_undone"] += 1
-            if r.type == CREATE and os.path.exists(r.path):
+            if r.type == CREATE and os.path.isfile(r.path):
                 os.unlink(r.path)
             elif r.type == RENAME and os.path.exists(r.path2):
                 os.rename(r.path2, r.path)
