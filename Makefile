@@ -114,13 +114,19 @@ deps:
 	@sh scripts/deps.sh
 
 _build: $(addprefix build/,$(PROGS)) $(addprefix build/tests/,$(UNIT_TESTS)) \
-	build/failsync.so
+	build/failsync.so build/powercut.so
 
-# LD_PRELOAD shim of the fault tests: failing syncs on demand.
+# LD_PRELOAD shims of the fault tests, test code never installed: failing
+# syncs on demand, and power cuts that lose what no fsync covered
+# (tests/crash).
 build/failsync.so: tests/faults/failsync.c
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	@$(CC) -std=c17 -D_GNU_SOURCE -O2 -fPIC -shared $(WARN) -o $@ $< -ldl
+build/powercut.so: tests/crash/powercut.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	@$(CC) -std=c17 -D_GNU_SOURCE -O2 -g -fPIC -shared $(WARN) -I. -o $@ $< -ldl -lpthread
 
 build-san: $(addprefix build/san/,$(PROGS)) $(addprefix build/san/tests/,$(UNIT_TESTS))
 
@@ -147,7 +153,8 @@ hostile: _build build-san pki
 	@sh scripts/run-tests.sh hostile
 
 # Fault injection, full figures (kill -9 of every role under load, disk full,
-# 2,000 slow connections, upstream resets and hangs, broken reloads); root.
+# 2,000 slow connections, upstream resets and hangs, broken reloads, 50 power
+# cuts); root.
 faults: deps
 	@$(MAKE) --no-print-directory _build build-san pki
 	@FAULTS_MODE=full sh tests/faults/run.sh

@@ -1,13 +1,17 @@
 /* Small bounded helpers shared by every role. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "log.h"
 #include "util.h"
 
 int
@@ -192,6 +196,31 @@ json_escape(char *dst, size_t dsz, const char *src)
 	}
 	dst[o] = '\0';
 	return dst;
+}
+
+int
+fsync_dir(const char *path)
+{
+	char	dir[4096];
+	int	fd, rc = 0;
+
+	if (str_copy(dir, sizeof(dir), path) == -1) {
+		log_warnx("%s: path too long: %s", __func__, path);
+		return -1;
+	}
+	if ((fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		log_warn("%s: %s", __func__, dir);
+		return -1;
+	}
+	if (fsync(fd) == -1) {
+		log_warn("%s: fsync %s", __func__, dir);
+		rc = -1;
+	}
+	if (close(fd) == -1 && rc == 0) {
+		log_warn("%s: close %s", __func__, dir);
+		rc = -1;
+	}
+	return rc;
 }
 
 uint64_t

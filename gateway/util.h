@@ -36,6 +36,10 @@ int	hex_decode(unsigned char *out, size_t outlen, const char *hex);
  * cleanly; control characters become \u00XX. Returns dst. */
 char	*json_escape(char *dst, size_t dsz, const char *src);
 
+/* fsyncs the folder that holds path, so that a name created or renamed in it
+ * survives a power cut. 0, or -1 with the reason logged. */
+int	fsync_dir(const char *path);
+
 /* Monotonic clock in milliseconds. */
 uint64_t	now_ms(void);
 /* Milliseconds since the epoch (wall clock): for times that are stored and

@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,70 +47,108 @@ checkpoint_free(struct checkpoint *cp)
 }
 
 /* Replaces path with data: write a temporary file, fsync, rename, fsync the
- * folder. A crash leaves the old or the new file, never half of one. */
+ * folder. A crash leaves the old or the new file, never half of one; any
+ * step that fails fails the whole (the caller writes it again). */
 static int
 checkpoint_write_file(const char *path, const char *data, size_t len)
 {
-	char	tmp[600], dir[600];
-	int	fd, dfd;
-	ssize_t	n;
+	char	tmp[600];
+	int	fd;
 
-	if (str_printf(tmp, sizeof(tmp), "%s.tmp", path) == -1)
+	if (str_printf(tmp, sizeof(tmp), "%s.tmp", path) == -1) {
+		log_warnx("%s: path too long: %s", __func__, path);
 		return -1;
+	}
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) == -1) {
 		log_warn("%s: %s", __func__, tmp);
 		return -1;
 	}
-	n = write(fd, data, len);
-	if (n != (ssize_t)len || fsync(fd) == -1) {
+	if (write(fd, data, len) != (ssize_t)len || fsync(fd) == -1) {
 		log_warn("%s: %s", __func__, tmp);
 		close(fd);
 		unlink(tmp);
 		return -1;
 	}
-	close(fd);
+	if (close(fd) == -1) {
+		log_warn("%s: close %s", __func__, tmp);
+		unlink(tmp);
+		return -1;
+	}
 	if (rename(tmp, path) == -1) {
 		log_warn("%s: rename %s", __func__, path);
 		unlink(tmp);
 		return -1;
 	}
-	str_copy(dir, sizeof(dir), path);
-	if ((dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
+	/* Until the folder is synced a power cut may bring the old file back. */
+	return fsync_dir(path);
 }
 
-int
-checkpoint_issue(struct checkpoint *cp, struct store *st)
+/* The newest checkpoint row if it is for size: committed by an earlier call
+ * whose file write failed. 1 if there is none for size, 0 (note set, the
+ * caller frees it) or -1. */
+static int
+checkpoint_committed(struct store *st, uint64_t size, char **note, size_t *len)
+{
+	uint64_t	lsize;
+	int		rc;
+
+	if ((rc = store_checkpoint_latest(st, note, len, &lsize)) != 0)
+		return rc;
+	if (lsize == size)
+		return 0;
+	free(*note);
+	*note = NULL;
+	return 1;
+}
+
+/* Signs a checkpoint of size and commits it in its own transaction. */
+static int
+checkpoint_sign_commit(struct checkpoint *cp, struct store *st, uint64_t size,
+    char *note, size_t notesz, size_t *nlen)
 {
 	uint8_t		 root[MERKLE_HASH_LEN];
-	char		 body[NOTE_MAX_LEN], note[NOTE_MAX_LEN];
-	size_t		 blen, nlen;
-	uint64_t	 size = store_size(st);
+	char		 body[NOTE_MAX_LEN];
+	size_t		 blen;
 
-	if (size == 0 || size == cp->size)
-		return 0;
 	if (store_root(st, size, root) == -1 ||
 	    note_checkpoint_format(cp->origin, size, root, NULL, 0, body,
 	    sizeof(body), &blen) == -1 ||
-	    note_sign_note(&cp->signer, body, blen, note, sizeof(note),
-	    &nlen) == -1) {
+	    note_sign_note(&cp->signer, body, blen, note, notesz, nlen) == -1) {
 		log_warnx("%s: cannot sign a checkpoint of size %llu", __func__,
 		    (unsigned long long)size);
 		return -1;
 	}
 	if (store_begin(st) == -1)
 		return -1;
-	if (store_checkpoint_add(st, size, note, nlen) == -1) {
+	if (store_checkpoint_add(st, size, note, *nlen) == -1) {
 		store_rollback(st);
 		return -1;
 	}
-	if (store_commit(st) == -1)
+	return store_commit(st);
+}
+
+int
+checkpoint_issue(struct checkpoint *cp, struct store *st)
+{
+	char		 note[NOTE_MAX_LEN], *old = NULL;
+	size_t		 nlen;
+	uint64_t	 size = store_size(st);
+	int		 rc;
+
+	if (size == 0 || size == cp->size)
+		return 0;
+	/* The database first, then the file: start-up accepts a file behind
+	 * the database and brings it forward. A row for this size already
+	 * means its file write failed (sizes are unique in the table): write
+	 * the very note the database holds. */
+	if ((rc = checkpoint_committed(st, size, &old, &nlen)) == -1)
 		return -1;
-	/* The database has it: the file may now move forward. */
-	if (checkpoint_write_file(cp->file, note, nlen) == -1)
+	if (rc == 1 && checkpoint_sign_commit(cp, st, size, note, sizeof(note),
+	    &nlen) == -1)
+		return -1;
+	rc = checkpoint_write_file(cp->file, old != NULL ? old : note, nlen);
+	free(old);
+	if (rc == -1)
 		return -1;
 	cp->size = size;
 	cp->issued_ms = now_ms();

@@ -386,6 +386,9 @@ sign_key_write_private(const struct sign_key *k, const char *path)
 		log_warn("%s: close %s", __func__, path);
 		rc = -1;
 	}
+	/* A new name: durable once its folder is synced. */
+	if (rc == 0)
+		rc = fsync_dir(path);
 	/* The file is ours (O_EXCL): remove a partial key rather than leave a
 	 * file that later fails to load. */
 	if (rc == -1 && unlink(path) == -1)

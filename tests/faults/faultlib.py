@@ -102,13 +102,13 @@ class FaultEnv(h.Env):
     def __init__(self, keeper_dir=None, **kw):
         super().__init__(**kw)
         self.keeper_dir = keeper_dir
+        self.gateway_env = None     # extra environment of gatewayd (LD_PRELOAD, ...)
         self.generation = 0
         self.old_gateways = []
         self.database = os.path.join(keeper_dir or self.dir, "audit.db")
         self.checkpoint_file = os.path.join(keeper_dir or self.dir, "checkpoint")
         self._admin = None
         self._admin_lock = threading.Lock()
-        self.gateway_env = None     # extra environment of gatewayd (LD_PRELOAD shims)
 
     def _rewrite_keeper_paths(self):
         if self.keeper_dir is None:

@@ -1,11 +1,12 @@
 #!/bin/sh
 # Fault-injection suite: kill -9 of each role under load, a full audit file system,
-# thousands of slow and idle connections, upstream resets and hangs, a broken reload.
+# thousands of slow and idle connections, upstream resets and hangs, a broken reload,
+# power cuts (test_powercut.py: 5 short, 50 full).
 #   FAULTS_MODE=short   a few kills and connections (make check; under a minute)
 #   FAULTS_MODE=full    the full figures (make faults; about 5 minutes; the default here)
 # Extra arguments go to unittest (e.g. -k TestDiskFull). Exits non-zero on failure.
-# Needs root (tmpfs mount), build/san/gatewayd, build/san/stubd, build/gatewayctl and
-# the development PKI (make build-san _build pki).
+# Needs root (tmpfs mount), build/san/gatewayd, build/san/stubd, build/gatewayctl,
+# build/powercut.so and the development PKI (make build-san _build pki).
 set -eu
 cd "$(dirname "$0")/../.."
 export FAULTS_MODE="${FAULTS_MODE:-full}"

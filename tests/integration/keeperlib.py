@@ -186,6 +186,15 @@ class Checkpoint:
         return "<Checkpoint %s size=%d>" % (self.origin, self.size)
 
 
+def read_checkpoint_file(path):
+    """The Checkpoint in a keeper's checkpoint file, or None if there is no file."""
+    try:
+        with open(path, "rb") as f:
+            return Checkpoint(f.read())
+    except FileNotFoundError:
+        return None
+
+
 def ed25519_raw_public(pub_pem_path):
     der = subprocess.run(["openssl", "pkey", "-pubin", "-in", pub_pem_path, "-outform", "DER"],
                          check=True, capture_output=True, timeout=10).stdout
