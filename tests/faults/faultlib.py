@@ -259,11 +259,14 @@ class FaultEnv(h.Env):
                 r.stderr.decode("utf-8", "replace"))
 
     def verify(self):
-        """gatewayctl audit verify --db FILE --vkey "$(gatewayctl audit vkey -c CONF)"."""
+        """gatewayctl audit verify --db FILE --vkey "$(gatewayctl audit vkey -c CONF)"
+        --skey signing.pub."""
         rc, vkey, err = self.ctl("audit", "vkey", "-c", self.config_path)
         if rc != 0:
             raise AssertionError("gatewayctl audit vkey failed (%d): %s" % (rc, err))
-        return self.ctl("audit", "verify", "--db", self.database, "--vkey", vkey.strip())
+        # Instruction signatures are checked too: with --db, verify needs their key.
+        return self.ctl("audit", "verify", "--db", self.database, "--vkey", vkey.strip(),
+                        "--skey", os.path.join(h.CERTS, "signing.pub"))
 
 
 # ---------------------------------------------------------------------------
