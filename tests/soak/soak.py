@@ -25,6 +25,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -128,6 +129,8 @@ def loadgen(env, seconds, prefix, template):
 
 
 def main():
+    # A SIGTERM (a stopped make, a supervisor) still stops the gateway and stubs.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     base = os.environ.get("SOAK_DIR")
     if base:
         os.makedirs(base, exist_ok=True)
