@@ -1,6 +1,7 @@
 /* The configuration parser's shared state and helpers (config.c reads the
- * file; config_fund.c the sections of deliveries, banks and the fund's
- * rules): not for use outside gateway/config*.c. */
+ * file; config_net.c the listener, agency and upstream sections;
+ * config_fund.c the sections of deliveries, banks and the fund's rules):
+ * not for use outside gateway/config*.c. */
 #ifndef GW_CONFIG_PARSE_H
 #define GW_CONFIG_PARSE_H
 
@@ -29,6 +30,15 @@ void	config_set_text(struct config_parse *, char *dst, size_t dsz,
 	    const char *v, const char *what);
 int	config_set_path(struct config_parse *, char *dst, size_t dsz,
 	    const char *v);
+
+/* config_net.c: one key of a [listener NAME], [agency NAME] or
+ * [upstream NAME]. */
+void	config_listener_kv(struct config_parse *, struct cfg_listener *,
+	    const char *k, const char *v);
+void	config_agency_kv(struct config_parse *, struct cfg_agency *,
+	    const char *k, const char *v);
+void	config_upstream_kv(struct config_parse *, struct cfg_upstream *,
+	    const char *k, const char *v);
 
 /* config_fund.c: one key of [courier], [rules] or a [bank NAME]. */
 void	config_courier_kv(struct config_parse *, const char *k, const char *v);

@@ -8,7 +8,7 @@
  * Input layout: byte 0 picks the limits, bytes 1-3 are piece sizes (0: the
  * rest at once), cycled; the stream starts at byte 4.
  *
- * FUZZ_SOURCES: gateway/net/http.c gateway/util.c gateway/log.c
+ * FUZZ_SOURCES: gateway/net/http.c gateway/net/http_header.c gateway/util.c gateway/log.c
  * FUZZ_LIBS: -levent
  */
 #include <stddef.h>

@@ -20,7 +20,7 @@ llhttp_src=/usr/share/llhttp
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 cflags="-std=c17 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -I. -Igateway \
 -I$llhttp_inc $(pkg-config --cflags libevent openssl 2>/dev/null) ${FUZZ_CFLAGS:-}"
-default_sources="gateway/net/http.c gateway/util.c gateway/log.c"
+default_sources="gateway/net/http.c gateway/net/http_header.c gateway/util.c gateway/log.c"
 default_libs="-levent"
 
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"

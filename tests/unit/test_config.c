@@ -501,7 +501,7 @@ test_workers_auto(void **state)
 }
 
 /*
- * Regression guard, once a bug (config.c, config_upstream_url): an IPv6 literal upstream,
+ * Regression guard, once a bug (config_net.c, config_upstream_url): an IPv6 literal upstream,
  * "https://[::1]:9441", cannot be configured: the port is only split off when
  * the host does not start with '[', so host becomes "[::1]:9441", port 443,
  * and config_parse_addr("[::1]:9441:443") fails with "upstream host must be
