@@ -64,7 +64,6 @@ struct metrics_keeper {
 	/* The WAL and its checkpointer thread (keeper/wal.c). */
 	atomic_ullong	wal_bytes;		/* gauge: size of the -wal file */
 	atomic_ullong	wal_limit;		/* [keeper] wal_limit */
-	atomic_ullong	wal_frames;		/* gauge: frames since its restart */
 	atomic_ullong	wal_lag_frames;		/* gauge: not yet copied back */
 	atomic_ullong	wal_checkpoints;
 	atomic_ullong	wal_checkpoint_ms;	/* summed over checkpoints */

@@ -121,7 +121,6 @@ wal_checkpoint(struct wal_flusher *w, sqlite3 *db, int mode, int *nlog,
 	atomic_fetch_add(&w->km->wal_checkpoint_ms, dt);
 	if (dt > atomic_load(&w->km->wal_checkpoint_max_ms))
 		atomic_store(&w->km->wal_checkpoint_max_ms, dt);
-	atomic_store(&w->km->wal_frames, (unsigned long long)*nlog);
 	atomic_store(&w->km->wal_lag_frames, (unsigned long long)
 	    (*nlog - *nckpt));
 	return rc;

@@ -24,7 +24,6 @@ Output: the table on stdout and in build/soak/soak.md.
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
