@@ -335,9 +335,12 @@ metrics_keeper(const struct runtime *rt, struct evbuffer *out)
 	    "(checkpoints cannot keep up).\n# TYPE gateway_wal_over_limit gauge\n"
 	    "gateway_wal_over_limit %d\n"
 	    "# HELP gateway_keeper_periodic_max_seconds The longest periodic "
-	    "task of the keeper (watches, gauges, checkpoints).\n"
+	    "task of the keeper: signing and recording a checkpoint, writing "
+	    "and syncing its file, the minute's watches.\n"
 	    "# TYPE gateway_keeper_periodic_max_seconds gauge\n"
-	    "gateway_keeper_periodic_max_seconds %.3f\n",
+	    "gateway_keeper_periodic_max_seconds{task=\"checkpoint\"} %.3f\n"
+	    "gateway_keeper_periodic_max_seconds{task=\"checkpoint_file\"} %.3f\n"
+	    "gateway_keeper_periodic_max_seconds{task=\"watch\"} %.3f\n",
 	    (unsigned long long)atomic_load(&k->wal_bytes),
 	    (unsigned long long)atomic_load(&k->wal_limit),
 	    (unsigned long long)atomic_load(&k->wal_lag_frames),
@@ -348,7 +351,9 @@ metrics_keeper(const struct runtime *rt, struct evbuffer *out)
 	    (unsigned long long)atomic_load(&k->wal_restarts_busy),
 	    (unsigned long long)atomic_load(&k->wal_failures),
 	    atomic_load(&k->wal_over_limit),
-	    (double)atomic_load(&k->periodic_max_ms) / 1000.0);
+	    (double)atomic_load(&k->periodic_max_ms[0]) / 1000.0,
+	    (double)atomic_load(&k->periodic_max_ms[1]) / 1000.0,
+	    (double)atomic_load(&k->periodic_max_ms[2]) / 1000.0);
 	if (t > 0)
 		evbuffer_add_printf(out,
 		    "# HELP gateway_audit_checkpoint_age_seconds Age of the "

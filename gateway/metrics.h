@@ -72,9 +72,9 @@ struct metrics_keeper {
 	atomic_ullong	wal_restarts_busy;	/* held off by a reader */
 	atomic_ullong	wal_failures;
 	atomic_int	wal_over_limit;		/* checkpoints cannot keep up */
-	/* The longest periodic task of the keeper's loop (watches, gauges,
-	 * checkpoints), in ms: it must not grow with the log. */
-	atomic_ullong	periodic_max_ms;
+	/* The longest periodic task of the keeper's loop, in ms, per task
+	 * (enum keeper_task): none may grow with the log. */
+	atomic_ullong	periodic_max_ms[3];
 };
 
 /* Every certificate the configuration names, with its notAfter, and every

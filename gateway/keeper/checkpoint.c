@@ -132,9 +132,10 @@ checkpoint_issue(struct checkpoint *cp, struct store *st)
 {
 	char		 note[NOTE_MAX_LEN], *old = NULL;
 	size_t		 nlen;
-	uint64_t	 size = store_size(st);
+	uint64_t	 size = store_size(st), t0;
 	int		 rc;
 
+	cp->file_ms = 0;
 	if (size == 0 || size == cp->size)
 		return 0;
 	/* The database first, then the file: start-up accepts a file behind
@@ -146,7 +147,9 @@ checkpoint_issue(struct checkpoint *cp, struct store *st)
 	if (rc == 1 && checkpoint_sign_commit(cp, st, size, note, sizeof(note),
 	    &nlen) == -1)
 		return -1;
+	t0 = now_ms();
 	rc = checkpoint_write_file(cp->file, old != NULL ? old : note, nlen);
+	cp->file_ms = now_ms() - t0;
 	free(old);
 	if (rc == -1)
 		return -1;

@@ -17,6 +17,7 @@ struct checkpoint {
 	struct note_verifier	 verifier;
 	uint64_t		 size;		/* of the newest checkpoint */
 	uint64_t		 issued_ms;
+	uint64_t		 file_ms;	/* the last file write, with its syncs */
 };
 
 /* Loads the Ed25519 log key (refused if group- or world-readable). */

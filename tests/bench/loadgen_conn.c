@@ -264,6 +264,10 @@ loadgen_conn_reopen(struct loadgen_conn *c, uint64_t now)
 void
 loadgen_conn_start(struct loadgen_conn *c, uint64_t now)
 {
+	const struct loadgen_opts	*o = c->env->opts;
+
+	/* Paced connections start spread over one interval, not all at once. */
+	c->next_us = now + o->pace_us * (c->index % o->conns) / o->conns;
 	loadgen_conn_open(c, now);
 }
 
@@ -356,6 +360,25 @@ loadgen_conn_eof(struct loadgen_conn *c)
 	    "closed before the response" : "closed in the middle of the response");
 }
 
+/* --rate: 1 if the next request must wait for its slot (the connection is
+ * then PACED until the tick sends it), 0 to send now. A connection that fell
+ * behind its schedule does not burst to catch up. */
+static int
+loadgen_conn_pace(struct loadgen_conn *c)
+{
+	uint64_t	iv = c->env->opts->pace_us, now;
+
+	if (iv == 0)
+		return 0;
+	now = loadgen_clock_us();
+	if (now < c->next_us) {
+		c->state = LOADGEN_CONN_PACED;
+		return 1;
+	}
+	c->next_us = (c->next_us + iv > now ? c->next_us : now) + iv;
+	return 0;
+}
+
 static void
 loadgen_conn_drive(struct loadgen_conn *c, uint32_t events)
 {
@@ -367,6 +390,10 @@ loadgen_conn_drive(struct loadgen_conn *c, uint32_t events)
 	for (;;) {
 		switch (c->state) {
 		case LOADGEN_CONN_IDLE:
+			return;
+		case LOADGEN_CONN_PACED:
+			/* Only the tick ends the wait; an EOF meanwhile shows
+			 * at the next write. */
 			return;
 		case LOADGEN_CONN_CONNECTING:
 			if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0)
@@ -406,6 +433,8 @@ loadgen_conn_drive(struct loadgen_conn *c, uint32_t events)
 			c->state = LOADGEN_CONN_WRITING;
 			break;
 		case LOADGEN_CONN_WRITING:
+			if (!c->timing && loadgen_conn_pace(c))
+				return;
 			if (!c->timing) {
 				c->start_us = loadgen_clock_us();
 				c->deadline_us = c->start_us +
@@ -484,6 +513,13 @@ loadgen_conn_tick(struct loadgen_conn *c, uint64_t now)
 	if (c->state == LOADGEN_CONN_IDLE) {
 		if (c->retry_us != 0 && now >= c->retry_us)
 			loadgen_conn_reopen(c, now);
+		return;
+	}
+	if (c->state == LOADGEN_CONN_PACED) {
+		if (now >= c->next_us) {
+			c->state = LOADGEN_CONN_WRITING;
+			loadgen_conn_drive(c, 0);
+		}
 		return;
 	}
 	if (now >= c->deadline_us)

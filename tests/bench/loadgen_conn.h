@@ -29,6 +29,7 @@ enum loadgen_conn_state {
 	LOADGEN_CONN_IDLE,
 	LOADGEN_CONN_CONNECTING,
 	LOADGEN_CONN_HANDSHAKE,
+	LOADGEN_CONN_PACED,		/* --rate: waiting for next_us */
 	LOADGEN_CONN_WRITING,
 	LOADGEN_CONN_READING
 };
@@ -49,6 +50,7 @@ struct loadgen_conn {
 	uint64_t		 start_us;	/* latency origin of this request */
 	uint64_t		 deadline_us;	/* --timeout for the current exchange */
 	uint64_t		 retry_us;	/* when IDLE after an error: reopen at */
+	uint64_t		 next_us;	/* --rate: the next request's slot */
 	uint64_t		 done_on_conn;	/* responses on this connection */
 	uint64_t		 got;		/* response bytes read so far */
 	int			 timing;	/* start_us is set for this request */
@@ -67,7 +69,8 @@ void	loadgen_conn_free(struct loadgen_conn *c);
 /* Opens the connection (non-blocking); the rest happens in loadgen_conn_event. */
 void	loadgen_conn_start(struct loadgen_conn *c, uint64_t now);
 void	loadgen_conn_event(struct loadgen_conn *c, uint32_t events);
-/* Timeouts and delayed reopening; called every few milliseconds. */
+/* Timeouts, delayed reopening and paced requests; called every few
+ * milliseconds. */
 void	loadgen_conn_tick(struct loadgen_conn *c, uint64_t now);
 void	loadgen_conn_close(struct loadgen_conn *c);
 /* Whether a request (or, with --new-conn, its connection) is under way. */

@@ -15,7 +15,7 @@ enum {
 	LOADGEN_OPT_NEWCONN, LOADGEN_OPT_METHOD, LOADGEN_OPT_BODY,
 	LOADGEN_OPT_HEADER, LOADGEN_OPT_JSON, LOADGEN_OPT_TIMEOUT, LOADGEN_OPT_SNI,
 	LOADGEN_OPT_TEMPLATE, LOADGEN_OPT_CTYPE, LOADGEN_OPT_EXPECT,
-	LOADGEN_OPT_IDPREFIX
+	LOADGEN_OPT_IDPREFIX, LOADGEN_OPT_RATE
 };
 
 static const struct option loadgen_opts_long[] = {
@@ -37,6 +37,7 @@ static const struct option loadgen_opts_long[] = {
 	{ "content-type", required_argument, NULL, LOADGEN_OPT_CTYPE },
 	{ "expect",	required_argument, NULL, LOADGEN_OPT_EXPECT },
 	{ "id-prefix",	required_argument, NULL, LOADGEN_OPT_IDPREFIX },
+	{ "rate",	required_argument, NULL, LOADGEN_OPT_RATE },
 	{ "help",	no_argument,	   NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -80,6 +81,9 @@ loadgen_opts_usage(FILE *fp)
 	    "                     (default: any 2xx); latency is then theirs only\n"
 	    "  --id-prefix STR    1-%u of [A-Za-z0-9._] starting the ids (default\n"
 	    "                     from the time and the process id, so runs differ)\n"
+	    "  --rate N           at most N requests a second over all connections,\n"
+	    "                     each connection sending on its own schedule (keep-\n"
+	    "                     alive only); default: as fast as answers come\n"
 	    "Exit status: 0 if at least one request succeeded, 1 if none,\n"
 	    "2 on usage or set-up errors.\n", LOADGEN_MAX_TEMPLATES,
 	    LOADGEN_ID_PREFIX_MAX);
@@ -227,6 +231,16 @@ loadgen_opts_check(struct loadgen_opts *o)
 	    (unsigned)getpid() & 0xffffu) == -1)
 		return -1;
 	o->id_len = strlen(o->id_prefix) + 18;
+	if (o->rate > 0) {
+		/* Pacing spaces requests on a kept connection; a new connection
+		 * per request would measure handshakes at their own pace. */
+		if (o->new_conn) {
+			log_warnx("%s: --rate needs keep-alive, not --new-conn",
+			    __func__);
+			return -1;
+		}
+		o->pace_us = (uint64_t)o->conns * 1000000u / o->rate;
+	}
 	if (o->threads > o->conns)
 		o->threads = o->conns;
 	if (loadgen_url_parse(o, o->url) == -1 || loadgen_url_resolve(o) == -1)
@@ -336,6 +350,14 @@ loadgen_opts_parse(struct loadgen_opts *o, int argc, char **argv)
 		case LOADGEN_OPT_IDPREFIX:
 			if (loadgen_opts_id_prefix(o, optarg) == -1)
 				return -1;
+			break;
+		case LOADGEN_OPT_RATE:
+			if (parse_u64(optarg, 1, 1000000, &v) == -1) {
+				log_warnx("%s: --rate: requests a second, 1 to "
+				    "1000000", __func__);
+				return -1;
+			}
+			o->rate = v;
 			break;
 		case 'h':
 			o->help = 1;

@@ -61,6 +61,8 @@ struct loadgen_opts {
 	size_t			 nheaders;
 	const char		*ctype;		/* --content-type */
 	unsigned		 expect;	/* --expect: 0 is any 2xx */
+	uint64_t		 rate;		/* --rate: 0 is unpaced */
+	uint64_t		 pace_us;	/* --rate: one connection's interval */
 	char			 id_prefix[LOADGEN_ID_PREFIX_MAX + 1];
 	size_t			 id_len;	/* length of every generated id */
 	struct loadgen_template	 tpl[LOADGEN_MAX_TEMPLATES];

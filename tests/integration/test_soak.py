@@ -112,13 +112,16 @@ class ShortSoak(unittest.TestCase):
         elapsed = time.monotonic() - start
         sys.stderr.write("\n[short soak: %d entries in %.0f s (%.0f/s); WAL at most %d bytes "
                          "(limit %d, %d samples); restarts %s done, %s held off; longest "
-                         "checkpoint %s s; longest periodic task %s s]\n" % (
+                         "checkpoint %s s; longest periodic tasks: checkpoint %s s, its file %s s, "
+                         "watches %s s]\n" % (
                              entries, elapsed, entries / elapsed, sampler.max, WAL_LIMIT,
                              sampler.samples,
                              metric(m, 'gateway_wal_restarts_total{outcome="done"}'),
                              metric(m, 'gateway_wal_restarts_total{outcome="busy"}'),
                              metric(m, "gateway_wal_checkpoint_max_seconds"),
-                             metric(m, "gateway_keeper_periodic_max_seconds")))
+                             metric(m, 'gateway_keeper_periodic_max_seconds{task="checkpoint"}'),
+                             metric(m, 'gateway_keeper_periodic_max_seconds{task="checkpoint_file"}'),
+                             metric(m, 'gateway_keeper_periodic_max_seconds{task="watch"}')))
         self.assertGreaterEqual(entries, min(ENTRIES, 50000),
                                 "the load made too few entries to say anything")
         self.assertGreater(sampler.max, 0, "the WAL file was never seen")

@@ -4,19 +4,24 @@
 Twelve months, each: the month scenario of all 14 cities (collections in UTF-8, GBK and
 GB18030, remittances, plans, reviews, disbursements to the bank, pain.002 settlement,
 camt.054 arrivals; its reconciliation must come out clean), while loadgen keeps a steady
-stream of passthrough exchanges and of collections (the acknowledgement latency measured
-is theirs: a 202 is sent only after the durable commit) until the log has grown by a
-twelfth of SOAK_ENTRIES. One row per month: database and WAL size, bytes on disk per entry,
-entries/s, p99 acknowledgement latency, keeper RSS, the longest periodic task of the
-keeper and the longest WAL checkpoint so far; at the end the time of `gatewayctl audit
-verify` over the whole log (release build, a checkpoint about every second).
+stream of passthrough exchanges and a paced stream of collections (the acknowledgement
+latency measured is theirs: a 202 is sent only after the durable commit) until the log has
+grown by a twelfth of SOAK_ENTRIES. As in a province, exchanges make most of the log: the
+collections come at SOAK_INSTR_RATE a second (default 50, about one entry in a hundred
+here). One row per month: database and WAL size, bytes on disk per entry, entries/s, p99
+acknowledgement latency, keeper RSS, the longest periodic tasks of the keeper (signing and
+recording a checkpoint; writing and syncing its file; the minute's watches) and the
+longest WAL checkpoint so far; at the end the time of `gatewayctl audit verify` over the
+whole log (release build, a checkpoint about every second) and how many instruction
+signatures it checked.
 
 Goals checked at the end (exit 1 if one is missed): the WAL never above its limit, the last
 month's p99 within 1.5x of the first, keeper RSS flat (anonymous memory; the last within
 1.25x of the first half-year's: SQLite's page cache fills first), every month reconciles clean, verify >= 500,000 entries/s.
 
 Environment: SOAK_ENTRIES (default 20000000), SOAK_CONNS (passthrough connections, 24),
-SOAK_INSTR_CONNS (collection connections, 4), SOAK_DIR (where the state goes; default a
+SOAK_INSTR_CONNS (collection connections, 4), SOAK_INSTR_RATE (collections a second, 50;
+0: as fast as they are answered), SOAK_DIR (where the state goes; default a
 temporary folder under TMPDIR, removed unless SOAK_KEEP=1: keep it on a real disk).
 Output: the table on stdout and in build/soak/soak.md.
 """
@@ -44,6 +49,7 @@ from month import h, M       # noqa: E402
 ENTRIES = int(os.environ.get("SOAK_ENTRIES", "20000000"))
 CONNS = int(os.environ.get("SOAK_CONNS", "24"))
 INSTR_CONNS = int(os.environ.get("SOAK_INSTR_CONNS", "4"))
+INSTR_RATE = int(os.environ.get("SOAK_INSTR_RATE", "50"))
 LOADGEN = os.path.join(REPO, "build", "loadgen")
 CTL = os.environ["GATEWAYCTL"]
 CHUNK = 10          # seconds of loadgen between looks at the log's size
@@ -109,6 +115,7 @@ def loadgen(env, seconds, prefix, template):
     url = "https://%s:%d" % (h.LOCAL, env.agency_port)
     tax = "cert=%s,key=%s,type=application/xml,path=/v1/collections" % (
         h.cert("tax"), h.key("tax"))
+    rate = ["--rate", str(INSTR_RATE)] if INSTR_RATE > 0 else []
     procs = [
         subprocess.Popen([LOADGEN, "--url", url + "/pass/finance/soak", "--cert",
                           h.cert("finance"), "--key", h.key("finance"), "--ca", h.ca_file(),
@@ -117,7 +124,7 @@ def loadgen(env, seconds, prefix, template):
         subprocess.Popen([LOADGEN, "--url", url + "/v1/collections", "--cert", h.cert("tax"),
                           "--key", h.key("tax"), "--ca", h.ca_file(), "-c", str(INSTR_CONNS),
                           "-d", "%ds" % seconds, "--expect", "202", "--id-prefix", prefix,
-                          "--body-template", template + "," + tax, "--json"],
+                          "--body-template", template + "," + tax, "--json"] + rate,
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL),
     ]
     outs = [p.communicate(timeout=seconds + 120)[0] for p in procs]
@@ -197,7 +204,9 @@ def main():
                 "p99_ms": max(p99s) if p99s else 0.0,
                 "rss_mib": rss_mib(keeper_pid(env) or 0)[0],
                 "rss_file_mib": rss_mib(keeper_pid(env) or 0)[1],
-                "periodic_ms": 1000 * metric(mt, "gateway_keeper_periodic_max_seconds"),
+                "periodic_ms": 1000 * metric(mt, 'gateway_keeper_periodic_max_seconds{task="checkpoint"}'),
+                "cpfile_ms": 1000 * metric(mt, 'gateway_keeper_periodic_max_seconds{task="checkpoint_file"}'),
+                "watch_ms": 1000 * metric(mt, 'gateway_keeper_periodic_max_seconds{task="watch"}'),
                 "ckpt_ms": 1000 * metric(mt, "gateway_wal_checkpoint_max_seconds"),
                 "clean": clean,
             }
@@ -205,8 +214,8 @@ def main():
             print("%(month)s %(entries)11d entries  db %(db_mib)8.1f MiB  wal max "
                   "%(wal_max_mib)5.1f MiB  %(bytes_per_entry)6.0f B/entry  %(rate)7.0f/s  "
                   "p99 %(p99_ms)6.1f ms  keeper RSS anon %(rss_mib)6.1f MiB file %(rss_file_mib)6.1f "
-                  "MiB  periodic max "
-                  "%(periodic_ms)5.0f ms  checkpoint max %(ckpt_ms)5.0f ms  %(clean)s" % row,
+                  "MiB  periodic max: checkpoint %(periodic_ms)4.0f file %(cpfile_ms)4.0f watch "
+                  "%(watch_ms)4.0f ms  WAL checkpoint max %(ckpt_ms)5.0f ms  %(clean)s" % row,
                   flush=True)
         env.gateway.stop(grace=30.0)
         env.gateway = None
@@ -251,14 +260,15 @@ def main():
     md = os.path.join(REPO, "build", "soak", "soak.md")
     with open(md, "w") as f:
         f.write("| month | entries | database MiB | WAL max MiB | bytes/entry | entries/s | "
-                "p99 ack ms | keeper RSS anon MiB | keeper RSS file MiB | longest periodic task ms | "
-                "longest checkpoint ms | clean |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-                "---:|---:|---|\n")
+                "p99 ack ms | keeper RSS anon MiB | keeper RSS file MiB | longest checkpoint task ms | "
+                "longest checkpoint file write ms | longest watch ms | longest WAL checkpoint ms | "
+                "clean |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
         for r in rows:
             f.write("| %(month)s | %(entries)d | %(db_mib).1f | %(wal_max_mib).1f | "
                     "%(bytes_per_entry).0f | %(rate).0f | %(p99_ms).1f | %(rss_mib).1f | "
                     "%(rss_file_mib).1f | "
-                    "%(periodic_ms).0f | %(ckpt_ms).0f | %(clean)s |\n" % r)
+                    "%(periodic_ms).0f | %(cpfile_ms).0f | %(watch_ms).0f | %(ckpt_ms).0f | "
+                    "%(clean)s |\n" % r)
         f.write("\naudit verify: %d entries in %.1f s (%.0f entries/s), exit %d. Total run "
                 "%.0f s. A year at 100 exchanges/s: %.0f GiB.\n" % (
                     entries, verify_s, verify_rate, v.returncode,
