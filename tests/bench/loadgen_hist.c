@@ -20,8 +20,8 @@ loadgen_hist_index(uint64_t v)
 	    (size_t)((v >> e) - LOADGEN_HIST_SUB);
 }
 
-/* Highest value that lands in bucket i (HdrHistogram's "highest equivalent"). */
-static uint64_t
+/* HdrHistogram's "highest equivalent value". */
+uint64_t
 loadgen_hist_upper(size_t i)
 {
 	size_t		k;

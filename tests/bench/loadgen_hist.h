@@ -26,5 +26,8 @@ void		loadgen_hist_merge(struct loadgen_hist *dst,
  * as the upper bound of its bucket; 0 when empty. */
 uint64_t	loadgen_hist_percentile(const struct loadgen_hist *h, double pct);
 double		loadgen_hist_mean_us(const struct loadgen_hist *h);
+/* Highest value (us) that lands in bucket i, so that runs can be merged
+ * outside the process from their non-empty buckets. */
+uint64_t	loadgen_hist_upper(size_t i);
 
 #endif

@@ -100,8 +100,9 @@ void
 loadgen_report_json(FILE *fp, const struct loadgen_opts *o,
     const struct loadgen_stats *st, double secs)
 {
-	char	url[4200];
-	size_t	i;
+	char		 url[4200];
+	const char	*sep;
+	size_t		 i;
 
 	fprintf(fp, "{\"url\":\"%s\",\"mode\":\"%s\",\"connections\":%u,\"threads\":%u,"
 	    "\"duration_s\":%.3f,\"requests\":%llu,\"ok\":%llu,\"status\":{",
@@ -127,6 +128,18 @@ loadgen_report_json(FILE *fp, const struct loadgen_opts *o,
 	fprintf(fp, "\"max\":%.3f,\"mean\":%.3f},\"expect\":%u",
 	    loadgen_report_ms(st->latency.max_us),
 	    loadgen_hist_mean_us(&st->latency) / 1000.0, o->expect);
+	/* [bucket's highest us, count] for every non-empty bucket: a caller
+	 * merges runs into one distribution (a percentile of percentiles is
+	 * not one). */
+	fprintf(fp, ",\"latency_hist\":[");
+	for (i = 0, sep = ""; i < LOADGEN_HIST_BUCKETS; i++)
+		if (st->latency.counts[i] > 0) {
+			fprintf(fp, "%s[%llu,%llu]", sep,
+			    (unsigned long long)loadgen_hist_upper(i),
+			    (unsigned long long)st->latency.counts[i]);
+			sep = ",";
+		}
+	fprintf(fp, "]");
 	loadgen_report_json_templates(fp, o, st);
 	fprintf(fp, "}\n");
 }
