@@ -294,6 +294,7 @@ class TestDiskFull(FaultCase):
         env = self.start_env(keeper_dir=d, workers=2,
                              limits={"request_timeout": "5s", "idle_timeout": "30s"})
         self.assertTrue(os.path.exists(env.database), "the database is not on the tmpfs")
+        keeper0 = env.keeper_pid()
         c = F.KeepAlive(env)
         self.addCleanup(c.close)
         for i in range(20):
@@ -337,8 +338,10 @@ class TestDiskFull(FaultCase):
         # once-a-second space checks.
         # The failed commit stopped the keeper (it does not write again over what may
         # be durable); the new one waits for room with the relays refusing exchanges.
+        # The new keeper may say so before the parent logs its pid: wait for both.
         h.wait_until(lambda: "exited with status 75" in env.parent_log() and
-                     "the previous keeper could not write" in env.all_gateway_stderr(), 20,
+                     "the previous keeper could not write" in env.all_gateway_stderr() and
+                     env.keeper_pid() not in (None, keeper0), 20,
                      what="the keeper to stop on the full disk and a new one to start")
         refused = 1
         keeper = env.keeper_pid()
