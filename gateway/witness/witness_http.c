@@ -37,6 +37,7 @@ struct witness_conn {
 	unsigned char			 spki[32];
 	int				 tls_up;
 	int				 closing;	/* flush, then free */
+	int				 draining;	/* answered: discard until EOF */
 	char				 rid[24];
 };
 
@@ -263,6 +264,10 @@ witness_conn_read(struct bufferevent *bev, void *arg)
 	size_t			 len, used;
 	unsigned char		*data;
 
+	if (c->draining) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
 	while (!c->closing && (len = evbuffer_get_contiguous_space(in)) > 0) {
 		data = evbuffer_pullup(in, (ssize_t)len);
 		rc = http_msg_feed(&c->req, (const char *)data, len, &used);
@@ -285,8 +290,15 @@ witness_conn_write(struct bufferevent *bev, void *arg)
 {
 	struct witness_conn	*c = arg;
 
-	if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		witness_conn_free(c);
+	/* Closing with the client still sending (a refused body) would reset
+	 * the connection and lose the answer: read and discard until the
+	 * client closes, within the request deadline. */
+	if (c->closing && !c->draining &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+		c->draining = 1;
+		witness_conn_arm(c);
+		bufferevent_enable(bev, EV_READ);
+	}
 }
 
 static void
