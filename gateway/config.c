@@ -557,28 +557,38 @@ config_parse_file(struct config_parse *p, const char *file,
 	return 0;
 }
 
-struct config *
-config_load(const char *file)
+int
+config_set_file(struct config *cf, const char *file)
 {
-	struct config		*cf;
-	struct config_parse	 p;
-	char			*slash;
+	char	*slash;
 
-	if ((cf = calloc(1, sizeof(*cf))) == NULL) {
-		log_warn("%s: calloc", __func__);
-		return NULL;
-	}
 	if (str_copy(cf->path, sizeof(cf->path), file) == -1) {
 		fprintf(stderr, "%s: path longer than %zu bytes\n", file,
 		    sizeof(cf->path) - 1);
-		free(cf);
-		return NULL;
+		return -1;
 	}
 	str_copy(cf->dir, sizeof(cf->dir), file);	/* same size as path */
 	if ((slash = strrchr(cf->dir, '/')) != NULL)
 		*slash = '\0';
 	else
 		str_copy(cf->dir, sizeof(cf->dir), ".");
+	return 0;
+}
+
+struct config *
+config_load(const char *file)
+{
+	struct config		*cf;
+	struct config_parse	 p;
+
+	if ((cf = calloc(1, sizeof(*cf))) == NULL) {
+		log_warn("%s: calloc", __func__);
+		return NULL;
+	}
+	if (config_set_file(cf, file) == -1) {
+		free(cf);
+		return NULL;
+	}
 	cf->workers = 1;
 	cf->shutdown_timeout_ms = 10000;
 	cf->sandbox = 1;

@@ -26,6 +26,9 @@ struct config_parse {
 			    const char *name);
 };
 
+/* Sets cf->path to file and cf->dir to its folder (relative paths in the
+ * file are resolved from there). -1 (reported) if the path is too long. */
+int	config_set_file(struct config *cf, const char *file);
 /* Reads file with inih, one physical line at a time, counting lines and
  * tracking sections in p (p->cf set by the caller); handler gets every key
  * (inih's handler signature, user = p). Errors go through config_error; -1

@@ -170,7 +170,6 @@ witness_config_load(const char *file)
 {
 	struct witness_config	*wc;
 	struct witness_parse	 wp;
-	char			*slash;
 
 	if ((wc = calloc(1, sizeof(*wc))) == NULL ||
 	    (wc->cf = calloc(1, sizeof(*wc->cf))) == NULL) {
@@ -178,16 +177,10 @@ witness_config_load(const char *file)
 		free(wc);
 		return NULL;
 	}
-	if (str_copy(wc->cf->path, sizeof(wc->cf->path), file) == -1) {
-		fprintf(stderr, "%s: path too long\n", file);
+	if (config_set_file(wc->cf, file) == -1) {
 		witness_config_free(wc);
 		return NULL;
 	}
-	str_copy(wc->cf->dir, sizeof(wc->cf->dir), file);	/* same size */
-	if ((slash = strrchr(wc->cf->dir, '/')) != NULL)
-		*slash = '\0';
-	else
-		str_copy(wc->cf->dir, sizeof(wc->cf->dir), ".");
 	wc->listener.min_proto = TLS_PROTO_1_2;
 	wc->listener.tickets = 1;
 	wc->listener.send_timeout_ms = 30000;
