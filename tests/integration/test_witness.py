@@ -204,6 +204,28 @@ class WitnessCase(unittest.TestCase):
         self.assertRegex(r.stderr, r"witness\.conf:\d+: pin must be 64 hex digits")
         self.assertIn("log other.test/log needs vkey", r.stderr)
 
+    def test_slow_client_deadline(self):
+        """A request that never completes is dropped at request_timeout, and the
+        witness goes on serving."""
+        w = self.witness
+        w.stop()
+        w.proc.close_files()
+        with open(w.config) as f:
+            text = f.read()
+        with open(w.config, "w") as f:
+            f.write(text.replace("request_timeout = 10s", "request_timeout = 2s"))
+        w.start()
+        c = harness.RawTLS(w.port, who=LOG_CLIENT)
+        try:
+            c.send("POST /add-checkpoint HTTP/1.1\r\nHost: w\r\nContent-Length: 100\r\n\r\nold 0\n")
+            # Generous: the deadline is 2s; this only bounds the test.
+            self.assertTrue(c.closed_by_peer(timeout=60), "a stalled request kept its connection")
+        finally:
+            c.close()
+        r, _ = w.get_json("/latest?origin=" + urllib.parse.quote(K.ORIGIN, safe=""))
+        self.assertEqual(r.status, 404, r)
+        self.assertIn(b"never-cosigned", r.body)
+
     def test_cosign_extend_refuse_restart(self):
         w = self.witness
         cp1 = self.checkpoint(3)

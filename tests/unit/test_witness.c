@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 #include <openssl/evp.h>
+#include <sqlite3.h>
 
 #include "log.h"
 #include "util.h"
@@ -342,6 +343,17 @@ test_state_machine(void **state)
 	fx_add(f, f->pin, body, n, &r);
 	assert_int_equal(r.status, 422);
 	assert_string_equal(r.code, "root-conflict");
+	/* ...and the signed conflicting checkpoint is kept as evidence. */
+	{
+		sqlite3_stmt	*q;
+
+		assert_int_equal(sqlite3_prepare_v2(f->w.db.db, "SELECT count(*) "
+		    "FROM evidence WHERE reason = 'root-conflict'", -1, &q, NULL),
+		    SQLITE_OK);
+		assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int(q, 0), 1);
+		sqlite3_finalize(q);
+	}
 	fx_root(f, 9, other);
 	assert_memory_equal(st.root, other, 32);
 	/* old above the checkpoint's size: 400. */
