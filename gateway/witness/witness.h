@@ -89,6 +89,9 @@ int	witness_db_store(struct witness_db *, const char *origin,
 int	witness_db_evidence(struct witness_db *, const char *origin,
 	    uint64_t size, const char *note, size_t len, uint64_t time,
 	    const char *reason);
+/* The latest cosigned checkpoint of origin with the log's signatures and
+ * ours (malloc'ed, the caller frees), NULL if none (or on error, logged). */
+char	*witness_db_latest_note(struct witness_db *, const char *origin);
 /* JSON documents (malloc'ed, the caller frees): the latest of origin (NULL
  * with *found 0 if none) and its history, newest first, at most limit. */
 char	*witness_db_latest_json(struct witness_db *, const char *origin,

@@ -250,6 +250,26 @@ witness_db_row_json(sqlite3_stmt *st)
 }
 
 char *
+witness_db_latest_note(struct witness_db *d, const char *origin)
+{
+	sqlite3_stmt	*st;
+	char		*out = NULL;
+	int		 rc;
+
+	if ((st = witness_db_prepare(d, "SELECT note FROM latest WHERE origin = ?"))
+	    == NULL)
+		return NULL;
+	sqlite3_bind_text(st, 1, origin, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW &&
+	    (out = strdup((const char *)sqlite3_column_text(st, 0))) == NULL)
+		log_warn("%s: strdup", __func__);
+	else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		log_warnx("%s: %s", __func__, sqlite3_errmsg(d->db));
+	sqlite3_finalize(st);
+	return out;
+}
+
+char *
 witness_db_latest_json(struct witness_db *d, const char *origin, int *found)
 {
 	sqlite3_stmt	*st;

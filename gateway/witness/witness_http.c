@@ -13,6 +13,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 
 #include "log.h"
@@ -137,6 +138,38 @@ witness_http_param(const char *q, size_t qlen, const char *name, char *out,
 	return 0;
 }
 
+/* tlog-witness's monitoring API: GET /<hex SHA-256 of the origin>/checkpoint,
+ * the latest cosigned checkpoint as a note. 1 if path was one (answered). */
+static int
+witness_http_monitor(struct witness_conn *c, const char *path, size_t plen)
+{
+	const struct witness_config	*cf = c->h->w->cf;
+	unsigned char			 h[32];
+	char				 hex[65], *note = NULL;
+	size_t				 i;
+
+	if (plen != 1 + 64 + 11 || path[0] != '/' ||
+	    memcmp(path + 65, "/checkpoint", 11) != 0)
+		return 0;
+	for (i = 0; i < cf->nlogs && note == NULL; i++) {
+		if (EVP_Digest(cf->logs[i].origin, strlen(cf->logs[i].origin), h,
+		    NULL, EVP_sha256(), NULL) != 1)
+			break;
+		hex_encode(hex, h, sizeof(h));
+		if (memcmp(hex, path + 1, 64) == 0 && (note =
+		    witness_db_latest_note(&c->h->w->db, cf->logs[i].origin)) == NULL)
+			break;
+	}
+	if (note == NULL)
+		witness_conn_error(c, 404, "never-cosigned",
+		    "no checkpoint of this log was cosigned", 0);
+	else
+		witness_conn_reply(c, 200, "text/plain; charset=utf-8", note,
+		    strlen(note), 0);
+	free(note);
+	return 1;
+}
+
 static void
 witness_http_get(struct witness_conn *c, const char *path, size_t plen,
     const char *q, size_t qlen)
@@ -146,6 +179,8 @@ witness_http_get(struct witness_conn *c, const char *path, size_t plen,
 	uint64_t	 limit = WITNESS_HTTP_LIST_DEFAULT;
 	int		 latest, found = 1, r;
 
+	if (witness_http_monitor(c, path, plen))
+		return;
 	latest = plen == 7 && memcmp(path, "/latest", 7) == 0;
 	if (!latest && !(plen == 8 && memcmp(path, "/history", 8) == 0)) {
 		witness_conn_error(c, 404, "not-found", "no such resource", 0);

@@ -272,6 +272,12 @@ class WitnessCase(unittest.TestCase):
         self.assertEqual((doc["origin"], doc["size"], b64(doc["root"])),
                          (K.ORIGIN, cp2.size, cp2.root))
         self.assertIn("\u2014 " + WITNESS_NAME + " ", doc["checkpoint"])
+        # The spec's monitoring API serves the same note.
+        mon = "/%s/checkpoint" % hashlib.sha256(K.ORIGIN.encode()).hexdigest()
+        r = w.request("GET", mon)
+        self.assertEqual((r.status, r.body.decode()), (200, doc["checkpoint"]))
+        self.assertTrue(r.body.decode().startswith(cp2.text))
+        self.assertEqual(w.request("GET", "/%s/checkpoint" % ("0" * 64)).status, 404)
         self.assert_size(w.add(0, [], cp1.text), cp2.size)
         self.assert_cosigned(w.add(cp2.size, proof, cp3.text), cp3)
 
