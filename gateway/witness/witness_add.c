@@ -48,7 +48,7 @@ witness_add_parse(const char *body, size_t len, struct witness_req *q)
 		return -1;
 	memcpy(num, line + 4, n - 4);
 	num[n - 4] = '\0';
-	if (parse_u64(num, 0, MERKLE_MAX_SIZE, &q->old) == -1)
+	if (parse_u64(num, 0, INT64_MAX, &q->old) == -1)
 		return -1;
 	for (line = nl + 1; line < end; line = nl + 1) {
 		if ((nl = memchr(line, '\n', (size_t)(end - line))) == NULL)
@@ -158,8 +158,9 @@ witness_add_checkpoint(struct witness *w, const unsigned char spki[32],
 		witness_add_refuse(r, 403, "bad-log-signature");
 		return;
 	}
+	/* Sizes are stored as SQLite integers: at most 2^63 - 1. */
 	if (note_checkpoint_parse(q.note, textlen, &cp) == -1 ||
-	    cp.size > MERKLE_MAX_SIZE) {
+	    cp.size > INT64_MAX) {
 		witness_add_refuse(r, 400, "bad-checkpoint");
 		return;
 	}

@@ -253,6 +253,11 @@ witness_conn_on_done(struct http_msg *m, void *arg)
 	const char		*url, *qm;
 	size_t			 ulen, plen;
 
+	if (m->method == HTTP_HEAD) {
+		/* An answer to HEAD has no body: simplest to refuse and close. */
+		witness_conn_error(c, 405, "method-not-allowed", "GET or POST", 1);
+		return 0;
+	}
 	url = http_msg_url(m, &ulen);
 	qm = memchr(url, '?', ulen);
 	plen = qm != NULL ? (size_t)(qm - url) : ulen;
