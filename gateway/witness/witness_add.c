@@ -67,16 +67,14 @@ witness_add_parse(const char *body, size_t len, struct witness_req *q)
 	return -1;
 }
 
-/* Checks the checkpoint against the stored state (st NULL if none): NULL if
- * it extends it, or the reason (the HTTP status in *status). */
+/* Checks the checkpoint against the stored state st (unused when q->old is
+ * 0): NULL if it extends it, or why not (a 422). */
 static const char *
 witness_add_consistent(const struct witness_req *q,
-    const struct note_checkpoint *cp, const struct witness_latest *st,
-    int *status)
+    const struct note_checkpoint *cp, const struct witness_latest *st)
 {
 	uint8_t	empty[MERKLE_HASH_LEN];
 
-	*status = 422;
 	merkle_empty_root(empty);
 	if (cp->size == 0 && memcmp(cp->root, empty, MERKLE_HASH_LEN) != 0)
 		return "empty-tree-root";
@@ -135,7 +133,7 @@ witness_add_checkpoint(struct witness *w, const unsigned char spki[32],
 	struct witness_latest		 st;
 	const char			*nl, *why;
 	size_t				 textlen;
-	int				 have, status;
+	int				 have;
 
 	memset(r, 0, sizeof(*r));
 	if (witness_add_parse(body, len, &q) == -1) {
@@ -183,7 +181,7 @@ witness_add_checkpoint(struct witness *w, const unsigned char spki[32],
 		r->len = strlen(r->body);
 		return;
 	}
-	if ((why = witness_add_consistent(&q, &cp, &st, &status)) != NULL) {
+	if ((why = witness_add_consistent(&q, &cp, &st)) != NULL) {
 		/* Signed by the log, yet not an extension of what we cosigned:
 		 * evidence of a fork (or a broken log), kept and logged. */
 		log_warnx("refused checkpoint of %s at size %ju (stored %ju): %s",
@@ -193,7 +191,7 @@ witness_add_checkpoint(struct witness *w, const unsigned char spki[32],
 			goto fail;
 		if (witness_db_commit(&w->db) == -1)
 			goto fail;
-		witness_add_refuse(r, status, why);
+		witness_add_refuse(r, 422, why);
 		return;
 	}
 	if (witness_add_commit(w, &cp, &q, textlen, now,
