@@ -42,8 +42,9 @@ SAN_LDFLAGS = -fsanitize=address,undefined
 LLHTTP_CFLAGS = -std=c17 -O2 -g -fPIE -fstack-protector-strong -I$(LLHTTP_INC) -w \
 	-DLLHTTP_STRICT_MODE=1
 
-LIB_SRCS  = $(filter-out gateway/main.c,$(wildcard gateway/*.c gateway/net/*.c \
-	gateway/relay/*.c gateway/keeper/*.c gateway/courier/*.c adapters/*.c))
+LIB_SRCS  = $(filter-out gateway/main.c gateway/witness/witnessd.c,$(wildcard \
+	gateway/*.c gateway/net/*.c gateway/relay/*.c gateway/keeper/*.c \
+	gateway/courier/*.c gateway/witness/*.c adapters/*.c))
 CTL_SRCS  = $(wildcard gateway/ctl/*.c)
 # gatewayctl's commands without its main(), for unit tests of them.
 CTLLIB_SRCS = $(filter-out gateway/ctl/gatewayctl.c,$(CTL_SRCS))
@@ -71,6 +72,9 @@ $(1)/libgw.a: $$(patsubst %.c,$(1)/obj/%.o,$$(LIB_SRCS))
 $(1)/gatewayd: $(1)/obj/gateway/main.o $(1)/libgw.a $(1)/libllhttp.a
 	@echo "  LD      $$@"
 	@$$(CC) $(3) -o $$@ $$^ $$(PKG_LIBS)
+$(1)/witnessd: $(1)/obj/gateway/witness/witnessd.o $(1)/libgw.a $(1)/libllhttp.a
+	@echo "  LD      $$@"
+	@$$(CC) $(3) -o $$@ $$^ $$(PKG_LIBS)
 $(1)/gatewayctl: $$(patsubst %.c,$(1)/obj/%.o,$$(CTL_SRCS)) $(1)/libgw.a $(1)/libllhttp.a
 	@echo "  LD      $$@"
 	@$$(CC) $(3) -o $$@ $$^ $$(PKG_LIBS)
@@ -96,7 +100,7 @@ $(eval $(call variant,build,$(REL_CFLAGS),$(REL_LDFLAGS),))
 -include $(shell find build -name '*.d' 2>/dev/null)
 $(eval $(call variant,build/san,$(SAN_CFLAGS),$(SAN_LDFLAGS),$(SAN_LDFLAGS)))
 
-PROGS      = gatewayd $(if $(CTL_SRCS),gatewayctl) $(if $(STUB_SRCS),stubd) \
+PROGS      = gatewayd witnessd $(if $(CTL_SRCS),gatewayctl) $(if $(STUB_SRCS),stubd) \
 	$(if $(BENCH_SRCS),loadgen) $(if $(KBENCH_SRCS),keeper_bench)
 UNIT_TESTS = $(patsubst tests/unit/%.c,%,$(TEST_SRCS))
 
@@ -191,12 +195,13 @@ fuzz: deps
 # gateway.conf is never overwritten; gateway.conf.example always is.
 GW_ETC = $(DESTDIR)$(SYSCONFDIR)/gateway
 
-install: build/gatewayd build/gatewayctl
+install: build/gatewayd build/witnessd build/gatewayctl
 	install -d -m 0755 "$(DESTDIR)$(SBINDIR)" "$(DESTDIR)$(BINDIR)" \
 		"$(DESTDIR)$(UNITDIR)" "$(DESTDIR)$(SYSUSERSDIR)" "$(DESTDIR)$(TMPFILESDIR)"
 	install -d -m 0750 "$(GW_ETC)"
 	install -d -m 0700 "$(DESTDIR)$(STATEDIR)"
 	install -m 0755 build/gatewayd "$(DESTDIR)$(SBINDIR)/gatewayd"
+	install -m 0755 build/witnessd "$(DESTDIR)$(SBINDIR)/witnessd"
 	install -m 0755 build/gatewayctl "$(DESTDIR)$(BINDIR)/gatewayctl"
 	install -m 0640 config/gateway.conf.example "$(GW_ETC)/gateway.conf.example"
 	[ -e "$(GW_ETC)/gateway.conf" ] || install -m 0640 config/gateway.conf.example "$(GW_ETC)/gateway.conf"
@@ -206,6 +211,8 @@ install: build/gatewayd build/gatewayctl
 		find "$(GW_ETC)/schemas" -type d -exec chmod 0755 {} + && \
 		find "$(GW_ETC)/schemas" -type f -exec chmod 0644 {} +; fi
 	install -m 0644 systemd/gatewayd.service "$(DESTDIR)$(UNITDIR)/gatewayd.service"
+	install -m 0644 systemd/witnessd.service "$(DESTDIR)$(UNITDIR)/witnessd.service"
+	install -m 0640 config/witness.conf "$(GW_ETC)/witness.conf.example"
 	install -m 0644 systemd/gateway.sysusers "$(DESTDIR)$(SYSUSERSDIR)/gateway.conf"
 	install -m 0644 systemd/gateway.tmpfiles "$(DESTDIR)$(TMPFILESDIR)/gateway.conf"
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v systemd-sysusers >/dev/null; then \

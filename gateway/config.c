@@ -485,6 +485,11 @@ config_section_line(struct config_parse *p, const char *line)
 		config_error(p->cf, p->line, "bad section header");
 		return;
 	}
+	if (p->section_fn != NULL) {
+		if (p->section_fn(p, hdr, sp != NULL ? name : NULL) == 0)
+			p->bad_section = 0;
+		return;
+	}
 	if (strcmp(hdr, "gateway") == 0 || strcmp(hdr, "limits") == 0 ||
 	    strcmp(hdr, "keeper") == 0 || strcmp(hdr, "courier") == 0 ||
 	    strcmp(hdr, "rules") == 0) {
@@ -530,29 +535,60 @@ config_reader(char *buf, int num, void *arg)
 	return buf;
 }
 
-struct config *
-config_load(const char *file)
+int
+config_parse_file(struct config_parse *p, const char *file,
+    int (*handler)(void *, const char *, const char *, const char *))
 {
-	struct config		*cf;
-	struct config_parse	 p;
-	char			*slash;
-	int			 rc;
+	int	rc;
 
-	if ((cf = calloc(1, sizeof(*cf))) == NULL) {
-		log_warn("%s: calloc", __func__);
-		return NULL;
+	if ((p->fp = fopen(file, "r")) == NULL) {
+		fprintf(stderr, "%s: %s\n", file, strerror(errno));
+		return -1;
 	}
+	rc = ini_parse_stream(config_reader, p, handler, p);
+	fclose(p->fp);
+	p->fp = NULL;
+	free(p->linebuf);
+	p->linebuf = NULL;
+	if (rc > 0)
+		config_error(p->cf, rc, "syntax error");
+	else if (rc < 0)
+		config_error(p->cf, 0, "cannot read the file");
+	return 0;
+}
+
+int
+config_set_file(struct config *cf, const char *file)
+{
+	char	*slash;
+
 	if (str_copy(cf->path, sizeof(cf->path), file) == -1) {
 		fprintf(stderr, "%s: path longer than %zu bytes\n", file,
 		    sizeof(cf->path) - 1);
-		free(cf);
-		return NULL;
+		return -1;
 	}
 	str_copy(cf->dir, sizeof(cf->dir), file);	/* same size as path */
 	if ((slash = strrchr(cf->dir, '/')) != NULL)
 		*slash = '\0';
 	else
 		str_copy(cf->dir, sizeof(cf->dir), ".");
+	return 0;
+}
+
+struct config *
+config_load(const char *file)
+{
+	struct config		*cf;
+	struct config_parse	 p;
+
+	if ((cf = calloc(1, sizeof(*cf))) == NULL) {
+		log_warn("%s: calloc", __func__);
+		return NULL;
+	}
+	if (config_set_file(cf, file) == -1) {
+		free(cf);
+		return NULL;
+	}
 	cf->workers = 1;
 	cf->shutdown_timeout_ms = 10000;
 	cf->sandbox = 1;
@@ -583,18 +619,10 @@ config_load(const char *file)
 
 	memset(&p, 0, sizeof(p));
 	p.cf = cf;
-	if ((p.fp = fopen(file, "r")) == NULL) {
-		fprintf(stderr, "%s: %s\n", file, strerror(errno));
+	if (config_parse_file(&p, file, config_handler) == -1) {
 		free(cf);
 		return NULL;
 	}
-	rc = ini_parse_stream(config_reader, &p, config_handler, &p);
-	fclose(p.fp);
-	free(p.linebuf);
-	if (rc > 0)
-		config_error(cf, rc, "syntax error");
-	else if (rc < 0)
-		config_error(cf, 0, "cannot read the file");
 	/* Schemas ship beside the configuration unless it (or, for tools
 	 * and tests, $GW_SCHEMAS) says otherwise. */
 	if (cf->schemas[0] == '\0') {

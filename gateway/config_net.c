@@ -103,7 +103,6 @@ void
 config_agency_kv(struct config_parse *p, struct cfg_agency *a, const char *k,
     const char *v)
 {
-	char	path[CFG_PATH_MAX];
 	int	i;
 
 	if (strcmp(k, "role") == 0) {
@@ -120,29 +119,39 @@ config_agency_kv(struct config_parse *p, struct cfg_agency *a, const char *k,
 			    "\"%s\" is not one of the 14 pooling-area city codes", v);
 		else
 			str_copy(a->city, sizeof(a->city), v);
-	} else if (strcmp(k, "pin") == 0 || strcmp(k, "pin_cert") == 0) {
-		if (a->npins == CFG_MAX_PINS) {
-			config_error(p->cf, p->line, "more than %d pins", CFG_MAX_PINS);
-			return;
-		}
-		if (strcmp(k, "pin") == 0) {
-			if (hex_decode(a->pins[a->npins], 32, v) == -1) {
-				config_error(p->cf, p->line,
-				    "pin must be 64 hex digits (SPKI SHA-256)");
-				return;
-			}
-		} else {
-			if (config_set_path(p, path, sizeof(path), v) == -1)
-				return;
-			if (tls_spki_sha256_file(path, a->pins[a->npins]) == -1) {
-				config_error(p->cf, p->line,
-				    "cannot read a certificate from %s", path);
-				return;
-			}
-		}
-		a->npins++;
-	} else
+	} else if (!config_pin_kv(p, a->pins, &a->npins, k, v))
 		config_error(p->cf, p->line, "unknown key \"%s\" in an agency", k);
+}
+
+int
+config_pin_kv(struct config_parse *p, unsigned char pins[CFG_MAX_PINS][32],
+    int *npins, const char *k, const char *v)
+{
+	char	path[CFG_PATH_MAX];
+
+	if (strcmp(k, "pin") != 0 && strcmp(k, "pin_cert") != 0)
+		return 0;
+	if (*npins == CFG_MAX_PINS) {
+		config_error(p->cf, p->line, "more than %d pins", CFG_MAX_PINS);
+		return 1;
+	}
+	if (strcmp(k, "pin") == 0) {
+		if (hex_decode(pins[*npins], 32, v) == -1) {
+			config_error(p->cf, p->line,
+			    "pin must be 64 hex digits (SPKI SHA-256)");
+			return 1;
+		}
+	} else {
+		if (config_set_path(p, path, sizeof(path), v) == -1)
+			return 1;
+		if (tls_spki_sha256_file(path, pins[*npins]) == -1) {
+			config_error(p->cf, p->line,
+			    "cannot read a certificate from %s", path);
+			return 1;
+		}
+	}
+	(*npins)++;
+	return 1;
 }
 
 /* "https://host:port" only: upstreams are always mutual TLS. */

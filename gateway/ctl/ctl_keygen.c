@@ -7,6 +7,7 @@
 #include "log.h"
 #include "keeper/note.h"
 #include "keeper/sign.h"
+#include "witness/cosig.h"
 #include "ctl/ctl.h"
 
 static void
@@ -14,13 +15,16 @@ ctl_keygen_usage(void)
 {
 	fprintf(stderr,
 	    "usage: gatewayctl keygen [--alg ed25519|ecdsa-p256|sm2] --out FILE "
-	    "[--note-name ORIGIN]\n"
+	    "[--note-name ORIGIN | --witness-name NAME]\n"
 	    "  --alg        signature algorithm (default ed25519)\n"
 	    "  --out        new private key file, written with mode 0600; an\n"
 	    "               existing file is never overwritten\n"
 	    "  --note-name  (ed25519 only) also print the signed-note verifier key\n"
 	    "               for checkpoints signed under this name, normally the\n"
 	    "               log's origin\n"
+	    "  --witness-name  (ed25519 only) a witness key: also print its\n"
+	    "               cosignature/v1 verifier key (type 0x04) under NAME,\n"
+	    "               for the logs that collect its cosignatures\n"
 	    "Prints the public key (PEM), the algorithm and the key id (hex of the\n"
 	    "first 8 bytes of SHA-256 of the DER SubjectPublicKeyInfo).\n");
 }
@@ -44,6 +48,24 @@ ctl_keygen_print_vkey(const struct sign_key *k, const char *name)
 	return 0;
 }
 
+/* The same for a witness: the cosignature vkey (type 0x04). */
+static int
+ctl_keygen_print_witness_vkey(const struct sign_key *k, const char *name)
+{
+	struct cosig_key	ck;
+	char			vkey[NOTE_VKEY_MAX];
+	int			rc;
+
+	if (cosig_key_from_pkey(&ck, name, k->pkey) == -1)
+		return -1;
+	rc = cosig_key_vkey(&ck, vkey, sizeof(vkey));
+	cosig_key_free(&ck);
+	if (rc == -1)
+		return -1;
+	printf("witness_vkey: %s\n", vkey);
+	return 0;
+}
+
 static int
 ctl_keygen_run(int argc, char *argv[])
 {
@@ -51,12 +73,13 @@ ctl_keygen_run(int argc, char *argv[])
 		{ "alg",	required_argument,	NULL, 'a' },
 		{ "out",	required_argument,	NULL, 'o' },
 		{ "note-name",	required_argument,	NULL, 'n' },
+		{ "witness-name", required_argument,	NULL, 'w' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ NULL,		0,			NULL, 0 },
 	};
 	struct sign_key	*k = NULL;
 	enum sign_alg	 alg = SIGN_ALG_ED25519;
-	const char	*out = NULL, *note_name = NULL;
+	const char	*out = NULL, *note_name = NULL, *witness_name = NULL;
 	char		 pem[SIGN_MAX_PEM];
 	int		 ch, rc = CTL_EXIT_FAIL;
 
@@ -78,6 +101,9 @@ ctl_keygen_run(int argc, char *argv[])
 		case 'n':
 			note_name = optarg;
 			break;
+		case 'w':
+			witness_name = optarg;
+			break;
 		case 'h':
 			ctl_keygen_usage();
 			return CTL_EXIT_USAGE;
@@ -95,11 +121,19 @@ ctl_keygen_run(int argc, char *argv[])
 		return CTL_EXIT_USAGE;
 	}
 	/* Checked before anything is written, so a usage error leaves no key. */
-	if (note_name != NULL && alg != SIGN_ALG_ED25519) {
-		fprintf(stderr, "gatewayctl keygen: --note-name needs ed25519 "
-		    "(signed-note keys are Ed25519)\n");
+	if (note_name != NULL && witness_name != NULL) {
+		fprintf(stderr, "gatewayctl keygen: a key is a log key or a "
+		    "witness key, not both\n");
 		return CTL_EXIT_USAGE;
 	}
+	if ((note_name != NULL || witness_name != NULL) &&
+	    alg != SIGN_ALG_ED25519) {
+		fprintf(stderr, "gatewayctl keygen: --note-name and --witness-name "
+		    "need ed25519 (signed-note keys are Ed25519)\n");
+		return CTL_EXIT_USAGE;
+	}
+	if (witness_name != NULL)
+		note_name = witness_name;
 	if (note_name != NULL && !note_name_valid(note_name)) {
 		fprintf(stderr, "gatewayctl keygen: invalid note name: 1 to %d "
 		    "bytes, no spaces, no '+'\n", NOTE_NAME_MAX);
@@ -116,7 +150,9 @@ ctl_keygen_run(int argc, char *argv[])
 	if (sign_key_public_pem(k, pem, sizeof(pem)) == -1)
 		goto done;
 	printf("%salg: %s\nkey_id: %s\n", pem, sign_alg_name(k->alg), k->key_id);
-	if (note_name != NULL && ctl_keygen_print_vkey(k, note_name) == -1)
+	if (witness_name != NULL ?
+	    ctl_keygen_print_witness_vkey(k, witness_name) == -1 :
+	    note_name != NULL && ctl_keygen_print_vkey(k, note_name) == -1)
 		goto done;
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		log_warn("%s: writing to stdout", __func__);
@@ -130,7 +166,8 @@ done:
 
 const struct ctl_command ctl_keygen_command = {
 	.name = "keygen",
-	.synopsis = "[--alg ed25519|ecdsa-p256|sm2] --out FILE [--note-name ORIGIN]",
+	.synopsis = "[--alg ed25519|ecdsa-p256|sm2] --out FILE "
+	    "[--note-name ORIGIN | --witness-name NAME]",
 	.help = "create a signing key (mode 0600) and print its public key and id",
 	.run = ctl_keygen_run,
 };

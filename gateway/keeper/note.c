@@ -19,8 +19,7 @@
 static const char	note_b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/* Standard base64 with padding into dst (size dstsz), NUL-terminated. */
-static int
+int
 note_b64_encode(char *dst, size_t dstsz, const uint8_t *src, size_t len)
 {
 	size_t		i, o = 0;
@@ -70,14 +69,8 @@ note_b64_value(char c)
 	return -1;
 }
 
-/*
- * Strict standard base64 of src[0..len) into out (at most max bytes): padding
- * required, no whitespace, and the unused bits of the last group must be zero,
- * so every byte string has exactly one accepted encoding and a signed note
- * cannot be re-encoded into a different but "equal" one. Failures are the
- * caller's to log (it knows what was being decoded).
- */
-static int
+/* Strict (one accepted encoding per byte string): see note.h. */
+int
 note_b64_decode(const char *src, size_t len, uint8_t *out, size_t max,
     size_t *outlen)
 {
@@ -211,11 +204,11 @@ note_name_valid(const char *name)
 }
 
 static int
-note_key_id_n(const char *name, size_t namelen, const uint8_t pub[NOTE_PUB_LEN],
-    uint32_t *id)
+note_key_id_n(const char *name, size_t namelen, uint8_t alg,
+    const uint8_t pub[NOTE_PUB_LEN], uint32_t *id)
 {
 	EVP_MD_CTX	*ctx;
-	uint8_t		 sep[2] = { '\n', NOTE_ALG_ED25519 }, h[EVP_MAX_MD_SIZE];
+	uint8_t		 sep[2] = { '\n', alg }, h[EVP_MAX_MD_SIZE];
 	unsigned int	 hl = 0;
 	int		 ok;
 
@@ -238,13 +231,20 @@ note_key_id_n(const char *name, size_t namelen, const uint8_t pub[NOTE_PUB_LEN],
 }
 
 int
-note_key_id(const char *name, const uint8_t pub[NOTE_PUB_LEN], uint32_t *id)
+note_key_id_alg(const char *name, uint8_t alg, const uint8_t pub[NOTE_PUB_LEN],
+    uint32_t *id)
 {
 	if (!note_name_valid(name)) {
 		log_warnx("%s: invalid key name", __func__);
 		return -1;
 	}
-	return note_key_id_n(name, strlen(name), pub, id);
+	return note_key_id_n(name, strlen(name), alg, pub, id);
+}
+
+int
+note_key_id(const char *name, const uint8_t pub[NOTE_PUB_LEN], uint32_t *id)
+{
+	return note_key_id_alg(name, NOTE_ALG_ED25519, pub, id);
 }
 
 int
@@ -265,8 +265,8 @@ note_verifier_init(struct note_verifier *v, const char *name,
  * decoded key (0x01 || 32 bytes) goes to key. Shared by vkey and skey parsing.
  */
 static int
-note_key_parts(const char *s, const char *what, char name[NOTE_NAME_MAX + 1],
-    uint32_t *id, uint8_t key[1 + NOTE_PUB_LEN])
+note_key_parts(const char *s, const char *what, uint8_t alg,
+    char name[NOTE_NAME_MAX + 1], uint32_t *id, uint8_t key[1 + NOTE_PUB_LEN])
 {
 	const char	*p1, *p2;
 	char		 hex[9];
@@ -296,9 +296,9 @@ note_key_parts(const char *s, const char *what, char name[NOTE_NAME_MAX + 1],
 		log_warnx("%s: %s key is not base64 of 33 bytes", __func__, what);
 		return -1;
 	}
-	if (key[0] != NOTE_ALG_ED25519) {
-		log_warnx("%s: %s key type 0x%02x is not Ed25519", __func__, what,
-		    key[0]);
+	if (key[0] != alg) {
+		log_warnx("%s: %s key type 0x%02x is not 0x%02x", __func__, what,
+		    key[0], alg);
 		return -1;
 	}
 	memcpy(name, s, (size_t)(p1 - s));
@@ -309,7 +309,7 @@ note_key_parts(const char *s, const char *what, char name[NOTE_NAME_MAX + 1],
 }
 
 int
-note_verifier_parse(struct note_verifier *v, const char *vkey)
+note_verifier_parse_alg(struct note_verifier *v, const char *vkey, uint8_t alg)
 {
 	uint8_t		key[1 + NOTE_PUB_LEN];
 	uint32_t	want;
@@ -319,10 +319,10 @@ note_verifier_parse(struct note_verifier *v, const char *vkey)
 		log_warnx("%s: vkey too long", __func__);
 		return -1;
 	}
-	if (note_key_parts(vkey, "vkey", v->name, &v->id, key) == -1)
+	if (note_key_parts(vkey, "vkey", alg, v->name, &v->id, key) == -1)
 		return -1;
 	memcpy(v->pub, key + 1, NOTE_PUB_LEN);
-	if (note_key_id(v->name, v->pub, &want) == -1)
+	if (note_key_id_alg(v->name, alg, v->pub, &want) == -1)
 		return -1;
 	if (want != v->id) {
 		log_warnx("%s: vkey id %08x does not match its key (%08x)",
@@ -333,12 +333,19 @@ note_verifier_parse(struct note_verifier *v, const char *vkey)
 }
 
 int
-note_verifier_format(const struct note_verifier *v, char *out, size_t outsz)
+note_verifier_parse(struct note_verifier *v, const char *vkey)
+{
+	return note_verifier_parse_alg(v, vkey, NOTE_ALG_ED25519);
+}
+
+int
+note_verifier_format_alg(const struct note_verifier *v, uint8_t alg, char *out,
+    size_t outsz)
 {
 	uint8_t	key[1 + NOTE_PUB_LEN];
 	char	b64[64];
 
-	key[0] = NOTE_ALG_ED25519;
+	key[0] = alg;
 	memcpy(key + 1, v->pub, NOTE_PUB_LEN);
 	if (note_b64_encode(b64, sizeof(b64), key, sizeof(key)) == -1)
 		return -1;
@@ -347,6 +354,12 @@ note_verifier_format(const struct note_verifier *v, char *out, size_t outsz)
 		return -1;
 	}
 	return 0;
+}
+
+int
+note_verifier_format(const struct note_verifier *v, char *out, size_t outsz)
+{
+	return note_verifier_format_alg(v, NOTE_ALG_ED25519, out, outsz);
 }
 
 /* Fills name, id and pub of s from its key, which must be Ed25519. */
@@ -385,7 +398,8 @@ note_signer_parse(struct note_signer *s, const char *skey)
 		log_warnx("%s: not a PRIVATE+KEY string", __func__);
 		return -1;
 	}
-	if (note_key_parts(skey + sizeof(prefix) - 1, "skey", name, &id, key) == -1)
+	if (note_key_parts(skey + sizeof(prefix) - 1, "skey", NOTE_ALG_ED25519,
+	    name, &id, key) == -1)
 		goto out;
 	s->key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, key + 1,
 	    NOTE_PUB_LEN);
@@ -458,30 +472,40 @@ note_text_signable(const char *text, size_t len)
 }
 
 int
-note_sign(const struct note_signer *s, const char *text, size_t len,
-    char *sigline, size_t sz)
+note_ed25519_sign(EVP_PKEY *key, const void *msg, size_t len,
+    uint8_t sig[NOTE_SIG_LEN])
 {
 	EVP_MD_CTX	*ctx;
-	uint8_t		 raw[4 + NOTE_SIG_LEN];
-	char		 b64[128];
 	size_t		 siglen = NOTE_SIG_LEN;
 	int		 ok;
 
-	if (s->key == NULL || !note_text_signable(text, len))
-		return -1;
 	if ((ctx = EVP_MD_CTX_new()) == NULL) {
 		log_warnx("%s: out of memory", __func__);
 		return -1;
 	}
 	/* Ed25519 is one-shot: no digest, the whole text is signed. */
-	ok = EVP_DigestSignInit(ctx, NULL, NULL, NULL, s->key) == 1 &&
-	    EVP_DigestSign(ctx, raw + 4, &siglen, (const unsigned char *)text,
-	    len) == 1 && siglen == NOTE_SIG_LEN;
+	ok = EVP_DigestSignInit(ctx, NULL, NULL, NULL, key) == 1 &&
+	    EVP_DigestSign(ctx, sig, &siglen, msg, len) == 1 &&
+	    siglen == NOTE_SIG_LEN;
 	EVP_MD_CTX_free(ctx);
 	if (!ok) {
 		log_warnx("%s: Ed25519 signing failed", __func__);
 		return -1;
 	}
+	return 0;
+}
+
+int
+note_sign(const struct note_signer *s, const char *text, size_t len,
+    char *sigline, size_t sz)
+{
+	uint8_t		 raw[4 + NOTE_SIG_LEN];
+	char		 b64[128];
+
+	if (s->key == NULL || !note_text_signable(text, len))
+		return -1;
+	if (note_ed25519_sign(s->key, text, len, raw + 4) == -1)
+		return -1;
 	raw[0] = (uint8_t)(s->id >> 24);
 	raw[1] = (uint8_t)(s->id >> 16);
 	raw[2] = (uint8_t)(s->id >> 8);
@@ -516,7 +540,7 @@ note_sign_note(const struct note_signer *s, const char *text, size_t len,
 	return 0;
 }
 
-static int
+int
 note_ed25519_verify(const uint8_t pub[NOTE_PUB_LEN], const char *text,
     size_t len, const uint8_t *sig, size_t siglen)
 {

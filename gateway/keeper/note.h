@@ -57,6 +57,9 @@ struct note_checkpoint {
 int	note_name_valid(const char *name);
 /* Key id = first 4 bytes, big-endian, of SHA-256(name || 0x0A || 0x01 || pub). */
 int	note_key_id(const char *name, const uint8_t pub[NOTE_PUB_LEN], uint32_t *id);
+/* The same with another signature type byte (0x04: tlog-cosignature v1). */
+int	note_key_id_alg(const char *name, uint8_t alg,
+	    const uint8_t pub[NOTE_PUB_LEN], uint32_t *id);
 
 /* Verifier from a name and a raw Ed25519 public key (computes the id). */
 int	note_verifier_init(struct note_verifier *v, const char *name,
@@ -66,6 +69,12 @@ int	note_verifier_init(struct note_verifier *v, const char *name,
 int	note_verifier_parse(struct note_verifier *v, const char *vkey);
 /* Formats v as a vkey string into out (size outsz, NOTE_VKEY_MAX is enough). */
 int	note_verifier_format(const struct note_verifier *v, char *out, size_t outsz);
+/* Both for another type byte alg over an Ed25519 key (0x04, cosignatures):
+ * v->id is then the key id of that type. */
+int	note_verifier_parse_alg(struct note_verifier *v, const char *vkey,
+	    uint8_t alg);
+int	note_verifier_format_alg(const struct note_verifier *v, uint8_t alg,
+	    char *out, size_t outsz);
 
 /* Signer from "PRIVATE+KEY+name+hexid+base64(0x01 || seed)"; the id must match.
  * On success s owns a key: call note_signer_free. The caller should zero skey. */
@@ -97,6 +106,22 @@ int	note_sign_note(const struct note_signer *s, const char *text, size_t len,
  */
 int	note_verify(const char *msg, size_t len, const struct note_verifier *keys,
 	    size_t nkeys, size_t *textlen);
+
+/* Ed25519 signature of msg[0..len) by key into sig. 0 or -1 (logged). */
+int	note_ed25519_sign(EVP_PKEY *key, const void *msg, size_t len,
+	    uint8_t sig[NOTE_SIG_LEN]);
+/* 1 if sig (siglen bytes) is pub's Ed25519 signature of text[0..len). */
+int	note_ed25519_verify(const uint8_t pub[NOTE_PUB_LEN], const char *text,
+	    size_t len, const uint8_t *sig, size_t siglen);
+/* Standard base64 with padding into dst (size dstsz), NUL-terminated. */
+int	note_b64_encode(char *dst, size_t dstsz, const uint8_t *src, size_t len);
+/* Strict standard base64 of src[0..len) into out (at most max bytes): padding
+ * required, no whitespace, and the unused bits of the last group must be zero,
+ * so every byte string has exactly one accepted encoding and a signed note
+ * cannot be re-encoded into a different but "equal" one. Failures are the
+ * caller's to log (it knows what was being decoded). */
+int	note_b64_decode(const char *src, size_t len, uint8_t *out, size_t max,
+	    size_t *outlen);
 
 /* Formats a checkpoint body: origin, decimal size, base64 root, then the
  * extension lines ext[0..next) (each non-empty, no newline), every line ending

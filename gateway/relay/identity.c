@@ -9,24 +9,35 @@
 #include "relay/identity.h"
 
 int
-identity_lookup(const struct config *cf, const unsigned char spki[32])
+identity_pinned(const unsigned char pins[][32], int npins,
+    const unsigned char spki[32])
 {
-	size_t	i;
-	int	k, found = -1;
+	int	k, found = 0;
 
 	/* Every pin is compared, so timing says nothing about which matched. */
-	for (i = 0; i < cf->nagencies; i++)
-		for (k = 0; k < cf->agencies[i].npins; k++)
-			if (CRYPTO_memcmp(cf->agencies[i].pins[k], spki, 32) == 0)
-				found = (int)i;
+	for (k = 0; k < npins; k++)
+		if (CRYPTO_memcmp(pins[k], spki, 32) == 0)
+			found = 1;
 	return found;
 }
 
 int
-identity_of_ssl(const struct config *cf, SSL *ssl)
+identity_lookup(const struct config *cf, const unsigned char spki[32])
 {
-	X509		*peer;
-	unsigned char	 spki[32];
+	size_t	i;
+	int	found = -1;
+
+	for (i = 0; i < cf->nagencies; i++)
+		if (identity_pinned((const unsigned char (*)[32])cf->agencies[i].pins,
+		    cf->agencies[i].npins, spki))
+			found = (int)i;
+	return found;
+}
+
+int
+identity_peer_spki(SSL *ssl, unsigned char spki[32])
+{
+	X509	*peer;
 
 	if (SSL_get_verify_result(ssl) != X509_V_OK)
 		return -1;
@@ -38,5 +49,15 @@ identity_of_ssl(const struct config *cf, SSL *ssl)
 		log_warnx("%s: cannot hash the peer key", __func__);
 		return -1;
 	}
+	return 0;
+}
+
+int
+identity_of_ssl(const struct config *cf, SSL *ssl)
+{
+	unsigned char	spki[32];
+
+	if (identity_peer_spki(ssl, spki) == -1)
+		return -1;
 	return identity_lookup(cf, spki);
 }
