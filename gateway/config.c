@@ -305,7 +305,10 @@ config_keeper_kv(struct config_parse *p, const char *k, const char *v)
 		config_set_path(p, kp->accounts, sizeof(kp->accounts), v);
 	else if (strcmp(k, "wal_limit") == 0)
 		config_number(p, v, 1ULL << 20, 1ULL << 40, &kp->wal_limit);
-	else if (strcmp(k, "origin") == 0) {
+	else if (strcmp(k, "witness_quorum") == 0) {
+		config_number(p, v, 1, CFG_MAX_WITNESSES, &kp->witness_quorum);
+		kp->witness_quorum_line = p->line;
+	} else if (strcmp(k, "origin") == 0) {
 		/* A signed-note key name: no spaces, no plus signs. */
 		if (str_copy(kp->origin, sizeof(kp->origin), v) == -1 ||
 		    strpbrk(v, " +\t") != NULL || v[0] == '\0')
@@ -313,6 +316,47 @@ config_keeper_kv(struct config_parse *p, const char *k, const char *v)
 			    "origin must be a short name without spaces or '+'");
 	} else
 		config_error(p->cf, p->line, "unknown key \"%s\" in [keeper]", k);
+}
+
+/* "key_file = PATH": the witness's vkey, the file's first line (as the
+ * witness's operator hands it over). */
+static void
+config_witness_key_file(struct config_parse *p, struct cfg_witness *w,
+    const char *v)
+{
+	char	 path[CFG_PATH_MAX], line[CFG_VKEY_MAX + 2];
+	FILE	*fp;
+
+	if (config_set_path(p, path, sizeof(path), v) == -1)
+		return;
+	if ((fp = fopen(path, "r")) == NULL) {
+		config_error(p->cf, p->line, "key_file %s: %s", path,
+		    strerror(errno));
+		return;
+	}
+	if (fgets(line, sizeof(line), fp) == NULL)
+		line[0] = '\0';
+	fclose(fp);
+	line[strcspn(line, "\r\n")] = '\0';
+	if (str_copy(w->key, sizeof(w->key), line) == -1)
+		config_error(p->cf, p->line, "key_file %s: the first line is "
+		    "too long for a vkey", path);
+}
+
+static void
+config_witness_kv(struct config_parse *p, struct cfg_witness *w,
+    const char *k, const char *v)
+{
+	if (strcmp(k, "upstream") == 0)
+		config_set_text(p, w->upstream_name, sizeof(w->upstream_name), v,
+		    "upstream");
+	else if (strcmp(k, "key") == 0)
+		config_set_text(p, w->key, sizeof(w->key), v, "key");
+	else if (strcmp(k, "key_file") == 0)
+		config_witness_key_file(p, w, v);
+	else
+		config_error(p->cf, p->line, "unknown key \"%s\" in a witness",
+		    k);
 }
 
 static int
@@ -420,6 +464,21 @@ config_section_begin(struct config_parse *p, const char *kind, const char *name)
 		str_copy(b->charset, sizeof(b->charset), "UTF-8");
 		return b;
 	}
+	if (strcmp(kind, "witness") == 0) {
+		for (i = 0; i < cf->nwitnesses; i++)
+			if (strcmp(cf->witnesses[i].name, name) == 0)
+				config_error(cf, p->line,
+				    "witness %s defined twice", name);
+		if (cf->nwitnesses == CFG_MAX_WITNESSES) {
+			config_error(cf, p->line, "too many witnesses");
+			return NULL;
+		}
+		struct cfg_witness *w = &cf->witnesses[cf->nwitnesses++];
+		w->line = p->line;
+		w->upstream = -1;
+		str_copy(w->name, sizeof(w->name), name);
+		return w;
+	}
 	config_error(cf, p->line, "unknown section [%s %s]", kind, name);
 	return NULL;
 }
@@ -457,6 +516,8 @@ config_handler(void *arg, const char *section, const char *k, const char *v)
 		config_rules_kv(p, k, v);
 	else if (strcmp(p->kind, "bank") == 0)
 		config_bank_kv(p, p->cur, k, v);
+	else if (strcmp(p->kind, "witness") == 0)
+		config_witness_kv(p, p->cur, k, v);
 	return 1;	/* keep going: report every error, not just the first */
 }
 

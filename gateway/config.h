@@ -17,6 +17,9 @@
 #define CFG_MAX_WORKERS		64
 #define CFG_MAX_BANKS		16
 #define CFG_MAX_BUDGETS		256
+#define CFG_MAX_WITNESSES	8
+/* A signed-note verifier key: name+hex id+base64 (C2SP signed-note). */
+#define CFG_VKEY_MAX		(255 + 1 + 8 + 1 + 44 + 1)
 
 enum role {
 	ROLE_TAX,
@@ -123,6 +126,10 @@ struct cfg_keeper {
 	char		 accounts[CFG_PATH_MAX];
 	/* The WAL is restarted before it passes this many bytes. */
 	uint64_t	 wal_limit;
+	/* Cosignatures a checkpoint needs to count as cosigned; 0 until
+	 * validated, which makes it every configured witness. */
+	uint64_t	 witness_quorum;
+	int		 witness_quorum_line;
 };
 
 /* Where the courier delivers what the keeper queues, and how it retries. */
@@ -165,6 +172,16 @@ struct cfg_bank {
 	int		 has_sm2_id;
 };
 
+/* A witness the keeper asks to cosign its checkpoints (C2SP tlog-witness),
+ * reached through an upstream (its URL and TLS client settings). */
+struct cfg_witness {
+	int		 line;
+	char		 name[CFG_NAME_MAX];
+	char		 upstream_name[CFG_NAME_MAX];
+	int		 upstream;
+	char		 key[CFG_VKEY_MAX];	/* its cosignature vkey */
+};
+
 struct config {
 	char			 path[CFG_PATH_MAX];
 	char			 dir[CFG_PATH_MAX];
@@ -189,6 +206,8 @@ struct config {
 	struct cfg_rules	 rules;
 	struct cfg_bank		 banks[CFG_MAX_BANKS];
 	size_t			 nbanks;
+	struct cfg_witness	 witnesses[CFG_MAX_WITNESSES];
+	size_t			 nwitnesses;
 	unsigned		 nerrors;
 };
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "witness/cosig.h"
 
 static void
 config_check_listener(struct config *cf, struct cfg_listener *l,
@@ -67,6 +68,50 @@ config_validate_delivery(struct config *cf)
 			config_error(cf, b->line, "bank %s: signing_key is required",
 			    b->name);
 	}
+}
+
+/* Witnesses: each through a known upstream, with a cosignature key; the
+ * quorum is at most their number (every one of them unless set). */
+static void
+config_validate_witnesses(struct config *cf)
+{
+	struct note_verifier	 v;
+	size_t			 i, j;
+
+	for (i = 0; i < cf->nwitnesses; i++) {
+		struct cfg_witness *w = &cf->witnesses[i];
+
+		if ((w->upstream = config_upstream_index(cf,
+		    w->upstream_name)) == -1)
+			config_error(cf, w->line,
+			    "witness %s: unknown upstream \"%s\"", w->name,
+			    w->upstream_name);
+		/* Its own upstream: the courier queues a delivery upstream's
+		 * orders behind one another, and a witness must not wait
+		 * behind a bank (or hold one up). */
+		for (j = 0; j < cf->nbanks; j++)
+			if (w->upstream != -1 &&
+			    w->upstream == cf->banks[j].upstream)
+				config_error(cf, w->line, "witness %s: upstream "
+				    "%s is bank %s's", w->name, w->upstream_name,
+				    cf->banks[j].name);
+		if (w->upstream != -1 && (w->upstream == cf->courier.finance ||
+		    w->upstream == cf->courier.hrss))
+			config_error(cf, w->line, "witness %s: upstream %s is "
+			    "the courier's", w->name, w->upstream_name);
+		if (note_verifier_parse_alg(&v, w->key, COSIG_ALG) == -1)
+			config_error(cf, w->line, "witness %s: key must be its "
+			    "cosignature verifier key (name+id+base64, type "
+			    "0x04), as `gatewayctl keygen --witness-name` "
+			    "prints it", w->name);
+	}
+	if (cf->keeper.witness_quorum == 0)
+		cf->keeper.witness_quorum = cf->nwitnesses;
+	else if (cf->keeper.witness_quorum > cf->nwitnesses)
+		config_error(cf, cf->keeper.witness_quorum_line,
+		    "witness_quorum %llu is more than the %zu witnesses",
+		    (unsigned long long)cf->keeper.witness_quorum,
+		    cf->nwitnesses);
 }
 
 /* Unset handshake budgets: a quarter of max_connections, from 16 to 256,
@@ -170,6 +215,7 @@ config_validate(struct config *cf)
 		config_error(cf, cf->keeper.line,
 		    "keeper: database, checkpoint_file, origin and log_key are required");
 	config_validate_delivery(cf);
+	config_validate_witnesses(cf);
 	if (cf->limits.max_connections_per_agency > cf->limits.max_connections)
 		config_error(cf, 1,
 		    "max_connections_per_agency exceeds max_connections");

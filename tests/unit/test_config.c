@@ -1163,6 +1163,60 @@ test_delivery_errors(void **state)
 	    M + 7, "bank bank defined twice");
 }
 
+/* ---- witnesses ---- */
+
+#define WITNESS_VKEY \
+	"witness.test/w1+fbec8033+BH+VXzYmE1EYDl7rpVpqkYtveOI84rTXJbasE3yk4zsP"
+#define WITNESS_UPSTREAM \
+	"[upstream w1]\nurl = https://127.0.0.1:9451\nca = ca.crt\n" \
+	"cert = c.crt\nkey = c.key\n"			/* M+1..M+5 */
+
+static void
+test_witness_sections(void **state)
+{
+	struct fixture	*fx = *state;
+	struct config	*cf;
+
+	cf = load_text(fx, MIN_CONF WITNESS_UPSTREAM
+	    "[witness w1]\nupstream = w1\nkey = " WITNESS_VKEY "\n");
+	if (cf == NULL)
+		fail_msg("refused:\n%s", fx->err);
+	assert_int_equal(cf->nwitnesses, 1);
+	assert_int_equal(cf->witnesses[0].upstream, 1);
+	assert_string_equal(cf->witnesses[0].key, WITNESS_VKEY);
+	/* The quorum defaults to every witness. */
+	assert_int_equal(cf->keeper.witness_quorum, 1);
+	config_free(cf);
+	cf = load_text(fx, MIN_CONF);
+	assert_non_null(cf);
+	assert_int_equal(cf->nwitnesses, 0);
+	assert_int_equal(cf->keeper.witness_quorum, 0);
+	config_free(cf);
+}
+
+static void
+test_witness_errors(void **state)
+{
+	struct fixture	*fx = *state;
+
+	expect_error(fx, MIN_CONF "[witness w1]\nupstream = nowhere\nkey = "
+	    WITNESS_VKEY "\n", M + 1, "witness w1: unknown upstream \"nowhere\"");
+	/* A signed-note key of type 0x01 is not a cosignature key. */
+	expect_error(fx, MIN_CONF WITNESS_UPSTREAM "[witness w1]\nupstream = w1\n"
+	    "key = witness.test/w1+fbec8033+AX+VXzYmE1EYDl7rpVpqkYtveOI84rTXJbasE3yk4zsP\n",
+	    M + 6, "key must be its cosignature verifier key");
+	expect_error(fx, MIN_CONF WITNESS_UPSTREAM "[witness w1]\nupstream = w1\n",
+	    M + 6, "key must be its cosignature verifier key");
+	expect_error(fx, MIN_CONF WITNESS_UPSTREAM "[witness w1]\nupstream = w1\n"
+	    "key = " WITNESS_VKEY "\n[keeper]\nwitness_quorum = 2\n", M + 10,
+	    "witness_quorum 2 is more than the 1 witnesses");
+	expect_error(fx, MIN_CONF "[courier]\nfinance = finance\n[witness w1]\n"
+	    "upstream = finance\nkey = " WITNESS_VKEY "\n", M + 3,
+	    "upstream finance is the courier's");
+	expect_error(fx, MIN_CONF WITNESS_UPSTREAM "[witness w1]\nupstream = w1\n"
+	    "key_file = /nonexistent/w1.vkey\n", M + 8, "key_file");
+}
+
 static void
 test_rules_errors(void **state)
 {
@@ -1222,6 +1276,8 @@ main(void)
 		T(test_upstream_ipv6),
 		T(test_delivery_sections),
 		T(test_delivery_errors),
+		T(test_witness_sections),
+		T(test_witness_errors),
 		T(test_rules_errors),
 	};
 #undef T
