@@ -29,6 +29,9 @@ enum ipc_type {
 				   answered with IPC_INSTR_REPLY */
 	IPC_REPORT_QUERY,	/* relay -> keeper: struct ipc_report_query;
 				   answered with IPC_AUDIT_REPLY */
+	IPC_WITNESS_ADD,	/* keeper -> courier: struct ipc_witness_add +
+				   the add-checkpoint request body */
+	IPC_WITNESSED,		/* courier -> keeper: struct ipc_witnessed */
 	IPC_TYPE_MAX
 };
 
@@ -66,7 +69,8 @@ struct ipc_appended {
 };
 
 enum ipc_audit_what {
-	AUDIT_CHECKPOINT = 1,	/* the latest signed checkpoint */
+	AUDIT_CHECKPOINT = 1,	/* the latest signed checkpoint, with its
+				   cosignatures; a = 1: the latest cosigned */
 	AUDIT_INCLUSION,	/* a = index, b = tree size (0: latest) */
 	AUDIT_CONSISTENCY,	/* a = old size, b = new size (0: latest) */
 	AUDIT_ENTRY,		/* a = index */
@@ -183,6 +187,37 @@ struct ipc_report_query {
 struct ipc_outbox_retry {
 	uint64_t	seq;
 	char		agency[64];	/* who asked, for the log */
+};
+
+/* Asks a witness (index into config.witnesses) to cosign the checkpoint of
+ * size, proving it from old (C2SP tlog-witness add-checkpoint); the body
+ * follows: "old N", the proof's lines, a blank line, the checkpoint. */
+struct ipc_witness_add {
+	uint32_t	witness;
+	uint32_t	pad;
+	uint64_t	size;
+	uint64_t	old;
+};
+
+enum ipc_witness_outcome {
+	WITNESS_COSIGNED = 1,	/* 200 with a cosignature line of its key */
+	WITNESS_CONFLICT,	/* 409: it holds another size (witness_size) */
+	WITNESS_BAD_PROOF,	/* 422: the proof does not extend its state */
+	WITNESS_REFUSED,	/* another 4xx: it will not (configuration) */
+	WITNESS_FAILED,		/* no answer, 5xx, a malformed answer */
+};
+
+/* What a witness said, reduced to fixed fields: the keeper never parses
+ * bytes from outside, and verifies the cosignature itself. */
+struct ipc_witnessed {
+	uint32_t	witness;
+	uint32_t	outcome;	/* enum ipc_witness_outcome */
+	int32_t		status;		/* HTTP status, 0 if none */
+	uint32_t	pad;
+	uint64_t	size;		/* as asked */
+	uint64_t	witness_size;	/* WITNESS_CONFLICT: what it holds */
+	uint8_t		cosig[76];	/* key id, time, Ed25519 signature */
+	char		error[128];	/* why, when not WITNESS_COSIGNED */
 };
 
 /* The slot number under which the parent passes the courier's channel. */

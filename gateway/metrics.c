@@ -259,6 +259,61 @@ metrics_tls(const struct runtime *rt, struct evbuffer *out)
 	    METRICS_SUM(m, access_dropped));
 }
 
+/* The witnesses: what each holds, its cosignatures and failures, the
+ * newest checkpoint with the quorum, and the freeze on their evidence. */
+static void
+metrics_witnesses(const struct runtime *rt, struct evbuffer *out)
+{
+	const struct metrics_keeper	*k = rt->kmetrics;
+	const struct config		*cf = rt->cf;
+	char				 name[CFG_NAME_MAX * 2];
+	long long			 t = atomic_load(&k->cosigned_time);
+	size_t				 i;
+
+	evbuffer_add_printf(out,
+	    "# HELP gateway_log_frozen 1 once a witness gave evidence of a "
+	    "rollback or fork: no checkpoints or instructions until an operator "
+	    "acts.\n# TYPE gateway_log_frozen gauge\ngateway_log_frozen %d\n",
+	    atomic_load(&k->log_frozen));
+	if (cf->nwitnesses == 0)
+		return;
+	evbuffer_add_printf(out,
+	    "# HELP gateway_audit_cosigned_size Tree size of the newest "
+	    "checkpoint with the witnesses' quorum.\n"
+	    "# TYPE gateway_audit_cosigned_size gauge\n"
+	    "gateway_audit_cosigned_size %llu\n",
+	    (unsigned long long)atomic_load(&k->cosigned_size));
+	if (t > 0)
+		evbuffer_add_printf(out,
+		    "# HELP gateway_audit_cosigned_age_seconds Time since a "
+		    "checkpoint last reached the quorum.\n"
+		    "# TYPE gateway_audit_cosigned_age_seconds gauge\n"
+		    "gateway_audit_cosigned_age_seconds %lld\n",
+		    (long long)time(NULL) - t);
+	evbuffer_add_printf(out,
+	    "# HELP gateway_witness_size Tree size each witness last cosigned.\n"
+	    "# TYPE gateway_witness_size gauge\n");
+	for (i = 0; i < cf->nwitnesses; i++) {
+		json_escape(name, sizeof(name), cf->witnesses[i].name);
+		evbuffer_add_printf(out, "gateway_witness_size{witness=\"%s\"} "
+		    "%llu\n", name,
+		    (unsigned long long)atomic_load(&k->witness_size[i]));
+	}
+	evbuffer_add_printf(out,
+	    "# HELP gateway_witness_cosignatures_total Cosignatures received, "
+	    "and questions without one.\n"
+	    "# TYPE gateway_witness_cosignatures_total counter\n");
+	for (i = 0; i < cf->nwitnesses; i++) {
+		json_escape(name, sizeof(name), cf->witnesses[i].name);
+		evbuffer_add_printf(out, "gateway_witness_cosignatures_total{"
+		    "witness=\"%s\",outcome=\"cosigned\"} %llu\n"
+		    "gateway_witness_cosignatures_total{witness=\"%s\","
+		    "outcome=\"failed\"} %llu\n", name,
+		    (unsigned long long)atomic_load(&k->witness_cosigs[i]), name,
+		    (unsigned long long)atomic_load(&k->witness_failures[i]));
+	}
+}
+
 static void
 metrics_keeper(const struct runtime *rt, struct evbuffer *out)
 {
@@ -361,6 +416,7 @@ metrics_keeper(const struct runtime *rt, struct evbuffer *out)
 		    "# TYPE gateway_audit_checkpoint_age_seconds gauge\n"
 		    "gateway_audit_checkpoint_age_seconds %lld\n",
 		    (long long)time(NULL) - t);
+	metrics_witnesses(rt, out);
 }
 
 static void

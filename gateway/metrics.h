@@ -75,6 +75,13 @@ struct metrics_keeper {
 	/* The longest periodic task of the keeper's loop, in ms, per task
 	 * (enum keeper_task): none may grow with the log. */
 	atomic_ullong	periodic_max_ms[3];
+	/* Witnesses (keeper_witness.c). */
+	atomic_ullong	cosigned_size;		/* newest with the quorum */
+	atomic_llong	cosigned_time;		/* when it got it, unix s */
+	atomic_int	log_frozen;		/* evidence of rollback/fork */
+	atomic_ullong	witness_size[CFG_MAX_WITNESSES];
+	atomic_ullong	witness_cosigs[CFG_MAX_WITNESSES];
+	atomic_ullong	witness_failures[CFG_MAX_WITNESSES];
 };
 
 /* Every certificate the configuration names, with its notAfter, and every

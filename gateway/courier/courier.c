@@ -23,6 +23,8 @@
 #include "log.h"
 #include "net/tls.h"
 #include "net/upstream.h"
+#include "keeper/note.h"
+#include "witness/cosig.h"
 #include "sandbox.h"
 #include "util.h"
 
@@ -30,6 +32,8 @@
  * The keeper sends a small window per upstream, so this is a safety bound,
  * not a working figure. */
 #define COURIER_MAX_INFLIGHT	1024
+/* A witness answers with a few cosignature lines or its size. */
+#define COURIER_WITNESS_BODY	4096
 
 struct courier;
 
@@ -41,6 +45,8 @@ struct courier_job {
 	uint64_t			 seq;
 	uint32_t			 upstream;
 	uint32_t			 epoch;
+	/* An add-checkpoint: 1 + the witness's index (0: a delivery). */
+	uint32_t			 witness;
 	int				 started;
 	struct exchange			*x;	/* owned */
 };
@@ -55,6 +61,9 @@ struct courier {
 	SSL_CTX			*ctx[CFG_MAX_UPSTREAMS];
 	struct upstream_pool	*pools[CFG_MAX_UPSTREAMS];
 	EVP_MD			*sha256;
+	/* Each witness's cosignature key: its name and key id pick its line
+	 * out of an answer. */
+	struct note_verifier	 wkey[CFG_MAX_WITNESSES];
 	struct event		*ev_term, *ev_int;
 	/* Per upstream, in the keeper's order: the head is in flight. */
 	struct courier_jobs	 queue[CFG_MAX_UPSTREAMS];
@@ -66,6 +75,9 @@ struct courier {
 	int			 stopping;
 	int			 exit_code;
 };
+
+static void	courier_done(struct exchange *, const struct ipc_delivered *,
+		    void *);
 
 /* Leaves the event loop; whatever is in flight is dropped unreported. That
  * keeps exactly-once: the keeper sends every unreported order again after
@@ -133,6 +145,155 @@ courier_next(struct courier *c, uint32_t u)
 	exchange_start(job->x);
 }
 
+static void
+courier_witness_reply(struct courier *c, uint64_t id,
+    const struct ipc_witnessed *w)
+{
+	if (c->keeper == NULL || c->stopping)
+		return;
+	if (ipc_send(bufferevent_get_output(c->keeper), IPC_WITNESSED, id, w,
+	    sizeof(*w)) == -1) {
+		log_warnx("%s: cannot queue a witness's answer", __func__);
+		courier_stop(c, 1);
+	}
+}
+
+/* Finds the cosignature line of key k in a witness's answer ("— name
+ * base64" lines, C2SP signed-note) and copies its raw bytes. 0 or -1. */
+static int
+courier_cosig_line(const struct note_verifier *k, const char *body,
+    size_t len, uint8_t raw[COSIG_RAW_LEN])
+{
+	static const char	 dash[] = "\xe2\x80\x94 ";
+	const char		*p = body, *end = body + len, *nl, *sp;
+	size_t			 nlen = strlen(k->name), rlen;
+	uint32_t		 id;
+
+	for (; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			break;
+		if ((size_t)(nl - p) < sizeof(dash) - 1 ||
+		    memcmp(p, dash, sizeof(dash) - 1) != 0)
+			continue;
+		p += sizeof(dash) - 1;
+		if ((sp = memchr(p, ' ', (size_t)(nl - p))) == NULL ||
+		    (size_t)(sp - p) != nlen || memcmp(p, k->name, nlen) != 0)
+			continue;
+		if (note_b64_decode(sp + 1, (size_t)(nl - sp - 1), raw,
+		    COSIG_RAW_LEN, &rlen) == -1 || rlen != COSIG_RAW_LEN)
+			continue;
+		id = (uint32_t)raw[0] << 24 | (uint32_t)raw[1] << 16 |
+		    (uint32_t)raw[2] << 8 | raw[3];
+		if (id == k->id)
+			return 0;
+	}
+	return -1;
+}
+
+/* A witness's answer, reduced to what the keeper needs. */
+static void
+courier_witnessed(struct courier *c, struct courier_job *job,
+    struct exchange *x, const struct ipc_delivered *r)
+{
+	struct ipc_witnessed	 w;
+	const char		*body;
+	char			 num[24];
+	size_t			 len;
+
+	memset(&w, 0, sizeof(w));
+	w.witness = job->witness - 1;
+	w.size = job->seq;
+	w.status = r->status;
+	w.outcome = WITNESS_FAILED;
+	body = exchange_body(x, &len);
+	if (r->status == 200) {
+		if (courier_cosig_line(&c->wkey[w.witness], body, len,
+		    w.cosig) == 0)
+			w.outcome = WITNESS_COSIGNED;
+		else
+			str_copy(w.error, sizeof(w.error),
+			    "200 without a cosignature line of its key");
+	} else if (r->status == 409) {
+		/* text/x.tlog.size: the size it holds, in decimal. */
+		if (len > 0 && body[len - 1] == '\n')
+			len--;
+		if (len > 0 && len < sizeof(num)) {
+			memcpy(num, body, len);
+			num[len] = '\0';
+		} else
+			num[0] = '\0';
+		if (parse_u64(num, 0, INT64_MAX, &w.witness_size) == 0)
+			w.outcome = WITNESS_CONFLICT;
+		else
+			str_copy(w.error, sizeof(w.error),
+			    "409 without its size");
+	} else if (r->status == 422) {
+		w.outcome = WITNESS_BAD_PROOF;
+		str_copy(w.error, sizeof(w.error), "422: the consistency proof "
+		    "does not extend what it holds");
+	} else if (r->outcome == DELIVERY_REFUSED) {
+		w.outcome = WITNESS_REFUSED;
+		str_copy(w.error, sizeof(w.error), r->error);
+	} else
+		str_copy(w.error, sizeof(w.error), r->error[0] != '\0' ?
+		    r->error : "unexpected answer");
+	courier_witness_reply(c, job->id, &w);
+}
+
+/* An add-checkpoint order from the keeper: one POST to the witness's
+ * upstream, whose answer the courier reads. */
+static int
+courier_witness_order(struct courier *c, const struct ipc_hdr *h)
+{
+	const struct ipc_witness_add	*a = c->msg;
+	struct ipc_witnessed		 w;
+	struct ipc_deliver		 d;
+	struct courier_job		*job;
+
+	if (h->len < sizeof(*a) || a->witness >= c->cf->nwitnesses) {
+		log_warnx("%s: malformed order from the keeper", __func__);
+		return -1;
+	}
+	memset(&w, 0, sizeof(w));
+	w.witness = a->witness;
+	w.size = a->size;
+	w.outcome = WITNESS_FAILED;
+	memset(&d, 0, sizeof(d));
+	d.seq = a->size;
+	d.upstream = (uint32_t)c->cf->witnesses[a->witness].upstream;
+	d.attempt = 1;
+	str_copy(d.path, sizeof(d.path), "/add-checkpoint");
+	str_copy(d.ctype, sizeof(d.ctype), "text/plain; charset=utf-8");
+	(void)str_printf(d.idempotency_key, sizeof(d.idempotency_key),
+	    "checkpoint-%llu", (unsigned long long)a->size);
+	if (c->njobs >= COURIER_MAX_INFLIGHT ||
+	    (job = calloc(1, sizeof(*job))) == NULL) {
+		str_copy(w.error, sizeof(w.error), "courier busy");
+		courier_witness_reply(c, h->id, &w);
+		return 0;
+	}
+	job->c = c;
+	job->id = h->id;
+	job->seq = a->size;
+	job->upstream = d.upstream;
+	job->witness = a->witness + 1;
+	job->x = exchange_new(c->pools[d.upstream], c->sha256, &d,
+	    (const char *)c->msg + sizeof(*a), h->len - sizeof(*a),
+	    courier_done, job);
+	if (job->x == NULL || exchange_keep_body(job->x,
+	    COURIER_WITNESS_BODY) == -1) {
+		exchange_free(job->x);
+		free(job);
+		str_copy(w.error, sizeof(w.error), "courier out of memory");
+		courier_witness_reply(c, h->id, &w);
+		return 0;
+	}
+	TAILQ_INSERT_TAIL(&c->queue[d.upstream], job, entry);
+	c->njobs++;
+	courier_next(c, d.upstream);
+	return 0;
+}
+
 /* exchange_done_cb: the exchange is over; report it, and after a failure
  * skip what was queued behind it (the keeper sends those again after the
  * failed row), then start the next. */
@@ -143,7 +304,12 @@ courier_done(struct exchange *x, const struct ipc_delivered *r, void *arg)
 	struct courier		*c = job->c;
 	uint32_t		 u = job->upstream;
 
-	(void)x;
+	if (job->witness != 0) {
+		courier_witnessed(c, job, x, r);
+		courier_job_free(c, job);
+		courier_next(c, u);
+		return;
+	}
 	courier_reply(c, job->id, r);
 	if (r->outcome != DELIVERY_OK) {
 		c->is_blocked[u] = 1;
@@ -180,6 +346,8 @@ courier_order(struct courier *c, const struct ipc_hdr *h)
 	struct courier_job		*job;
 	const char			*why;
 
+	if (h->type == IPC_WITNESS_ADD)
+		return courier_witness_order(c, h);
 	if (h->type != IPC_DELIVER || h->len < sizeof(*d)) {
 		log_warnx("%s: message of type %u and %u bytes from the "
 		    "keeper, not a delivery order", __func__,
@@ -349,6 +517,13 @@ courier_init(struct courier *c, struct config *cf, int keeper_fd)
 		    &cf->upstreams[i], c->ctx[i])) == NULL)
 			return -1;
 	}
+	for (i = 0; i < cf->nwitnesses; i++)
+		if (note_verifier_parse_alg(&c->wkey[i], cf->witnesses[i].key,
+		    COSIG_ALG) == -1) {
+			log_warnx("%s: witness %s: bad key", __func__,
+			    cf->witnesses[i].name);
+			return -1;
+		}
 	c->ev_term = evsignal_new(c->base, SIGTERM, courier_signal, c);
 	c->ev_int = evsignal_new(c->base, SIGINT, courier_signal, c);
 	if (c->ev_term == NULL || c->ev_int == NULL ||

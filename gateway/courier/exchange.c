@@ -68,6 +68,9 @@ struct exchange {
 	int			 refreshed;	/* second connection taken */
 	int			 interim;	/* a 1xx being skipped */
 	unsigned		 ninterim;
+	char			*keep;		/* owned: the body, if kept */
+	size_t			 keep_len, keep_max;
+	int			 keep_over;	/* the body passed keep_max */
 	char			 why[160];	/* detail of the last failure */
 };
 
@@ -88,7 +91,17 @@ exchange_on_body(struct http_msg *m, const char *p, size_t len, void *arg)
 {
 	struct exchange	*x = arg;
 
-	/* Hashed and dropped: nothing from outside reaches the keeper. */
+	if (x->keep != NULL && !x->interim) {
+		if (len > x->keep_max - x->keep_len) {
+			x->keep_over = 1;
+			return -1;
+		}
+		memcpy(x->keep + x->keep_len, p, len);
+		x->keep_len += len;
+		x->keep[x->keep_len] = '\0';
+	}
+	/* Hashed: only the digest of a delivery's answer reaches the
+	 * keeper. */
 	return EVP_DigestUpdate(x->md, p, len) == 1 ? 0 : -1;
 }
 
@@ -213,11 +226,31 @@ exchange_new(struct upstream_pool *pool, const EVP_MD *md,
 	return x;
 }
 
+int
+exchange_keep_body(struct exchange *x, size_t max)
+{
+	if ((x->keep = malloc(max + 1)) == NULL) {
+		log_warn("%s: malloc", __func__);
+		return -1;
+	}
+	x->keep[0] = '\0';
+	x->keep_max = max;
+	return 0;
+}
+
+const char *
+exchange_body(const struct exchange *x, size_t *len)
+{
+	*len = x->keep_len;
+	return x->keep != NULL ? x->keep : "";
+}
+
 void
 exchange_free(struct exchange *x)
 {
 	if (x == NULL)
 		return;
+	free(x->keep);
 	if (x->uc != NULL)
 		upstream_release(x->uc, 0);
 	if (x->deadline != NULL)
@@ -296,7 +329,10 @@ exchange_parse(struct exchange *x)
 		rc = http_msg_feed(&x->resp, (const char *)data, len, &used);
 		evbuffer_drain(in, used);
 		if (rc == HTTP_FEED_ERROR) {
-			if (x->resp.err.status == 413)
+			if (x->keep_over)
+				(void)str_printf(x->why, sizeof(x->why),
+				    "answer over %zu bytes", x->keep_max);
+			else if (x->resp.err.status == 413)
 				str_copy(x->why, sizeof(x->why),
 				    "body over 1 MiB");
 			else if (x->resp.err.status == 431)

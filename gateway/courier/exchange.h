@@ -26,6 +26,12 @@ struct exchange	*exchange_new(struct upstream_pool *pool,
 		    const EVP_MD *md, const struct ipc_deliver *d,
 		    const char *body, size_t blen, exchange_done_cb done,
 		    void *arg);
+/* Keeps the response body, up to max bytes (more fails the exchange as a
+ * malformed response), for exchange_body: the witnesses' answers, which
+ * the courier reads itself. 0 or -1 (out of memory). */
+int		 exchange_keep_body(struct exchange *, size_t max);
+/* The kept body, NUL-terminated; valid until exchange_free. */
+const char	*exchange_body(const struct exchange *, size_t *len);
 /* Sends the request. done is called later, or before this returns when no
  * connection can be had. */
 void		 exchange_start(struct exchange *);

@@ -331,8 +331,9 @@ keeper_checkpoint(evutil_socket_t fd, short what, void *arg)
 	}
 
 	/* Nothing is written while the relays are told the log cannot be:
-	 * keeper_space asks again once there is room. */
-	if (atomic_load(&k->km->unwritable))
+	 * keeper_space asks again once there is room. And no checkpoint is
+	 * signed over a log a witness says was rolled back or forked. */
+	if (atomic_load(&k->km->unwritable) || k->frozen)
 		return;
 	if (checkpoint_issue(&k->cp, k->st) == -1) {
 		if (atomic_load(&keeper_storage_failed))
@@ -357,6 +358,7 @@ keeper_checkpoint(evutil_socket_t fd, short what, void *arg)
 	}
 	if (k->cp.size != store_size(k->st))
 		keeper_cp_due(k);
+	keeper_witness_kick(k);
 	keeper_periodic_cp(k, t0);
 }
 
@@ -593,6 +595,8 @@ keeper_main(struct config *cf, int ctl_fd, struct metrics_keeper *km)
 	    k.ev_term == NULL || k.ev_space == NULL || k.ev_outbox == NULL ||
 	    k.ev_watch == NULL)
 		fatalx("%s: events", __func__);
+	if (keeper_witness_init(&k) == -1)
+		return 1;
 	/* Reads first (priority 0), the commit after them (priority 1). */
 	event_priority_set(k.ev_commit, 1);
 	event_add(k.ev_ctl, NULL);
@@ -657,6 +661,7 @@ keeper_main(struct config *cf, int ctl_fd, struct metrics_keeper *km)
 	for (i = 0; i < KEEPER_MAX_CHANS; i++)
 		keeper_chan_close(&k.chans[i]);
 	keeper_courier_gone(&k);
+	keeper_witness_free(&k);
 	event_free(k.ev_outbox);
 	event_free(k.ev_watch);
 	event_free(k.ev_ctl);

@@ -46,6 +46,7 @@ keeper_courier_gone(struct keeper *k)
 	 * honour Idempotency-Key, so a delivery made but not reported is
 	 * not made twice. */
 	memset(k->inflight, 0, sizeof(k->inflight));
+	keeper_witness_reset(k);
 }
 
 static void
@@ -96,6 +97,11 @@ keeper_courier_read(struct bufferevent *bev, void *arg)
 
 	while (k->courier != NULL &&
 	    (rc = ipc_recv(bufferevent_get_input(bev), &h, k->msg)) != 0) {
+		if (rc == 1 && h.type == IPC_WITNESSED &&
+		    h.len == sizeof(struct ipc_witnessed)) {
+			keeper_witnessed(k, k->msg);
+			continue;
+		}
 		if (rc == -1 || h.type != IPC_DELIVERED ||
 		    h.len != sizeof(struct ipc_delivered)) {
 			log_warnx("%s: bad message from the courier", __func__);
@@ -209,4 +215,5 @@ keeper_courier_new(struct keeper *k, int fd)
 	bufferevent_enable(k->courier, EV_READ | EV_WRITE);
 	log_info("courier channel open");
 	keeper_outbox_kick(k);
+	keeper_witness_kick(k);
 }

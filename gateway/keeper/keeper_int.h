@@ -15,6 +15,7 @@
 #include "keeper/ledger.h"
 
 struct bufferevent;
+struct cosigs;
 struct metrics_keeper;
 struct store;
 struct wal_flusher;
@@ -71,6 +72,19 @@ struct keeper_item {
 	int			 failed;	/* rolled back alone */
 };
 
+/* What the keeper knows of one witness (keeper_witness.c). */
+struct keeper_witness {
+	struct keeper		*k;
+	struct event		*ev;		/* asks again after a failure */
+	struct note_verifier	 key;		/* its cosignature key */
+	uint64_t		 size;		/* what it holds, as far as known */
+	uint64_t		 asked;		/* the size in flight, 0: none */
+	uint64_t		 asked_ms;
+	uint64_t		 next_ms;	/* no new question before */
+	uint64_t		 backoff_ms;
+	int			 failing;	/* said once per outage */
+};
+
 struct keeper {
 	struct event_base	*base;
 	struct config		*cf;
@@ -99,6 +113,12 @@ struct keeper {
 	struct event		*ev_watch;	/* early warnings with time */
 	struct wal_flusher	*wal;		/* NULL: SQLite checkpoints */
 	int			 wal_alerted;	/* this time past the limit */
+	/* Witnesses: their cosignatures, the newest checkpoint with the
+	 * quorum, and whether one gave evidence of a rollback or fork. */
+	struct keeper_witness	 wit[CFG_MAX_WITNESSES];
+	struct cosigs		*cosigs;
+	uint64_t		 cosigned;
+	int			 frozen;
 };
 
 /* keeper.c */
@@ -119,5 +139,14 @@ void	keeper_courier_gone(struct keeper *k);
 void	keeper_outbox_kick(struct keeper *k);
 void	keeper_outbox_timer(evutil_socket_t fd, short what, void *arg);
 void	keeper_courier_new(struct keeper *k, int fd);
+
+/* keeper_witness.c */
+int	keeper_witness_init(struct keeper *k);
+void	keeper_witness_free(struct keeper *k);
+/* Asks every witness that is idle and behind the newest checkpoint. */
+void	keeper_witness_kick(struct keeper *k);
+void	keeper_witnessed(struct keeper *k, const struct ipc_witnessed *r);
+/* The courier is gone: nothing is in flight any more. */
+void	keeper_witness_reset(struct keeper *k);
 
 #endif

@@ -702,7 +702,11 @@ ledger_instr(struct ledger *l, unsigned slot, const struct ipc_instr *m,
 	    &orig)) == 1) {
 		rc = ledger_duplicate(&x, digest, &orig, r);
 		free(orig.receipt);
-	} else if (rc == 0)
+	} else if (rc == 0 && l->frozen)
+		rc = ledger_refuse(&x, 503, "log-frozen", "a witness holds "
+		    "evidence that this log was rolled back or forked: no "
+		    "instruction is accepted until an operator acts", r);
+	else if (rc == 0)
 		rc = ledger_accept(&x, digest, r);
 	json_decref(x.instr_json);
 	instr_free(&x.in);

@@ -83,6 +83,15 @@ int	ledger_watch(struct ledger *);
 /* Inside a transaction: the WAL is past its limit (bytes of limit), once a
  * day while it lasts. -1 if the store failed. */
 int	ledger_watch_wal(struct ledger *, uint64_t bytes, uint64_t limit);
+/* Inside a transaction: the log-fork alert, raised once per witness, with
+ * what the witness said (status, the size it holds) and why it is
+ * evidence. -1 if the store failed. */
+int	ledger_watch_witness(struct ledger *, const char *witness,
+	    uint64_t log_size, uint64_t witness_size, int status,
+	    const char *why);
+/* From now on new instructions are refused (503 log-frozen); duplicates
+ * still get their receipt. */
+void	ledger_freeze(struct ledger *);
 
 /* GET /v1/transfers/{id}: the instruction's state, receipt, deliveries,
  * payments and, once a checkpoint covers its entry, an inclusion proof.

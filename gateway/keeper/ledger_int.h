@@ -52,6 +52,9 @@ struct ledger {
 	struct sign_key		*bank_keys[CFG_MAX_BANKS];
 	struct registry		*reg;			/* NULL: none configured */
 	struct alerts		*al;
+	/* A witness gave evidence of a rollback or a fork: new instructions
+	 * are refused until an operator acts. */
+	int			 frozen;
 	/* Read before the sandbox, which leaves the keeper no certificates. */
 	struct metrics_cert	 certs[64];
 	size_t			 ncerts;

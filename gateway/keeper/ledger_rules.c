@@ -798,3 +798,22 @@ ledger_watch_wal(struct ledger *l, uint64_t bytes, uint64_t limit)
 	    json_pack("{s:I, s:I}", "wal_bytes", (json_int_t)bytes,
 	    "wal_limit_bytes", (json_int_t)limit), UINT64_MAX, &raised);
 }
+
+void
+ledger_freeze(struct ledger *l)
+{
+	l->frozen = 1;
+}
+
+int
+ledger_watch_witness(struct ledger *l, const char *witness, uint64_t log_size,
+    uint64_t witness_size, int status, const char *why)
+{
+	int	raised;
+
+	return alerts_raise(l->al, "log-fork", "", "", witness,
+	    json_pack("{s:s, s:I, s:I, s:i, s:s}", "witness", witness,
+	    "log_size", (json_int_t)log_size, "witness_size",
+	    (json_int_t)witness_size, "status", status, "why", why),
+	    UINT64_MAX, &raised);
+}

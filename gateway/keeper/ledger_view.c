@@ -5,6 +5,7 @@
 
 #include "ipc.h"
 #include "keeper/alerts.h"
+#include "keeper/cosigs.h"
 #include "keeper/ledger_int.h"
 #include "keeper/outbox.h"
 #include "keeper/report.h"
@@ -124,22 +125,33 @@ ledger_payments(struct ledger *l, const char *id)
 	return arr;
 }
 
-/* An inclusion proof of entry index in the newest checkpoint, or null
- * while no checkpoint covers it yet. */
+/* An inclusion proof of entry index in the newest cosigned checkpoint, or
+ * while none covers it in the newest checkpoint (with the cosignatures it
+ * has), or null while no checkpoint covers it yet. */
 static json_t *
 ledger_proof(struct ledger *l, uint64_t index)
 {
 	uint8_t	 proof[MERKLE_MAX_PROOF][MERKLE_HASH_LEN], leaf[MERKLE_HASH_LEN];
-	char	*note = NULL, *b;
-	size_t	 nlen, n, i;
-	uint64_t size = 0;
+	char	*note = NULL, *b, *full;
+	size_t	 nlen, n, i, flen;
+	uint64_t size = 0, cs;
 	json_t	*o = NULL, *hs;
+	int	 rc;
 
-	if (store_checkpoint_latest(l->st, &note, &nlen, &size) != 0 ||
-	    size <= index) {
+	if (cosigs_latest(l->db, &cs) == -1)
+		return json_null();
+	if (cs > index) {
+		size = cs;
+		rc = store_checkpoint_at(l->st, size, &note, &nlen);
+	} else
+		rc = store_checkpoint_latest(l->st, &note, &nlen, &size);
+	if (rc != 0 || size <= index || cosigs_note(l->db, size, note, nlen,
+	    &full, &flen) == -1) {
 		free(note);
 		return json_null();
 	}
+	free(note);
+	note = full;
 	if (store_subtree(l->st, index, 0, leaf) == -1 ||
 	    merkle_inclusion_proof(store_subtree, l->st, index, size, proof[0],
 	    MERKLE_MAX_PROOF, &n) == -1 || (hs = json_array()) == NULL) {
@@ -152,9 +164,9 @@ ledger_proof(struct ledger *l, uint64_t index)
 		free(b);
 	}
 	b = ledger_b64(leaf, MERKLE_HASH_LEN);
-	o = json_pack("{s:I, s:I, s:s, s:o, s:s}", "index", (json_int_t)index,
-	    "tree_size", (json_int_t)size, "leaf_hash", b ? b : "",
-	    "hashes", hs, "checkpoint", note);
+	o = json_pack("{s:I, s:I, s:s, s:o, s:s, s:b}", "index",
+	    (json_int_t)index, "tree_size", (json_int_t)size, "leaf_hash",
+	    b ? b : "", "hashes", hs, "checkpoint", note, "cosigned", cs == size);
 	free(b);
 	free(note);
 	return o ? o : json_null();

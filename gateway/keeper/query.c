@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 
 #include "ipc.h"
+#include "keeper/cosigs.h"
 #include "keeper/merkle.h"
 #include "keeper/note.h"
 #include "keeper/query.h"
@@ -91,6 +92,40 @@ query_cp_size(struct store *st, char **note, size_t *len)
 	if (store_checkpoint_latest(st, note, len, &size) != 0)
 		return 0;
 	return size;
+}
+
+/* The newest checkpoint (or the newest cosigned one) with the witnesses'
+ * cosignatures after its own signature. */
+static void
+query_checkpoint(struct store *st, int cosigned, struct ipc_audit_reply *r,
+    char **body, size_t *blen)
+{
+	char		*note = NULL, *full;
+	size_t		 len, flen;
+	uint64_t	 size = 0;
+	int		 rc;
+
+	if (cosigned) {
+		if ((rc = cosigs_latest(store_db(st), &size)) == 0)
+			rc = size == 0 ? 1 : store_checkpoint_at(st, size, &note,
+			    &len);
+	} else
+		rc = store_checkpoint_latest(st, &note, &len, &size);
+	if (rc == 1) {
+		query_error(r, body, blen, 404, "no-checkpoint", cosigned ?
+		    "no checkpoint has the witnesses' quorum yet" :
+		    "no checkpoint has been issued yet");
+		return;
+	}
+	if (rc == -1 || cosigs_note(store_db(st), size, note, len, &full,
+	    &flen) == -1) {
+		free(note);
+		query_error(r, body, blen, 500, "internal",
+		    "cannot read the checkpoint");
+		return;
+	}
+	free(note);
+	query_ok(r, "text/plain; charset=utf-8", full, body, blen);
 }
 
 static void
@@ -273,16 +308,14 @@ query_answer(struct store *st, const struct ipc_audit_query *q,
 	*blen = 0;
 	switch (q->what) {
 	case AUDIT_CHECKPOINT:
-		if (query_cp_size(st, &note, &len) == 0) {
-			query_error(r, body, blen, 404, "no-checkpoint",
-			    "no checkpoint has been issued yet");
-			return;
-		}
-		query_ok(r, "text/plain; charset=utf-8", note, body, blen);
+		query_checkpoint(st, q->a == 1, r, body, blen);
 		return;
 	case AUDIT_INCLUSION:
 		size = q->b;
-		if (size == 0) {
+		/* Against the newest cosigned checkpoint once one covers the
+		 * entry: a proof an agency can check with the witnesses. */
+		if (size == 0 && (cosigs_latest(store_db(st), &size) == -1 ||
+		    size <= q->a)) {
 			size = query_cp_size(st, &note, &len);
 			free(note);
 		}

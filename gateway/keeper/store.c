@@ -43,7 +43,7 @@ static const char store_schema[] =
 
 enum store_stmt {
 	ST_INSERT_ENTRY, ST_INSERT_NODE, ST_LEAF, ST_NODE, ST_ENTRY,
-	ST_INSERT_CP, ST_LATEST_CP, ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
+	ST_INSERT_CP, ST_LATEST_CP, ST_CP_AT, ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
 	ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_COUNT
 };
 
@@ -57,6 +57,7 @@ static const char *const store_sql[ST_COUNT] = {
 	    "VALUES (?, strftime('%s', 'now'), ?)",
 	[ST_LATEST_CP] = "SELECT size, note FROM checkpoints "
 	    "WHERE size = (SELECT max(size) FROM checkpoints)",
+	[ST_CP_AT] = "SELECT size, note FROM checkpoints WHERE size = ?",
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
@@ -466,12 +467,12 @@ store_checkpoint_add(struct store *s, uint64_t size, const char *note,
 	return rc == SQLITE_DONE ? 0 : store_fail(s, "insert checkpoint");
 }
 
-int
-store_checkpoint_latest(struct store *s, char **note, size_t *len,
-    uint64_t *size)
+/* The checkpoint row st selects: 0, 1 if none, -1. */
+static int
+store_checkpoint_row(struct store *s, sqlite3_stmt *st, char **note,
+    size_t *len, uint64_t *size)
 {
-	sqlite3_stmt	*st = s->st[ST_LATEST_CP];
-	int		 rc, n;
+	int	rc, n;
 
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE) {
@@ -480,7 +481,7 @@ store_checkpoint_latest(struct store *s, char **note, size_t *len,
 	}
 	if (rc != SQLITE_ROW) {
 		sqlite3_reset(st);
-		return store_fail(s, "latest checkpoint");
+		return store_fail(s, "read checkpoint");
 	}
 	*size = (uint64_t)sqlite3_column_int64(st, 0);
 	n = sqlite3_column_bytes(st, 1);
@@ -493,6 +494,22 @@ store_checkpoint_latest(struct store *s, char **note, size_t *len,
 	*len = (size_t)n;
 	sqlite3_reset(st);
 	return 0;
+}
+
+int
+store_checkpoint_latest(struct store *s, char **note, size_t *len,
+    uint64_t *size)
+{
+	return store_checkpoint_row(s, s->st[ST_LATEST_CP], note, len, size);
+}
+
+int
+store_checkpoint_at(struct store *s, uint64_t size, char **note, size_t *len)
+{
+	uint64_t	got;
+
+	sqlite3_bind_int64(s->st[ST_CP_AT], 1, (sqlite3_int64)size);
+	return store_checkpoint_row(s, s->st[ST_CP_AT], note, len, &got);
 }
 
 int

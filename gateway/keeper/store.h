@@ -56,8 +56,10 @@ int	store_entry(struct store *, uint64_t index, char **data, size_t *len);
 /* Records a signed checkpoint note for size (inside a transaction). */
 int	store_checkpoint_add(struct store *, uint64_t size, const char *note,
 	    size_t len);
-/* The newest checkpoint: *note is the caller's (free). 0, 1 if there is
- * none, -1 on error. */
+/* The checkpoint of size, or the newest: *note is the caller's (free).
+ * 0, 1 if there is none, -1 on error. */
+int	store_checkpoint_at(struct store *, uint64_t size, char **note,
+	    size_t *len);
 int	store_checkpoint_latest(struct store *, char **note, size_t *len,
 	    uint64_t *size);
 

@@ -47,7 +47,7 @@ admin_ready_reply(struct admin_probe *p)
 	char			 body[4096], item[CFG_NAME_MAX + 64];
 	unsigned		 alive;
 	size_t			 i;
-	int			 ready;
+	int			 ready, frozen;
 
 	if (c != NULL) {
 		c->probe = NULL;
@@ -61,9 +61,13 @@ admin_ready_reply(struct admin_probe *p)
 			str_append(body, sizeof(body), item);
 			ready = ready && p->slot[i].up;
 		}
-		str_printf(item, sizeof(item),
-		    "},\"workers\":%u,\"status\":\"%s\"}\n", alive,
-		    ready ? "ready" : "not-ready");
+		/* A witness's evidence of a rollback or fork: the keeper
+		 * refuses instructions until an operator acts. */
+		frozen = atomic_load(&r->rt->kmetrics->log_frozen);
+		ready = ready && !frozen;
+		str_printf(item, sizeof(item), "},\"workers\":%u,\"log\":"
+		    "\"%s\",\"status\":\"%s\"}\n", alive, frozen ? "frozen" :
+		    "ok", ready ? "ready" : "not-ready");
 		str_append(body, sizeof(body), item);
 		conn_reply(c, ready ? 200 : 503, "application/json", body,
 		    strlen(body));

@@ -452,6 +452,11 @@ audit_request(struct relay_conn *c, const char *url, size_t len)
 	if (plen == 17 && memcmp(url, "/audit/checkpoint", 17) == 0) {
 		q.what = AUDIT_CHECKPOINT;
 		a = b = 0;
+	} else if (plen == 26 &&
+	    memcmp(url, "/audit/checkpoint/cosigned", 26) == 0) {
+		q.what = AUDIT_CHECKPOINT;
+		q.a = 1;	/* the newest with the witnesses' quorum */
+		a = b = 0;
 	} else if (plen == 22 && memcmp(url, "/audit/proof/inclusion", 22) == 0) {
 		q.what = AUDIT_INCLUSION;
 		a = audit_param(qs, qlen, "index", &q.a);

@@ -395,7 +395,8 @@ class GatewayConfig:
                  slow_upstream_timeout="1s", down_port=None, access_log=None,
                  extra_routes=(), extra_upstreams=(), agencies=None,
                  bank_charset="GB18030", bank_key="bank-sign.key", courier=None,
-                 accounts=None, rules=None, keeper=(), listener_extra=None):
+                 accounts=None, rules=None, keeper=(), listener_extra=None,
+                 witnesses=()):
         self.workdir = workdir
         self.agency_port = agency_port
         self.admin_port = admin_port
@@ -471,6 +472,20 @@ class GatewayConfig:
             kv("pool", 8)
             for k, v in (more[0] if more else {}).items():
                 kv(k, v)
+        # Witnesses (name, port, cosignature vkey), each behind its own upstream.
+        for name, port, vkey in witnesses:
+            sec("upstream witness-" + name)
+            kv("url", "https://%s:%d" % (LOCAL, port))
+            kv("ca", ca_file())
+            kv("crl", os.path.join(CERTS, "crl.pem"))
+            kv("cert", cert("gateway-client"))
+            kv("key", key("gateway-client"))
+            kv("connect_timeout", "2s")
+            kv("timeout", "5s")
+            kv("pool", 2)
+            sec("witness " + name)
+            kv("upstream", "witness-" + name)
+            kv("key", vkey)
         routes = []
         if "finance" in stubs:
             routes += [("finance-passthrough", "/pass/finance/", "GET, POST, PUT",
