@@ -51,7 +51,8 @@ agency_org() {
 	*) die "unknown agency $1" ;;
 	esac
 }
-STUBS="stub-finance stub-hrss stub-bank"
+# Servers on loopback for development: stub agencies and the witnesses.
+STUBS="stub-finance stub-hrss stub-bank witness-1-tls witness-2-tls"
 # Agencies whose certificates come from the agency intermediate.
 VIA_AGENCY_CA="auditor"
 
@@ -61,7 +62,8 @@ agency-ca.crt agency-ca.key stub-revoked.crt stub-revoked.key
 gateway.crt gateway.key gateway-fullchain.crt gateway-client.crt gateway-client.key
 expired.crt expired.key revoked.crt revoked.key crl.pem
 rogue-ca.crt rogue-ca.key rogue.crt rogue.key unpinned.crt unpinned.key pins.txt
-log.key log.pub signing.key signing.pub bank-sign.key bank-sign.pub"
+log.key log.pub signing.key signing.pub bank-sign.key bank-sign.pub
+witness-1.key witness-1.vkey witness-2.key witness-2.vkey"
 for n in $AGENCIES; do FILES="$FILES $n.crt $n.key $n.pem"; done
 for n in $STUBS; do FILES="$FILES $n.crt $n.key"; done
 
@@ -221,13 +223,28 @@ run openssl genpkey -algorithm ed25519 -out "$out/signing.key"
 run openssl pkey -in "$out/signing.key" -pubout -out "$out/signing.pub"
 run openssl genpkey -algorithm SM2 -out "$out/bank-sign.key"
 run openssl pkey -in "$out/bank-sign.key" -pubout -out "$out/bank-sign.pub"
+# Two development witnesses (`make run` starts them) and their cosignature
+# verifier keys, which the development configuration names (C2SP
+# tlog-cosignature: name+id+base64(0x04 || key), the id being the first 4
+# bytes of SHA-256(name || 0x0A || 0x04 || key)).
+for w in 1 2; do
+	run openssl genpkey -algorithm ed25519 -out "$out/witness-$w.key"
+	openssl pkey -in "$out/witness-$w.key" -pubout -outform DER |
+		tail -c 32 >"$work/witness.pub" || die "witness-$w: no public key"
+	name="witness-$w.dev.gateway.local"
+	id=$({ printf '%s\n\004' "$name"; cat "$work/witness.pub"; } |
+		openssl dgst -sha256 -binary | head -c 4 | od -An -tx1 | tr -d ' \n')
+	b64=$({ printf '\004'; cat "$work/witness.pub"; } | base64 -w0)
+	[ ${#id} -eq 8 ] && [ ${#b64} -eq 44 ] || die "witness-$w: bad vkey"
+	echo "$name+$id+$b64" >"$out/witness-$w.vkey"
+done
 
 # Keys and .pem stay 0600 (umask); public material may be read by others.
 cd "$out"
 pub=
 for f in $FILES; do
 	case $f in
-	*.crt | crl.pem | pins.txt | *.pub) pub="$pub $f" ;;
+	*.crt | crl.pem | pins.txt | *.pub | *.vkey) pub="$pub $f" ;;
 	esac
 done
 # shellcheck disable=SC2086

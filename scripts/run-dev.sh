@@ -25,6 +25,33 @@ for name in finance hrss bank; do
 	port=$((port + 1))
 done
 
+# Two witnesses of the audit log (config/gateway.conf names them and their
+# keys, made by `make pki`); their configuration needs this machine's log key.
+logvkey=$(build/gatewayctl audit vkey -c config/gateway.conf)
+for w in 1 2; do
+	cat >"$state/witness-$w.conf" <<CONF
+# written by scripts/run-dev.sh (see config/witness.conf for every key)
+[witness]
+name = witness-$w.dev.gateway.local
+key = $pki/witness-$w.key
+database = $state/witness-$w.db
+
+[listener]
+listen = 127.0.0.1:945$w
+cert = $pki/witness-$w-tls.crt
+key = $pki/witness-$w-tls.key
+ca = $pki/ca.crt
+crl = $pki/crl.pem
+
+[log gateway.dev.local/audit]
+vkey = $logvkey
+pin_cert = $pki/gateway-client.crt
+CONF
+	build/witnessd -t -c "$state/witness-$w.conf" >/dev/null
+	build/witnessd -c "$state/witness-$w.conf" 2>>"$state/witnesses.log" &
+	pids="$pids $!"
+done
+
 build/gatewayd -t -c config/gateway.conf
 build/gatewayd -c config/gateway.conf &
 pids="$pids $!"
@@ -47,6 +74,10 @@ gateway agency listener: https://127.0.0.1:8443/  (mutual TLS, agency certificat
 gateway admin listener:  https://127.0.0.1:8444/  (mutual TLS, admin certificate)
 stub agencies: finance 127.0.0.1:9441, hrss 127.0.0.1:9442, bank 127.0.0.1:9443
 stub records:  $state/stub-*.jsonl
+witnesses:     127.0.0.1:9451, 127.0.0.1:9452 (log: $state/witnesses.log)
+
+The newest checkpoint both witnesses cosigned (signed note: the log's line, then theirs):
+curl --cacert $pki/ca.crt --cert $pki/finance.crt --key $pki/finance.key https://127.0.0.1:8443/audit/checkpoint/cosigned
 
 A remittance advice from Lanzhou's finance bureau: signed, logged, delivered to the finance stub
 (send it twice: the same receipt comes back):
