@@ -327,7 +327,7 @@ ledger_file_signature(const struct sign_key *k, json_t *fsig, char *out,
 
 	distid[0] = '\0';
 	if (k->alg == SIGN_ALG_SM2) {
-		/* An sf-string is printable ASCII with '"' and '\\' escaped. */
+		/* An sf-string is printable ASCII, '"' and backslash escaped. */
 		n = strlen(", distid=\"");
 		memcpy(distid, ", distid=\"", n);
 		for (i = 0; i < k->sm2_id_len; i++) {
