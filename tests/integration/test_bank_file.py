@@ -72,8 +72,9 @@ class BankFileSignature(unittest.TestCase):
         post("finance", "/v1/plans/BF-PLAN-1/review", M.review(total=500000))
         post("hrss", "/v1/disbursements", M.disbursement("BF-DISB-1", [("BF-PLAN-1", 500000)]))
         rec = env.stubs["bank"].wait_record("/inbox/pain.001")[0]
-        # The stub bank checked the transport signature as before.
+        # The stub bank checked the transport signature as before, and the file's.
         self.assertEqual(rec.get("signature"), "ok", rec)
+        self.assertEqual(rec.get("file_signature"), "ok", rec)
         with open(os.path.join(saved, "%d.body" % rec["seq"]), "rb") as f:
             body = f.read()
         with open(os.path.join(saved, "%d.headers.json" % rec["seq"])) as f:
