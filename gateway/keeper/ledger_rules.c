@@ -415,8 +415,12 @@ ledger_bank_file(struct ledger_ctx *x, const struct pain001_input *pin,
 	    "content_type", ctype, "content_digest", digest,
 	    "signature_input", input, "signature", sig, "key_id", k->key_id,
 	    "file_signature", fsig);
+	if (*desc == NULL) {
+		log_warnx("%s: %s: out of memory", __func__, x->in.id);
+		goto fail;
+	}
 	json_decref(fsig);
-	return *desc ? 0 : -1;
+	return 0;
 
 fail:
 	json_decref(fsig);
