@@ -133,8 +133,8 @@ struct ipc_transfer_query {
 
 /* One delivery attempt of an outbox row; the body follows. headers holds
  * extra "Name: value\r\n" lines the keeper made (Content-Digest,
- * Signature-Input, Signature); the courier adds Host, Content-Type,
- * Content-Length and Idempotency-Key itself. */
+ * Signature-Input, Signature, File-Signature); the courier adds Host,
+ * Content-Type, Content-Length and Idempotency-Key itself. */
 struct ipc_deliver {
 	uint64_t	seq;		/* the outbox row */
 	uint32_t	upstream;	/* index into config.upstreams */

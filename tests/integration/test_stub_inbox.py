@@ -1,5 +1,6 @@
 """stubd as a delivery inbox: Idempotency-Key replays, --save-bodies, and bank mode
-(--verify-key: RFC 9421 signatures checked, pain.001 answered with pain.002 RCVD).
+(--verify-key: RFC 9421 signatures checked, a File-Signature's verdict recorded, pain.001
+answered with pain.002 RCVD).
 
 The stubs run alone (no gateway) on ports 19600-19699; requests are signed here with
 tests/integration/httpsig_check.py (Python and the openssl command line), so this also
@@ -8,6 +9,7 @@ shows stubd's C verifier accepting an independent signer's messages.
 Run: python3 -m unittest tests.integration.test_stub_inbox -v   (after make)
 """
 
+import base64
 import hashlib
 import json
 import os
@@ -153,6 +155,27 @@ class StubInboxTest(unittest.TestCase):
         h = httpsig_check.sign(key or self.keys[alg][0], "POST", path, ctype, body, **kw)
         return {"Content-Type": ctype, "Content-Digest": h["content-digest"],
                 "Signature-Input": h["signature-input"], "Signature": h["signature"]}
+
+    def file_signature(self, key_alg, body, key=None, **over):
+        """A File-Signature value as the gateway writes it: a detached signature over
+        body by openssl (DER for ECDSA and SM2); over replaces alg, keyid or distid."""
+        alg = key_alg
+        key = key or self.keys[alg][0]
+        bpath = os.path.join(self.dir, "file-" + token())
+        with open(bpath, "wb") as f:
+            f.write(body)
+        args = {"ed25519": [], "ecdsa-p256": ["-digest", "sha256"],
+                "sm2": ["-digest", "sm3", "-pkeyopt",
+                        "distid:" + httpsig_check.SM2_DEFAULT_ID]}[alg]
+        r = subprocess.run(["openssl", "pkeyutl", "-sign", "-inkey", key, "-rawin"] + args
+                           + ["-in", bpath], capture_output=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        params = {"alg": alg, "keyid": httpsig_check.key_info(key, private=True)[1]}
+        if alg == "sm2":
+            params["distid"] = httpsig_check.SM2_DEFAULT_ID
+        params.update(over)
+        return "".join('%s="%s", ' % kv for kv in params.items()) + \
+            "sig=:%s:" % base64.b64encode(r.stdout).decode()
 
     def assert_error(self, r, status, code):
         self.assertEqual(r.status, status, r)
@@ -308,6 +331,30 @@ class StubInboxTest(unittest.TestCase):
                 self.assertEqual(saved, body)
                 self.assertTrue(httpsig_check.verify(self.keys[alg][1], "POST", path,
                                                      headers, saved))
+
+    def test_bank_file_signature_recorded(self):
+        """File-Signature is checked and its verdict recorded, never enforced: the
+        transport signature alone decides the answer."""
+        for alg, port in PORT_BANK.items():
+            with self.subTest(alg=alg):
+                body = pain001("MSG-" + token())
+                cases = [(None, None), (self.file_signature(alg, body), "ok"),
+                         (self.file_signature(alg, body + b" "), "bad-file-signature"),
+                         (self.file_signature(alg, body, alg="ed448"), "alg-mismatch"),
+                         (self.file_signature(alg, body, keyid="0" * 16), "wrong-key"),
+                         ('alg="%s", sig=:AAAA:' % alg, "bad-file-signature-header")]
+                if alg == "sm2":
+                    cases.append((self.file_signature(alg, body, distid="1234"),
+                                  "distid-mismatch"))
+                for value, verdict in cases:
+                    path = PATH + "/" + token()
+                    h = self.signed(alg, body, path)
+                    if value is not None:
+                        h["File-Signature"] = value
+                    self.assertEqual(post(port, path, body, h).status, 202)
+                    rec = self.bank[alg].record_of(path)
+                    self.assertEqual((rec["signature"], rec["file_signature"]),
+                                     ("ok", verdict), value)
 
     def test_bank_tampered_body_401(self):
         for alg, port in PORT_BANK.items():

@@ -204,6 +204,7 @@ struct stub_record_info {
 	const char		*idempotency_key;	/* NULL: none */
 	int			 replayed;
 	const char		*signature;	/* "ok", a reason, NULL */
+	const char		*file_signature;	/* the same, File-Signature */
 };
 int		 stub_record_open(const char *path);
 void		 stub_record_seq_start(uint64_t last);
@@ -233,6 +234,8 @@ int		 stub_save_write(const struct stub_cfg *cfg, uint64_t seq,
 int		 stub_bank_load(struct stub_cfg *cfg);
 void		 stub_bank_free(struct stub_cfg *cfg);
 const char	*stub_bank_verify(const struct stub_cfg *cfg,
+		    const struct stub_req *req);
+const char	*stub_bank_verify_file(const struct stub_cfg *cfg,
 		    const struct stub_req *req);
 int		 stub_bank_pain002(const struct stub_cfg *cfg,
 		    const struct stub_req *req, uint64_t seq,

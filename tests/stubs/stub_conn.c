@@ -368,6 +368,7 @@ stub_conn_dispatch(struct stub_conn *c)
 	struct stub_record_info	 ri;
 	const char		*code = "stub_fail", *msg = "failure injected by stubd";
 	const char		*sig_why = NULL, *signature = NULL, *h;
+	const char		*file_signature = NULL;
 	char			 key[STUB_INBOX_KEY_MAX];
 	struct timeval		 tv;
 	uint64_t		 seq;
@@ -383,6 +384,9 @@ stub_conn_dispatch(struct stub_conn *c)
 	if (cfg->verify_key != NULL && post) {
 		sig_why = stub_bank_verify(cfg, req);
 		signature = sig_why != NULL ? sig_why : "ok";
+		/* Recorded, not enforced: the transport signature decides,
+		 * File-Signature is what the bank would archive. */
+		file_signature = stub_bank_verify_file(cfg, req);
 	}
 	/* key_state: 0 no key, 1 a key in key, -1 an unusable one. */
 	if (post && (h = stub_req_header(req, "Idempotency-Key")) != NULL)
@@ -436,6 +440,7 @@ stub_conn_dispatch(struct stub_conn *c)
 	ri.idempotency_key = key_state == 1 ? key : NULL;
 	ri.replayed = c->resp.replayed;
 	ri.signature = signature;
+	ri.file_signature = file_signature;
 	ri.req = req;
 	ri.client_cn = c->cn;
 	ri.client_spki = c->spki;

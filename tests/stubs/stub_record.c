@@ -107,6 +107,10 @@ stub_record_build(struct evbuffer *b, const struct stub_cfg *cfg,
 	    info->replayed ? "true" : "false") < 0 ||
 	    (info->signature != NULL ? stub_json_str(b, info->signature) :
 	    evbuffer_add(b, "null", 4)) == -1 ||
+	    evbuffer_add(b, ",\"file_signature\":",
+	    sizeof(",\"file_signature\":") - 1) == -1 ||
+	    (info->file_signature != NULL ? stub_json_str(b,
+	    info->file_signature) : evbuffer_add(b, "null", 4)) == -1 ||
 	    evbuffer_add(b, "}\n", 2) == -1)
 		return -1;
 	return 0;

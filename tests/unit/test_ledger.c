@@ -27,6 +27,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include "adapters/adapter.h"
@@ -36,8 +37,10 @@
 #include "config.h"
 #include "ipc.h"
 #include "keeper/ledger.h"
+#include "keeper/outbox.h"
 #include "keeper/registry.h"
 #include "keeper/report.h"
+#include "keeper/sign.h"
 #include "keeper/store.h"
 #include "log.h"
 #include "util.h"
@@ -1523,6 +1526,88 @@ test_disbursement_payee_from_registry(void **state)
 	assert_true(lt_plan_figure(t, "P-JYG", "disbursed_fen") == 30001);
 }
 
+/* The queued pain.001 row (the caller clears it). */
+static void
+lt_pain001_row(struct lt *t, struct outbox_row *row)
+{
+	enum outbox_state	st;
+	uint64_t		seq;
+
+	for (seq = 1; seq < 64; seq++) {
+		memset(row, 0, sizeof(*row));
+		if (outbox_get(ledger_outbox(t->lg), seq, row, &st) == 1 &&
+		    strcmp(row->path, "/inbox/pain.001") == 0)
+			return;
+		outbox_row_clear(row);
+	}
+	fail_msg("no pain.001 in the outbox");
+}
+
+/*
+ * The bank file carries a detached signature over its exact bytes in
+ * File-Signature, by the bank's key (the development one is SM2), that the
+ * public key alone verifies and that fails for a file one bit off; the audit
+ * entry records the same signature.
+ */
+static void
+test_disbursement_file_signature(void **state)
+{
+	struct lt		*t = lt_open_quiet(state);
+	struct outbox_row	 row;
+	struct sign_key		*pub = NULL;
+	json_t			*e, *fs;
+	char			*data = NULL, want[128], b64[128];
+	const char		*v, *end;
+	uint8_t			 sig[SIGN_MAX_SIG + 3];
+	size_t			 dlen = 0, n;
+	int			 slen;
+
+	lt_approved_plan(t, "P-LZ", LT_LZ, "2024-03", 70000, 70000);
+	lt_disburse(t, "D-SIG", "P-LZ", 70000);
+	assert_int_equal(sign_key_load_public("certs/dev/bank-sign.pub", &pub),
+	    0);
+	assert_int_equal(pub->alg, SIGN_ALG_SM2);
+
+	/* The header: alg, the bank key's id, the GM/T default id, sig. */
+	lt_pain001_row(t, &row);
+	assert_non_null(v = strstr(row.headers, "\r\nFile-Signature: "));
+	v += strlen("\r\nFile-Signature: ");
+	assert_non_null(end = strstr(v, "\r\n"));
+	assert_int_equal(str_printf(want, sizeof(want), "alg=\"sm2\", keyid=\"%s\", "
+	    "distid=\"" SIGN_SM2_DEFAULT_ID "\", sig=:", pub->key_id), 0);
+	assert_true(strncmp(v, want, strlen(want)) == 0);
+	v += strlen(want);
+	assert_true(end - v >= 2 && end[-1] == ':');
+	n = (size_t)(end - v - 1);
+	assert_true(n < sizeof(b64) && n % 4 == 0);
+	memcpy(b64, v, n);
+	b64[n] = '\0';
+	assert_true((slen = EVP_DecodeBlock(sig, (const unsigned char *)b64,
+	    (int)n)) > 0);
+	slen -= (b64[n - 1] == '=') + (b64[n - 2] == '=');
+
+	/* Verified over the exact bytes delivered; one flipped bit fails. */
+	assert_int_equal(sign_verify(pub, row.body, row.blen, sig,
+	    (size_t)slen), 0);
+	row.body[row.blen / 2] ^= 0x01;
+	assert_int_equal(sign_verify(pub, row.body, row.blen, sig,
+	    (size_t)slen), -1);
+
+	/* The audit entry holds the same signature, alg, key id and SM2 id. */
+	assert_int_equal(store_entry(t->st, t->reply.index, &data, &dlen), 0);
+	assert_non_null(e = json_loadb(data, dlen, 0, NULL));
+	assert_non_null(fs = json_object_get(json_object_get(e, "file"),
+	    "file_signature"));
+	assert_string_equal(lt_str(fs, "alg"), "sm2");
+	assert_string_equal(lt_str(fs, "key_id"), pub->key_id);
+	assert_string_equal(lt_str(fs, "sm2_id"), SIGN_SM2_DEFAULT_ID);
+	assert_string_equal(lt_str(fs, "value"), b64);
+	json_decref(e);
+	free(data);
+	outbox_row_clear(&row);
+	sign_key_free(pub);
+}
+
 /* ================= duplicates ================= */
 
 /* The same id and content again: the original receipt, byte for byte,
@@ -2395,6 +2480,7 @@ main(void)
 		LT_TEST(test_disbursement_budget_rejected_gives_back),
 		LT_TEST(test_disbursement_budget_lines_add_up),
 		LT_TEST(test_disbursement_payee_from_registry),
+		LT_TEST(test_disbursement_file_signature),
 		LT_TEST(test_duplicate_same_content),
 		LT_TEST(test_duplicate_conflict),
 		LT_TEST(test_bad_instruction),
