@@ -129,6 +129,8 @@ struct ipc_transfer_query {
 	uint32_t	role;
 	uint32_t	kind;		/* 0: any kind */
 	char		id[40];
+	uint32_t	receipt;	/* 1: GET /v1/receipts/{kind}/{id} */
+	uint32_t	pad;
 };
 
 /* One delivery attempt of an outbox row; the body follows. headers holds

@@ -118,23 +118,39 @@ ledger_refuse(struct ledger_ctx *x, int status, const char *rule,
 	return ledger_refuse_alert(x, status, rule, detail, r, NULL, NULL, NULL);
 }
 
-/* The receipt: what the caller keeps as proof of acceptance. */
+/* The receipt: what the caller keeps as proof of acceptance. It commits
+ * to the log: its own signature covers the instruction's digest and
+ * signature, the log's origin, the entry's index and its leaf hash, so a
+ * receipt checked against a cosigned checkpoint shows the log it came
+ * from holds the instruction there. */
 int
 ledger_receipt(struct ledger_ctx *x, json_t *sig, uint64_t index,
     const char *status, char **out, size_t *len)
 {
-	json_t	*o;
-	char	 d[80];
-	int	 rc;
+	uint8_t	 leaf[MERKLE_HASH_LEN];
+	json_t	*o, *rsig = NULL;
+	char	 d[80], *b64 = NULL, *msg = NULL;
+	size_t	 mlen;
+	int	 rc = -1;
 
 	str_printf(d, sizeof(d), "sha-256:%s", x->digest_hex);
-	o = json_pack("{s:s, s:s, s:s, s:I, s:s, s:O}", "status", status,
-	    "kind", instr_kind_name(x->in.kind), "id", x->in.id,
-	    "audit_index", (json_int_t)index, "digest", d, "signature", sig);
+	if (store_subtree(x->l->st, index, 0, leaf) == -1 ||
+	    (b64 = ledger_b64(leaf, sizeof(leaf))) == NULL)
+		goto done;
+	o = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:O}", "status",
+	    status, "kind", instr_kind_name(x->in.kind), "id", x->in.id,
+	    "audit_index", (json_int_t)index, "leaf_hash", b64, "log",
+	    x->l->cf->keeper.origin, "digest", d, "signature", sig);
 	if (o == NULL)
-		return -1;
-	rc = jcs_serialize(o, out, len);
+		goto done;
+	if (jcs_serialize(o, &msg, &mlen) == 0 &&
+	    (rsig = ledger_sign(x->l->key, msg, mlen)) != NULL &&
+	    json_object_set_new(o, "receipt_signature", rsig) == 0)
+		rc = jcs_serialize(o, out, len);
 	json_decref(o);
+done:
+	free(b64);
+	free(msg);
 	return rc;
 }
 

@@ -238,16 +238,20 @@ ledger_transfer(struct ledger *l, const struct ipc_transfer_query *q,
 		return;
 	}
 	rec = json_loadb(row.receipt, row.rlen, 0, NULL);
-	o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:o, s:o, s:o}",
-	    "kind", instr_kind_name(kind), "id", q->id,
-	    "state", ledger_state_names[row.state], "agency", row.agency,
-	    "audit_index", (json_int_t)row.entry,
-	    "receipt", rec ? rec : json_null(),
-	    "deliveries", outbox_of(l->ob, instr_kind_name(kind), q->id),
-	    "proof", ledger_proof(l, row.entry));
-	if (o != NULL && kind == INSTR_DISBURSEMENT)
+	if (q->receipt)
+		o = json_pack("{s:o, s:o}", "receipt", rec ? rec : json_null(),
+		    "proof", ledger_proof(l, row.entry));
+	else
+		o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:o, s:o, s:o}",
+		    "kind", instr_kind_name(kind), "id", q->id,
+		    "state", ledger_state_names[row.state], "agency",
+		    row.agency, "audit_index", (json_int_t)row.entry,
+		    "receipt", rec ? rec : json_null(),
+		    "deliveries", outbox_of(l->ob, instr_kind_name(kind),
+		    q->id), "proof", ledger_proof(l, row.entry));
+	if (o != NULL && !q->receipt && kind == INSTR_DISBURSEMENT)
 		json_object_set_new(o, "payments", ledger_payments(l, q->id));
-	if (o != NULL && kind == INSTR_PLAN) {
+	if (o != NULL && !q->receipt && kind == INSTR_PLAN) {
 		json_object_set_new(o, "amount_fen", json_integer(row.amount));
 		json_object_set_new(o, "approved_fen", row.approved >= 0 ?
 		    json_integer(row.approved) : json_null());

@@ -33,6 +33,7 @@ enum transfer_ep {
 	TE_BANK_STATUS,
 	TE_BANK_NOTIFICATIONS,
 	TE_TRANSFERS,		/* GET /v1/transfers/{id} */
+	TE_RECEIPTS,		/* GET /v1/receipts/{kind}/{id} */
 	TE_REPORT,		/* GET /v1/reports/reconciliation?period= */
 	TE_ALERTS,		/* GET /v1/alerts[?since=N] */
 };
@@ -199,6 +200,9 @@ transfer_read_head(struct relay_conn *c, struct transfer *t, const char *url,
 	if (len >= 14 && memcmp(url, "/v1/transfers/", 14) == 0) {
 		t->read = TE_TRANSFERS;
 		str_copy(t->name, sizeof(t->name), "v1/transfers");
+	} else if (len >= 13 && memcmp(url, "/v1/receipts/", 13) == 0) {
+		t->read = TE_RECEIPTS;
+		str_copy(t->name, sizeof(t->name), "v1/receipts");
 	} else if (n == 26 && memcmp(url, "/v1/reports/reconciliation", 26) ==
 	    0) {
 		t->read = TE_REPORT;
@@ -212,7 +216,8 @@ transfer_read_head(struct relay_conn *c, struct transfer *t, const char *url,
 		conn_reply_error(c, 405, "method-not-allowed",
 		    "this endpoint is read with GET");
 	/* Reports and alerts are for the fund's authorities and auditors. */
-	else if (t->read != TE_TRANSFERS && ag->role != ROLE_FINANCE &&
+	else if (t->read != TE_TRANSFERS && t->read != TE_RECEIPTS &&
+	    ag->role != ROLE_FINANCE &&
 	    ag->role != ROLE_HRSS && ag->role != ROLE_ADMIN &&
 	    ag->role != ROLE_AUDITOR)
 		conn_reply_error(c, 403, "role-not-allowed",
@@ -382,6 +387,44 @@ transfer_query(struct relay_conn *c, const char *url, size_t len)
 	audit_transfer_query(c, &q);
 }
 
+/* GET /v1/receipts/{kind}/{id}: the receipt with its inclusion proof in
+ * the newest cosigned checkpoint, for whoever may read the transfer. */
+static void
+transfer_receipt_query(struct relay_conn *c, const char *url, size_t len)
+{
+	const struct cfg_agency		*ag = &c->r->cf->agencies[c->agency];
+	struct ipc_transfer_query	 q;
+	const char			*p = url + 13, *end = url + len, *slash;
+	enum instr_kind			 k;
+
+	memset(&q, 0, sizeof(q));
+	if (memchr(p, '?', (size_t)(end - p)) != NULL) {
+		conn_reply_error(c, 400, "bad-query", "no parameters here");
+		return;
+	}
+	if ((slash = memchr(p, '/', (size_t)(end - p))) != NULL)
+		for (k = INSTR_COLLECTION; k <= INSTR_BANK_NOTIFICATION; k++)
+			if (strlen(instr_kind_name(k)) == (size_t)(slash - p) &&
+			    memcmp(p, instr_kind_name(k), (size_t)(slash - p)) ==
+			    0)
+				q.kind = k;
+	if (q.kind == 0 || (size_t)(end - slash - 1) == 0 ||
+	    (size_t)(end - slash - 1) >= sizeof(q.id)) {
+		conn_reply_error(c, 404, "no-receipt",
+		    "no such receipt: /v1/receipts/{kind}/{id}");
+		return;
+	}
+	memcpy(q.id, slash + 1, (size_t)(end - slash - 1));
+	if (!instr_id_ok(q.id)) {
+		conn_reply_error(c, 400, "bad-id", "not an instruction id");
+		return;
+	}
+	str_copy(q.agency, sizeof(q.agency), ag->name);
+	q.role = ag->role;
+	q.receipt = 1;
+	audit_transfer_query(c, &q);
+}
+
 /* Runs the endpoint's adapter over the whole body. 0 and *in filled, or -1
  * with err. */
 static int
@@ -408,6 +451,7 @@ transfer_parse(struct relay_conn *c, struct transfer *t, const char *body,
 	case TE_BANK_NOTIFICATIONS:
 		return camt054_parse(body, len, cs, in, err);
 	case TE_TRANSFERS:
+	case TE_RECEIPTS:
 	case TE_REPORT:
 	case TE_ALERTS:
 		break;
@@ -431,6 +475,10 @@ transfer_done(struct relay_conn *c, const char *url, size_t ulen)
 
 	if (t->read == TE_REPORT || t->read == TE_ALERTS) {
 		transfer_report(c, t, url, ulen);
+		return;
+	}
+	if (t->read == TE_RECEIPTS) {
+		transfer_receipt_query(c, url, ulen);
 		return;
 	}
 	if (t->def == NULL) {

@@ -9,6 +9,7 @@ Run: python3 -m unittest -v tests/integration/test_witness_keeper.py
 """
 
 import base64
+import json
 import os
 import shutil
 import statistics
@@ -187,6 +188,59 @@ class Cosigning(WitnessedGateway):
         rc = subprocess.run([K.GATEWAYCTL, "audit", "verify", "-c", self.env.config_path],
                             capture_output=True, text=True, timeout=60)
         self.assertEqual(rc.returncode, 0, rc.stdout + rc.stderr)
+
+    def test_receipt_commits_to_the_cosigned_log(self):
+        rid = "WK-RCPT-%d" % time.time_ns()
+        r = self.env.https("POST", "/v1/collections", who="tax", body=M.collection(rid),
+                           headers=M.xml_headers())
+        self.assertEqual(r.status, 202, r)
+
+        def proven():
+            g = self.env.https("GET", "/v1/receipts/collection/" + rid, who="tax")
+            self.assertEqual(g.status, 200, g)
+            doc = g.json()
+            return doc if doc["proof"] and doc["proof"]["cosigned"] else None
+        doc = h.wait_until(proven, 20, interval=0.1, what="a receipt with a cosigned proof")
+        rec, proof = doc["receipt"], doc["proof"]
+        self.assertEqual((rec["kind"], rec["id"], rec["log"]), ("collection", rid, ORIGIN))
+        # The receipt's own signature covers its index and leaf hash (JCS of the
+        # receipt without it), by the instruction signing key: checked by openssl.
+        unsigned = {k: v for k, v in rec.items() if k != "receipt_signature"}
+        msg = os.path.join(self.env.dir, "receipt-msg")
+        sig = os.path.join(self.env.dir, "receipt-sig")
+        with open(msg, "wb") as f:
+            f.write(json.dumps(unsigned, sort_keys=True, separators=(",", ":"),
+                               ensure_ascii=False).encode())
+        with open(sig, "wb") as f:
+            f.write(base64.b64decode(rec["receipt_signature"]["value"]))
+        pub = os.path.join(h.CERTS, "signing.pub")
+        v = subprocess.run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", pub,
+                            "-rawin", "-in", msg, "-sigfile", sig],
+                           capture_output=True, timeout=10)
+        self.assertEqual(v.returncode, 0, "receipt_signature does not verify")
+        with open(msg, "wb") as f:
+            f.write(json.dumps(dict(unsigned, audit_index=rec["audit_index"] + 1),
+                               sort_keys=True, separators=(",", ":"),
+                               ensure_ascii=False).encode())
+        v = subprocess.run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", pub,
+                            "-rawin", "-in", msg, "-sigfile", sig],
+                           capture_output=True, timeout=10)
+        self.assertNotEqual(v.returncode, 0, "a receipt with another index verified")
+        # The proof: the receipt's leaf, in the cosigned checkpoint's tree.
+        self.assertEqual((proof["index"], proof["leaf_hash"]),
+                         (rec["audit_index"], rec["leaf_hash"]))
+        cp = K.Checkpoint(proof["checkpoint"])
+        self.assertEqual(cp.size, proof["tree_size"])
+        self.assertTrue(K.verify_inclusion(proof["index"], proof["tree_size"],
+                                           base64.b64decode(proof["leaf_hash"]),
+                                           [base64.b64decode(x) for x in proof["hashes"]],
+                                           cp.root))
+        self.assert_cosignatures(cp, self.witnesses)
+        # Another agency sees no receipt of the tax bureau's.
+        g = self.env.https("GET", "/v1/receipts/collection/" + rid, who="bank")
+        self.assertEqual(g.status, 404, g)
+        g = self.env.https("GET", "/v1/receipts/nosuchkind/" + rid, who="tax")
+        self.assertEqual(g.status, 404, g)
 
     def test_witness_down_delays_quorum_and_loses_nothing(self):
         self.passthrough(3, "b")
