@@ -27,6 +27,12 @@
 char *
 audit_read_file(const char *path, size_t *len)
 {
+	return audit_read_file_max(path, AUDIT_MAX_FILE, len);
+}
+
+char *
+audit_read_file_max(const char *path, size_t max, size_t *len)
+{
 	char	*buf = NULL, *nb;
 	int	 fd, saved;
 	ssize_t	 n = 0;
@@ -39,8 +45,8 @@ audit_read_file(const char *path, size_t *len)
 	for (;;) {
 		if (have == cap) {
 			cap = cap ? 2 * cap : 65536;
-			if (cap > AUDIT_MAX_FILE + 1)
-				cap = AUDIT_MAX_FILE + 1;
+			if (cap > max + 1)
+				cap = max + 1;
 			if (have == cap) {
 				errno = EFBIG;
 				n = -1;
@@ -93,47 +99,64 @@ audit_say(char *dst, size_t dsz, const char *fmt, ...)
 	va_end(ap);
 }
 
+int
+audit_vkey_load(const char *arg, uint8_t alg, struct note_verifier *v)
+{
+	char	*text;
+	size_t	 len;
+	int	 rc;
+
+	/* A file holding the vkey on its first line, or the vkey itself. */
+	if ((text = audit_read_file_max(arg, AUDIT_MAX_KEYFILE, &len)) != NULL) {
+		text[strcspn(text, "\r\n")] = '\0';
+		rc = note_verifier_parse_alg(v, text, alg);
+		free(text);
+	} else
+		rc = note_verifier_parse_alg(v, arg, alg);
+	if (rc == -1)
+		fprintf(stderr, "bad verifier key %s\n", arg);
+	return rc;
+}
+
+int
+audit_config_verifier(const struct config *cf, struct note_verifier *v)
+{
+	struct sign_key		*k = NULL;
+	struct note_signer	 s;
+
+	if (sign_key_load_private(cf->keeper.log_key, &k) == -1 ||
+	    note_signer_from_pkey(&s, cf->keeper.origin, k->pkey) == -1) {
+		sign_key_free(k);
+		fprintf(stderr, "cannot read the log key %s; give --vkey\n",
+		    cf->keeper.log_key);
+		return -1;
+	}
+	note_signer_verifier(&s, v);
+	note_signer_free(&s);
+	sign_key_free(k);
+	return 0;
+}
+
 /* The verifier key: --vkey (a vkey string or a file holding one), or the
  * config's log key (origin and public half of log_key). */
 static int
 audit_load_verifier(struct audit_opts *o, struct config *cf)
 {
-	struct sign_key		*k;
-	struct note_signer	 s;
-	char			*text;
-	size_t			 len;
-
 	if (o->vkey != NULL) {
-		if ((text = audit_read_file(o->vkey, &len)) != NULL) {
-			text[strcspn(text, "\r\n")] = '\0';
-			len = (size_t)note_verifier_parse(&o->verifier, text);
-			free(text);
-		} else
-			len = (size_t)note_verifier_parse(&o->verifier, o->vkey);
-		if (len != 0) {
-			fprintf(stderr, "audit: bad verifier key %s\n", o->vkey);
+		if (audit_vkey_load(o->vkey, NOTE_ALG_ED25519, &o->verifier) == -1)
 			return -1;
-		}
 		o->has_verifier = 1;
 		return 0;
 	}
 	if (cf == NULL)
 		return 0;
-	if (sign_key_load_private(cf->keeper.log_key, &k) == -1 ||
-	    note_signer_from_pkey(&s, cf->keeper.origin, k->pkey) == -1) {
-		fprintf(stderr, "audit: cannot read the log key %s; give --vkey\n",
-		    cf->keeper.log_key);
+	if (audit_config_verifier(cf, &o->verifier) == -1)
 		return -1;
-	}
-	note_signer_verifier(&s, &o->verifier);
-	note_signer_free(&s);
-	sign_key_free(k);
 	o->has_verifier = 1;
 	return 0;
 }
 
-/* A public key PEM (SubjectPublicKeyInfo), or else a private key file. */
-static int
+int
 audit_load_key(const char *path, struct sign_key **out)
 {
 	char	*text;
@@ -349,6 +372,26 @@ audit_b64_decode(const char *s, size_t len, uint8_t *out, size_t max,
 	return 0;
 }
 
+int
+audit_inclusion_check(const char *note, size_t len,
+    const struct note_verifier *v, uint64_t index,
+    const uint8_t leaf[MERKLE_HASH_LEN], const uint8_t *proof, size_t n,
+    struct note_checkpoint *c, char *why, size_t whysz)
+{
+	if (note_checkpoint_open(note, len, v, 1, c) == -1) {
+		audit_say(why, whysz, "the checkpoint is not signed by %s",
+		    v->name);
+		return -1;
+	}
+	if (merkle_verify_inclusion(index, c->size, leaf, proof, n,
+	    c->root) == -1) {
+		audit_say(why, whysz, "the entry is NOT included at index %llu "
+		    "of the checkpointed tree", (unsigned long long)index);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 audit_verify_proof(struct audit_opts *o, const char *file)
 {
@@ -357,6 +400,7 @@ audit_verify_proof(struct audit_opts *o, const char *file)
 	uint8_t			 proof[MERKLE_MAX_PROOF * MERKLE_HASH_LEN], leaf[32];
 	uint64_t		 index;
 	struct note_checkpoint	 c;
+	char			 why[AUDIT_WHY_MAX];
 	int			 rc = CTL_EXIT_FAIL;
 
 	if (!o->has_verifier) {
@@ -393,20 +437,14 @@ audit_verify_proof(struct audit_opts *o, const char *file)
 		n++;
 	}
 	p++;
-	if (note_checkpoint_open(p, len - (size_t)(p - text), &o->verifier, 1,
-	    &c) == -1) {
-		fprintf(stderr, "the checkpoint is not signed by %s\n",
-		    o->verifier.name);
-		goto done;
-	}
 	if (entry == NULL) {
 		fprintf(stderr, "the bundle carries no entry to check\n");
 		goto done;
 	}
 	merkle_leaf_hash(entry, elen, leaf);
-	if (merkle_verify_inclusion(index, c.size, leaf, proof, n, c.root) == -1) {
-		fprintf(stderr, "the entry is NOT included at index %llu of the "
-		    "checkpointed tree\n", (unsigned long long)index);
+	if (audit_inclusion_check(p, len - (size_t)(p - text), &o->verifier,
+	    index, leaf, proof, n, &c, why, sizeof(why)) == -1) {
+		fprintf(stderr, "%s\n", why);
 		goto done;
 	}
 	printf("proof OK: entry %llu is in %s at tree size %llu\n",

@@ -45,6 +45,27 @@ struct audit_opts {
  * NUL-terminated buffer the caller frees; NULL with errno set on failure
  * (EFBIG when the file is larger: never a silent cut). */
 char	*audit_read_file(const char *path, size_t *len);
+/* The same with another maximum: tools reading small files bound them
+ * tighter. */
+char	*audit_read_file_max(const char *path, size_t max, size_t *len);
+/* Largest key file (vkey or PEM) read whole. */
+#define AUDIT_MAX_KEYFILE	65536
+/* A vkey of type alg (NOTE_ALG_ED25519 for the log, 0x04 for witnesses):
+ * arg is a file holding it on its first line, or the vkey itself. 0 or -1
+ * (said on stderr). */
+int	 audit_vkey_load(const char *arg, uint8_t alg, struct note_verifier *v);
+/* The log's verifier from a configuration (origin and public half of
+ * log_key). 0 or -1 (said on stderr). */
+int	 audit_config_verifier(const struct config *cf, struct note_verifier *v);
+/* A public key PEM (SubjectPublicKeyInfo), or else a private key file. */
+int	 audit_load_key(const char *path, struct sign_key **out);
+/* The proof of a tlog-proof bundle or a receipt: note (len bytes) is a
+ * checkpoint signed by v whose tree holds leaf at index (inclusion path
+ * proof, n hashes). 0 with *c the checkpoint, or -1 with why said. */
+int	 audit_inclusion_check(const char *note, size_t len,
+	    const struct note_verifier *v, uint64_t index,
+	    const uint8_t leaf[32], const uint8_t *proof, size_t n,
+	    struct note_checkpoint *c, char *why, size_t whysz);
 /* Formats a problem's text into dst; text too long for it ends in "..."
  * (a visible cut, never a silent one). */
 void	 audit_say(char *dst, size_t dsz, const char *fmt, ...)
