@@ -11,6 +11,7 @@
 static const struct ctl_command *const gatewayctl_commands[] = {
 	&ctl_keygen_command,
 	&ctl_audit_command,
+	&ctl_receipt_command,
 	&ctl_outbox_command,
 	&ctl_report_command,
 	&ctl_alerts_command,
