@@ -291,6 +291,16 @@ metrics_witnesses(const struct runtime *rt, struct evbuffer *out)
 		    "gateway_audit_cosigned_age_seconds %lld\n",
 		    (long long)time(NULL) - t);
 	evbuffer_add_printf(out,
+	    "# HELP gateway_witness_requests_total add-checkpoint requests the "
+	    "keeper sent.\n# TYPE gateway_witness_requests_total counter\n"
+	    "gateway_witness_requests_total %llu\n"
+	    "# HELP gateway_witness_keeper_seconds_total Keeper time spent on "
+	    "witnesses: proofs, requests, checking and recording cosignatures.\n"
+	    "# TYPE gateway_witness_keeper_seconds_total counter\n"
+	    "gateway_witness_keeper_seconds_total %.6f\n",
+	    (unsigned long long)atomic_load(&k->witness_asks),
+	    (double)atomic_load(&k->witness_us) / 1e6);
+	evbuffer_add_printf(out,
 	    "# HELP gateway_witness_size Tree size each witness last cosigned.\n"
 	    "# TYPE gateway_witness_size gauge\n");
 	for (i = 0; i < cf->nwitnesses; i++) {

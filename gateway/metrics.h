@@ -82,6 +82,8 @@ struct metrics_keeper {
 	atomic_ullong	witness_size[CFG_MAX_WITNESSES];
 	atomic_ullong	witness_cosigs[CFG_MAX_WITNESSES];
 	atomic_ullong	witness_failures[CFG_MAX_WITNESSES];
+	atomic_ullong	witness_asks;		/* add-checkpoint requests sent */
+	atomic_ullong	witness_us;		/* keeper time on them, µs */
 };
 
 /* Every certificate the configuration names, with its notAfter, and every

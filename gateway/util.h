@@ -40,8 +40,9 @@ char	*json_escape(char *dst, size_t dsz, const char *src);
  * survives a power cut. 0, or -1 with the reason logged. */
 int	fsync_dir(const char *path);
 
-/* Monotonic clock in milliseconds. */
+/* Monotonic clock in milliseconds, and in microseconds. */
 uint64_t	now_ms(void);
+uint64_t	now_us(void);
 /* Milliseconds since the epoch (wall clock): for times that are stored and
  * must mean the same after a reboot. */
 uint64_t	wall_ms(void);

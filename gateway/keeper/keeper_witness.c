@@ -129,7 +129,7 @@ keeper_witness_ask(struct keeper *k, size_t i)
 	struct ipc_witness_add	 a;
 	struct evbuffer		*body;
 	struct timeval		 tv;
-	uint64_t		 now = now_ms(), size = k->cp.size;
+	uint64_t		 now = now_ms(), size = k->cp.size, t0;
 	char			*note = NULL;
 	size_t			 nlen;
 	int			 rc;
@@ -143,6 +143,7 @@ keeper_witness_ask(struct keeper *k, size_t i)
 		evtimer_add(w->ev, &tv);
 		return;
 	}
+	t0 = now_us();
 	if ((body = evbuffer_new()) == NULL)
 		return;
 	rc = store_checkpoint_at(k->st, size, &note, &nlen) == 0 &&
@@ -158,10 +159,12 @@ keeper_witness_ask(struct keeper *k, size_t i)
 	    evbuffer_get_length(body)) == 0) {
 		w->asked = size;
 		w->asked_ms = now;
+		atomic_fetch_add(&k->km->witness_asks, 1);
 	} else
 		log_warnx("witness %s: cannot ask it to cosign %llu",
 		    k->cf->witnesses[i].name, (unsigned long long)size);
 	evbuffer_free(body);
+	atomic_fetch_add(&k->km->witness_us, now_us() - t0);
 }
 
 void
@@ -285,7 +288,9 @@ keeper_witnessed(struct keeper *k, const struct ipc_witnessed *r)
 {
 	struct keeper_witness	*w;
 	size_t			 i = r->witness;
+	uint64_t		 t0;
 	char			 why[256];
+	int			 rc;
 
 	if (i >= k->cf->nwitnesses)
 		return;
@@ -296,7 +301,10 @@ keeper_witnessed(struct keeper *k, const struct ipc_witnessed *r)
 	w->asked = 0;
 	switch (r->outcome) {
 	case WITNESS_COSIGNED:
-		if (keeper_witness_cosigned(k, i, r) == -1) {
+		t0 = now_us();
+		rc = keeper_witness_cosigned(k, i, r);
+		atomic_fetch_add(&k->km->witness_us, now_us() - t0);
+		if (rc == -1) {
 			keeper_witness_failed(k, i, "a cosignature that does "
 			    "not verify, or cannot be kept");
 			break;
