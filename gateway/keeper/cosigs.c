@@ -19,14 +19,27 @@ static const char cosigs_schema[] =
     "CREATE TABLE IF NOT EXISTS witness_sizes ("
     "  witness TEXT PRIMARY KEY, size INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS cosigned (size INTEGER PRIMARY KEY);"
+    /* Freezes on a witness's evidence and what lifted them: the newest
+     * row says whether instructions are refused, across restarts. */
+    "CREATE TABLE IF NOT EXISTS freezes ("
+    "  id INTEGER PRIMARY KEY, time INTEGER NOT NULL,"
+    "  event TEXT NOT NULL CHECK (event IN ('freeze', 'thaw')),"
+    "  witness TEXT NOT NULL, why TEXT NOT NULL);"
     "CREATE TRIGGER IF NOT EXISTS cosignatures_no_update BEFORE UPDATE ON "
     "  cosignatures BEGIN SELECT RAISE(ABORT, 'cosignatures are append-only');"
     "  END;"
     "CREATE TRIGGER IF NOT EXISTS cosignatures_no_delete BEFORE DELETE ON "
     "  cosignatures BEGIN SELECT RAISE(ABORT, 'cosignatures are append-only');"
-    "  END;";
+    "  END;"
+    "CREATE TRIGGER IF NOT EXISTS freezes_no_update BEFORE UPDATE ON freezes"
+    "  BEGIN SELECT RAISE(ABORT, 'freezes are append-only'); END;"
+    "CREATE TRIGGER IF NOT EXISTS freezes_no_delete BEFORE DELETE ON freezes"
+    "  BEGIN SELECT RAISE(ABORT, 'freezes are append-only'); END;";
 
-enum { CS_INSERT, CS_COUNT_SIZE, CS_HOLDS, CS_MARK, CS_WITNESS, CS_N };
+enum {
+	CS_INSERT, CS_COUNT_SIZE, CS_HOLDS, CS_MARK, CS_WITNESS, CS_FREEZE,
+	CS_FROZEN, CS_N
+};
 
 static const char *const cosigs_sql[CS_N] = {
 	[CS_INSERT] = "INSERT OR IGNORE INTO cosignatures (size, witness, time, "
@@ -36,6 +49,10 @@ static const char *const cosigs_sql[CS_N] = {
 	    "ON CONFLICT (witness) DO UPDATE SET size = excluded.size",
 	[CS_MARK] = "INSERT OR IGNORE INTO cosigned (size) VALUES (?)",
 	[CS_WITNESS] = "SELECT size FROM witness_sizes WHERE witness = ?",
+	[CS_FREEZE] = "INSERT INTO freezes (time, event, witness, why) "
+	    "VALUES (strftime('%s', 'now'), ?, ?, ?)",
+	[CS_FROZEN] = "SELECT event = 'freeze' FROM freezes ORDER BY id DESC "
+	    "LIMIT 1",
 };
 
 struct cosigs {
@@ -142,6 +159,34 @@ cosigs_witness_size(struct cosigs *c, const char *witness, uint64_t *size)
 	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
 		return 0;
 	log_warnx("cosigs: witness size: %s", sqlite3_errmsg(c->db));
+	return -1;
+}
+
+int
+cosigs_freeze(struct cosigs *c, int freeze, const char *witness,
+    const char *why)
+{
+	sqlite3_stmt	*st = c->s[CS_FREEZE];
+
+	sqlite3_bind_text(st, 1, freeze ? "freeze" : "thaw", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, witness, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, why, -1, SQLITE_STATIC);
+	return cosigs_run(c, st, "record a freeze");
+}
+
+int
+cosigs_frozen(struct cosigs *c, int *frozen)
+{
+	sqlite3_stmt	*st = c->s[CS_FROZEN];
+	int		 rc;
+
+	*frozen = 0;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		*frozen = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return 0;
+	log_warnx("cosigs: frozen: %s", sqlite3_errmsg(c->db));
 	return -1;
 }
 

@@ -30,6 +30,13 @@ int	cosigs_mark(struct cosigs *, uint64_t size);
 int	cosigs_witness_size(struct cosigs *, const char *witness,
 	    uint64_t *size);
 
+/* Inside a transaction: instructions are refused from now on (freeze, on
+ * witness's evidence, why) or accepted again (thaw). */
+int	cosigs_freeze(struct cosigs *, int freeze, const char *witness,
+	    const char *why);
+/* Whether the newest freeze is not lifted. 0 or -1. */
+int	cosigs_frozen(struct cosigs *, int *frozen);
+
 /* Read side, on any handle (a database from before witnesses has no rows):
  * the newest cosigned size (0 if none), and note (of the checkpoint of
  * size) with its cosignature lines appended, *out the caller's. 0 or -1. */

@@ -114,11 +114,15 @@ struct keeper {
 	struct wal_flusher	*wal;		/* NULL: SQLite checkpoints */
 	int			 wal_alerted;	/* this time past the limit */
 	/* Witnesses: their cosignatures, the newest checkpoint with the
-	 * quorum, and whether one gave evidence of a rollback or fork. */
+	 * quorum, whether one gave evidence of a rollback or fork in this
+	 * run (no more checkpoints), and whether instructions are refused
+	 * (a freeze recorded in the log, lifted when the witnesses' quorum
+	 * cosigns a new checkpoint). */
 	struct keeper_witness	 wit[CFG_MAX_WITNESSES];
 	struct cosigs		*cosigs;
 	uint64_t		 cosigned;
 	int			 frozen;
+	int			 held;
 };
 
 /* keeper.c */

@@ -52,6 +52,17 @@ keeper_witness_init(struct keeper *k)
 	if (cosigs_open(k->st, &k->cosigs) == -1 ||
 	    cosigs_latest(store_db(k->st), &k->cosigned) == -1)
 		return -1;
+	if (cosigs_frozen(k->cosigs, &k->held) == -1)
+		return -1;
+	if (k->held) {
+		/* Checkpoints go on, so the witnesses can say whether this
+		 * log is the one they hold; instructions wait for that. */
+		ledger_set_frozen(k->lg, 1);
+		atomic_store(&k->km->log_frozen, 1);
+		log_warnx("the audit log is frozen on a witness's evidence of a "
+		    "rollback or fork: instructions are refused until the "
+		    "witnesses' quorum cosigns a checkpoint of this log");
+	}
 	if (cf->nwitnesses == 0)
 		return 0;
 	for (i = 0; i < cf->nwitnesses; i++) {
@@ -214,7 +225,7 @@ keeper_witness_freeze(struct keeper *k, size_t i, const struct ipc_witnessed *r,
 	if (k->frozen)
 		return;
 	k->frozen = 1;
-	ledger_freeze(k->lg);
+	ledger_set_frozen(k->lg, 1);
 	atomic_store(&k->km->log_frozen, 1);
 	log_warnx("witness %s: %s (log at %llu entries, checkpoint %llu, the "
 	    "witness holds %llu): no more checkpoints or instructions until an "
@@ -222,10 +233,14 @@ keeper_witness_freeze(struct keeper *k, size_t i, const struct ipc_witnessed *r,
 	    (unsigned long long)store_size(k->st),
 	    (unsigned long long)k->cp.size,
 	    (unsigned long long)r->witness_size);
+	/* Recorded with the alert: a restart does not lift the freeze. */
 	if (store_begin(k->st) == 0 && ledger_watch_witness(k->lg, name,
 	    store_size(k->st), r->witness_size, r->status, why) == 0 &&
-	    store_commit(k->st) == 0)
+	    (k->held || cosigs_freeze(k->cosigs, 1, name, why) == 0) &&
+	    store_commit(k->st) == 0) {
+		k->held = 1;
 		return;
+	}
 	store_rollback(k->st);
 	log_warnx("witness %s: the log-fork alert could not be recorded", name);
 }
@@ -242,7 +257,7 @@ keeper_witness_cosigned(struct keeper *k, size_t i, const struct ipc_witnessed *
 	size_t			 nlen, llen;
 	uint64_t		 t;
 	unsigned		 count = 0;
-	int			 rc = -1;
+	int			 rc = -1, quorum, thaw;
 
 	if (note_b64_encode(b64, sizeof(b64), r->cosig, COSIG_RAW_LEN) == -1 ||
 	    str_printf(line, sizeof(line), "\xe2\x80\x94 %s %s\n", w->key.name,
@@ -261,12 +276,28 @@ keeper_witness_cosigned(struct keeper *k, size_t i, const struct ipc_witnessed *
 	}
 	if (store_begin(k->st) == -1)
 		goto done;
-	if (cosigs_add(k->cosigs, r->size, name, t, line, &count) == -1 ||
-	    (count >= k->cf->keeper.witness_quorum &&
-	    cosigs_mark(k->cosigs, r->size) == -1) ||
-	    store_commit(k->st) == -1) {
-		store_rollback(k->st);
-		goto done;
+	if (cosigs_add(k->cosigs, r->size, name, t, line, &count) == -1)
+		goto rollback;
+	quorum = count >= k->cf->keeper.witness_quorum;
+	if (quorum && cosigs_mark(k->cosigs, r->size) == -1)
+		goto rollback;
+	/* A freeze recorded earlier is lifted once the quorum cosigns a
+	 * checkpoint of this log: each of them checked that it extends
+	 * what they hold. Evidence in this run keeps it. */
+	thaw = quorum && k->held && !k->frozen;
+	if (thaw && (cosigs_freeze(k->cosigs, 0, name, "the witnesses' "
+	    "quorum cosigned a new checkpoint of this log") == -1 ||
+	    ledger_watch_thaw(k->lg, r->size, count) == -1))
+		goto rollback;
+	if (store_commit(k->st) == -1)
+		goto rollback;
+	if (thaw) {
+		k->held = 0;
+		ledger_set_frozen(k->lg, 0);
+		atomic_store(&k->km->log_frozen, 0);
+		log_warnx("the witnesses' quorum cosigned %llu: the freeze is "
+		    "lifted, instructions are accepted again",
+		    (unsigned long long)r->size);
 	}
 	w->size = r->size;
 	atomic_store(&k->km->witness_size[i], w->size);
@@ -277,6 +308,9 @@ keeper_witness_cosigned(struct keeper *k, size_t i, const struct ipc_witnessed *
 		atomic_store(&k->km->cosigned_time, (long long)time(NULL));
 	}
 	rc = 0;
+	goto done;
+rollback:
+	store_rollback(k->st);
 done:
 	free(note);
 	free(msg);

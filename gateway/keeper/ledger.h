@@ -89,9 +89,12 @@ int	ledger_watch_wal(struct ledger *, uint64_t bytes, uint64_t limit);
 int	ledger_watch_witness(struct ledger *, const char *witness,
 	    uint64_t log_size, uint64_t witness_size, int status,
 	    const char *why);
-/* From now on new instructions are refused (503 log-frozen); duplicates
+/* Inside a transaction: a frozen log's witnesses cosigned size with the
+ * quorum (the log extends what they hold): the log-thawed alert. */
+int	ledger_watch_thaw(struct ledger *, uint64_t size, unsigned cosignatures);
+/* While frozen, new instructions are refused (503 log-frozen); duplicates
  * still get their receipt. */
-void	ledger_freeze(struct ledger *);
+void	ledger_set_frozen(struct ledger *, int frozen);
 
 /* GET /v1/transfers/{id}: the instruction's state, receipt, deliveries,
  * payments and, once a checkpoint covers its entry, an inclusion proof.

@@ -878,9 +878,9 @@ ledger_watch_wal(struct ledger *l, uint64_t bytes, uint64_t limit)
 }
 
 void
-ledger_freeze(struct ledger *l)
+ledger_set_frozen(struct ledger *l, int frozen)
 {
-	l->frozen = 1;
+	l->frozen = frozen;
 }
 
 int
@@ -894,4 +894,17 @@ ledger_watch_witness(struct ledger *l, const char *witness, uint64_t log_size,
 	    "log_size", (json_int_t)log_size, "witness_size",
 	    (json_int_t)witness_size, "status", status, "why", why),
 	    UINT64_MAX, &raised);
+}
+
+int
+ledger_watch_thaw(struct ledger *l, uint64_t size, unsigned cosignatures)
+{
+	char	subject[32];
+	int	raised;
+
+	(void)str_printf(subject, sizeof(subject), "%llu",
+	    (unsigned long long)size);
+	return alerts_raise(l->al, "log-thawed", "", "", subject,
+	    json_pack("{s:I, s:i}", "cosigned_size", (json_int_t)size,
+	    "cosignatures", (int)cosignatures), UINT64_MAX, &raised);
 }

@@ -279,6 +279,39 @@ class Cosigning(WitnessedGateway):
         self.passthrough(2, "r3")
         self.assert_frozen()
         self.assertIn("it was rolled back", self.env.gateway.stderr_text())
+        # The freeze is in the log: a restart does not lift it, before any
+        # witness has been asked again.
+        self.env.gateway.stop()
+        self.env.start_gateway()
+        self.assertEqual(self.metric("gateway_log_frozen"), "1")
+        r = self.env.https("POST", "/v1/collections", who="tax",
+                           body=M.collection("WK-HELD-%d" % time.time_ns()),
+                           headers=M.xml_headers())
+        self.assertEqual(r.status, 503, r)
+        self.assertIn(b"log-frozen", r.body)
+        self.passthrough(2, "r4")
+        time.sleep(2)
+        self.assertEqual(self.metric("gateway_log_frozen"), "1")
+        # Only the witnesses' quorum lifts it: here the operator judges the
+        # witnesses' state wrong and starts them afresh, they cosign this log,
+        # and instructions are accepted again (a log-thawed alert records it).
+        self.env.gateway.stop()
+        for w in self.witnesses:
+            w.kill9()
+            for suffix in ("", "-journal", "-wal", "-shm"):
+                if os.path.exists(w.database + suffix):
+                    os.unlink(w.database + suffix)
+            w.start()
+        self.env.start_gateway()
+        self.passthrough(2, "r5")
+        h.wait_until(lambda: self.metric("gateway_log_frozen") == "0", 90,
+                     what="the freeze lifted by the witnesses' quorum")
+        r = self.env.https("POST", "/v1/collections", who="tax",
+                           body=M.collection("WK-THAWED-%d" % time.time_ns()),
+                           headers=M.xml_headers())
+        self.assertEqual(r.status, 202, r)
+        alerts = self.env.https("GET", "/v1/alerts", who="finance").json()["alerts"]
+        self.assertTrue([a for a in alerts if a["rule"] == "log-thawed"], alerts)
 
 
 class Fork(WitnessedGateway):
