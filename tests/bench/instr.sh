@@ -417,7 +417,8 @@ gateway_conf() {
 
 # Sections of config/gateway.conf of kinds not written above (added to the gateway later) are
 # copied with relative paths made absolute, so the bench keeps starting as the configuration
-# grows; passthrough routes are left out (nothing here uses them).
+# grows; passthrough routes are left out (nothing here uses them), and so are witnesses
+# (their upstreams are not here: the keeper's figures are without cosigning).
 gateway_conf_extra() {
 	local conf=$ROOT/config/gateway.conf
 	[ -r "$conf" ] || return 0
@@ -426,7 +427,7 @@ gateway_conf_extra() {
 			kind = $0
 			sub(/^[ \t]*\[[ \t]*/, "", kind)
 			sub(/[ \t\]].*$/, "", kind)
-			keep = kind !~ /^(gateway|listener|agency|upstream|route|limits|keeper|courier|bank)$/
+			keep = kind !~ /^(gateway|listener|agency|upstream|route|limits|keeper|courier|bank|witness)$/
 			if (keep)
 				print ""
 		}

@@ -264,9 +264,11 @@ gateway_conf() {
 	gateway_conf_extra
 }
 
-# Sections of config/gateway.conf of kinds written above are replaced; any other kind
-# (added to the gateway later) is copied with relative paths made absolute, so the
-# bench keeps starting while the configuration grows.
+# Sections of config/gateway.conf of kinds written above are replaced; deliveries
+# ([courier], [bank]) and witnesses name upstreams this bench does not define (and are
+# not what it measures), so they are left out; any other kind (added to the gateway
+# later) is copied with relative paths made absolute, so the bench keeps starting
+# while the configuration grows.
 gateway_conf_extra() {
 	local conf=$ROOT/config/gateway.conf
 	[ -r "$conf" ] || return 0
@@ -275,7 +277,7 @@ gateway_conf_extra() {
 			kind = $0
 			sub(/^[ \t]*\[[ \t]*/, "", kind)
 			sub(/[ \t\]].*$/, "", kind)
-			keep = kind !~ /^(gateway|listener|agency|upstream|route|limits|keeper)$/
+			keep = kind !~ /^(gateway|listener|agency|upstream|route|limits|keeper|courier|bank|witness)$/
 			if (keep)
 				print ""
 		}
