@@ -79,7 +79,6 @@ struct keeper_witness {
 	struct note_verifier	 key;		/* its cosignature key */
 	uint64_t		 size;		/* what it holds, as far as known */
 	uint64_t		 asked;		/* the size in flight, 0: none */
-	uint64_t		 asked_ms;
 	uint64_t		 next_ms;	/* no new question before */
 	uint64_t		 backoff_ms;
 	int			 failing;	/* said once per outage */

@@ -169,7 +169,6 @@ keeper_witness_ask(struct keeper *k, size_t i)
 	    IPC_WITNESS_ADD, i, &a, sizeof(a), evbuffer_pullup(body, -1),
 	    evbuffer_get_length(body)) == 0) {
 		w->asked = size;
-		w->asked_ms = now;
 		atomic_fetch_add(&k->km->witness_asks, 1);
 	} else
 		log_warnx("witness %s: cannot ask it to cosign %llu",
