@@ -45,7 +45,9 @@ class WitnessedGateway(unittest.TestCase):
         h.require_environment()
         if not os.access(WITNESSD, os.X_OK):
             raise RuntimeError("%s is missing: run make _build build-san" % WITNESSD)
-        self.env = h.Env(stubs=("finance",), down_upstream=False)
+        # A generous upstream timeout: these tests count exchanges, and a
+        # stub slowed by a loaded machine must not turn one into a 504.
+        self.env = h.Env(stubs=("finance",), down_upstream=False, upstream_timeout="30s")
         self.addCleanup(self._cleanup)
         vkey = log_vkey()
         self.witnesses = [Witness(self.env.dir, vkey, name="witness.itest.local/%s" % n,
