@@ -20,13 +20,13 @@
 #include "courier/exchange.h"
 #include "courier/validate.h"
 #include "ipc.h"
+#include "keeper/note.h"
 #include "log.h"
 #include "net/tls.h"
 #include "net/upstream.h"
-#include "keeper/note.h"
-#include "witness/cosig.h"
 #include "sandbox.h"
 #include "util.h"
+#include "witness/cosig.h"
 
 /* Orders held at once; beyond it the answer is "courier busy" (retry).
  * The keeper sends a small window per upstream, so this is a safety bound,
