@@ -108,12 +108,29 @@ cosigs_run(struct cosigs *c, sqlite3_stmt *st, const char *what)
 	return -1;
 }
 
+/* Steps st for one integer into *out (0 when there is no row). 0 or -1. */
+static int
+cosigs_int(struct cosigs *c, sqlite3_stmt *st, const char *what,
+    int64_t *out)
+{
+	int	rc;
+
+	*out = 0;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return 0;
+	log_warnx("cosigs: %s: %s", what, sqlite3_errmsg(c->db));
+	return -1;
+}
+
 int
 cosigs_add(struct cosigs *c, uint64_t size, const char *witness,
     uint64_t time, const char *line, unsigned *count)
 {
 	sqlite3_stmt	*st = c->s[CS_INSERT];
-	int		 rc;
+	int64_t		 n;
 
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)size);
 	sqlite3_bind_text(st, 2, witness, -1, SQLITE_STATIC);
@@ -126,15 +143,10 @@ cosigs_add(struct cosigs *c, uint64_t size, const char *witness,
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)size);
 	if (cosigs_run(c, st, "witness size") == -1)
 		return -1;
-	st = c->s[CS_COUNT_SIZE];
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)size);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		*count = (unsigned)sqlite3_column_int(st, 0);
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW) {
-		log_warnx("cosigs: count: %s", sqlite3_errmsg(c->db));
+	sqlite3_bind_int64(c->s[CS_COUNT_SIZE], 1, (sqlite3_int64)size);
+	if (cosigs_int(c, c->s[CS_COUNT_SIZE], "count", &n) == -1)
 		return -1;
-	}
+	*count = (unsigned)n;
 	return 0;
 }
 
@@ -148,18 +160,13 @@ cosigs_mark(struct cosigs *c, uint64_t size)
 int
 cosigs_witness_size(struct cosigs *c, const char *witness, uint64_t *size)
 {
-	sqlite3_stmt	*st = c->s[CS_WITNESS];
-	int		 rc;
+	int64_t	v;
 
-	*size = 0;
-	sqlite3_bind_text(st, 1, witness, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		*size = (uint64_t)sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
-		return 0;
-	log_warnx("cosigs: witness size: %s", sqlite3_errmsg(c->db));
-	return -1;
+	sqlite3_bind_text(c->s[CS_WITNESS], 1, witness, -1, SQLITE_STATIC);
+	if (cosigs_int(c, c->s[CS_WITNESS], "witness size", &v) == -1)
+		return -1;
+	*size = (uint64_t)v;
+	return 0;
 }
 
 int
@@ -177,17 +184,12 @@ cosigs_freeze(struct cosigs *c, int freeze, const char *witness,
 int
 cosigs_frozen(struct cosigs *c, int *frozen)
 {
-	sqlite3_stmt	*st = c->s[CS_FROZEN];
-	int		 rc;
+	int64_t	v;
 
-	*frozen = 0;
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		*frozen = sqlite3_column_int(st, 0);
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
-		return 0;
-	log_warnx("cosigs: frozen: %s", sqlite3_errmsg(c->db));
-	return -1;
+	if (cosigs_int(c, c->s[CS_FROZEN], "frozen", &v) == -1)
+		return -1;
+	*frozen = v != 0;
+	return 0;
 }
 
 /* Prepares sql on db; 1 if the tables are not there (a database from
