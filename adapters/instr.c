@@ -326,8 +326,21 @@ instr_kind_name(enum instr_kind k)
 	case INSTR_DISBURSEMENT:	return "disbursement";
 	case INSTR_BANK_STATUS:		return "bank-status";
 	case INSTR_BANK_NOTIFICATION:	return "bank-notification";
+	case INSTR_ACCOUNT_CHANGE:	return "account-change";
+	case INSTR_ACCOUNT_REVIEW:	return "account-review";
 	}
 	return "unknown";
+}
+
+const char *
+instr_account_action_name(enum instr_account_action a)
+{
+	switch (a) {
+	case INSTR_ACCT_ADD:		return "add";
+	case INSTR_ACCT_CHANGE:		return "change";
+	case INSTR_ACCT_RETIRE:		return "retire";
+	}
+	return "?";
 }
 
 int
@@ -335,7 +348,7 @@ instr_kind_parse(const char *s, enum instr_kind *k)
 {
 	enum instr_kind	i;
 
-	for (i = INSTR_COLLECTION; i <= INSTR_BANK_NOTIFICATION; i++)
+	for (i = INSTR_COLLECTION; i <= INSTR_KIND_LAST; i++)
 		if (strcmp(s, instr_kind_name(i)) == 0) {
 			*k = i;
 			return 0;
@@ -547,6 +560,46 @@ instr_json_bank_notification(json_t *o, const struct instr_bank_notification *b,
 	}
 }
 
+static void
+instr_json_account_change(json_t *o, const struct instr_account_change *c,
+    int *ok)
+{
+	const struct instr_account	*a = &c->account;
+	json_t				*acct;
+
+	instr_set(o, "action", json_string(instr_account_action_name(
+	    c->action)), ok);
+	if ((acct = json_object()) == NULL) {
+		*ok = 0;
+		return;
+	}
+	instr_set(o, "account", acct, ok);
+	SET_STR(acct, "name", a->name, ok);
+	if (c->action != INSTR_ACCT_RETIRE) {
+		SET_STR(acct, "number", a->number, ok);
+		SET_STR(acct, "cnaps", a->cnaps, ok);
+		SET_STR(acct, "holder", a->holder, ok);
+		SET_STR(acct, "role", a->role, ok);
+		SET_STR(acct, "city_code", a->city, ok);
+		SET_OPT(acct, "bank", a->bank, ok);
+	}
+	SET_STR(o, "reason", c->reason, ok);
+	SET_STR(o, "effective_date", c->effective_date, ok);
+	SET_STR(o, "proposed_by", c->proposed_by, ok);
+	SET_STR(o, "proposed_at", c->proposed_at, ok);
+}
+
+static void
+instr_json_account_review(json_t *o, const struct instr_account_review *r,
+    int *ok)
+{
+	instr_set(o, "decision", json_string(r->approved ? "approved" :
+	    "rejected"), ok);
+	SET_STR(o, "reviewed_by", r->reviewed_by, ok);
+	SET_STR(o, "reviewed_at", r->reviewed_at, ok);
+	SET_OPT(o, "comment", r->comment, ok);
+}
+
 int
 instr_canonical(const struct instr *in, char **out, size_t *len)
 {
@@ -580,6 +633,12 @@ instr_canonical(const struct instr *in, char **out, size_t *len)
 		break;
 	case INSTR_BANK_NOTIFICATION:
 		instr_json_bank_notification(o, &in->u.bank_notification, &ok);
+		break;
+	case INSTR_ACCOUNT_CHANGE:
+		instr_json_account_change(o, &in->u.account_change, &ok);
+		break;
+	case INSTR_ACCOUNT_REVIEW:
+		instr_json_account_review(o, &in->u.account_review, &ok);
 		break;
 	default:
 		ok = 0;

@@ -31,8 +31,11 @@ enum instr_kind {
 	INSTR_REVIEW,		/* finance: review of a plan (dual control) */
 	INSTR_DISBURSEMENT,	/* hrss: pay plans from the province-special */
 	INSTR_BANK_STATUS,	/* bank: pain.002 payment status */
-	INSTR_BANK_NOTIFICATION	/* bank: camt.054 debit/credit notification */
+	INSTR_BANK_NOTIFICATION,/* bank: camt.054 debit/credit notification */
+	INSTR_ACCOUNT_CHANGE,	/* finance, hrss: propose a registry change */
+	INSTR_ACCOUNT_REVIEW	/* the other agency: approve or reject it */
 };
+#define INSTR_KIND_LAST		INSTR_ACCOUNT_REVIEW
 
 struct instr_collection_item {
 	char		employer_id[INSTR_USCC_LEN];
@@ -129,6 +132,43 @@ struct instr_bank_notification {
 	struct instr_bank_entry	*entries;	/* owned */
 };
 
+/* An account of the registry as an instruction names it; the keeper checks
+ * the role and city against the registry's rules (keeper/registry.h). */
+#define INSTR_ACCT_NAME_MAX	64	/* 1-63 of [A-Za-z0-9._-], plus NUL */
+#define INSTR_ACCT_ROLE_MAX	24	/* "city-expenditure", plus NUL */
+struct instr_account {
+	char		name[INSTR_ACCT_NAME_MAX];
+	char		number[INSTR_ACCOUNT_MAX];
+	char		cnaps[13];			/* 12 digits */
+	char		holder[INSTR_NAME_MAX];
+	char		role[INSTR_ACCT_ROLE_MAX];
+	char		city[INSTR_CITY_LEN];
+	char		bank[INSTR_ACCT_NAME_MAX];	/* "" if none */
+};
+
+enum instr_account_action {
+	INSTR_ACCT_ADD = 1,	/* a new account */
+	INSTR_ACCT_CHANGE,	/* new details for an account (all of them) */
+	INSTR_ACCT_RETIRE	/* the account is paid no more */
+};
+
+struct instr_account_change {
+	enum instr_account_action	action;
+	struct instr_account		account;	/* retire: name only */
+	char				reason[INSTR_NAME_MAX];
+	char				effective_date[INSTR_DATE_LEN];
+	char				proposed_by[INSTR_NAME_MAX];
+	char				proposed_at[INSTR_TIME_MAX];
+};
+
+/* The review of an account change; its id is the change's id. */
+struct instr_account_review {
+	int		approved;		/* 1 approved, 0 rejected */
+	char		reviewed_by[INSTR_NAME_MAX];
+	char		reviewed_at[INSTR_TIME_MAX];
+	char		comment[INSTR_NAME_MAX];	/* "" if none */
+};
+
 struct instr {
 	enum instr_kind	kind;
 	char		id[INSTR_ID_MAX];	/* the idempotency key, per kind */
@@ -140,12 +180,16 @@ struct instr {
 		struct instr_disbursement	disbursement;
 		struct instr_bank_status	bank_status;
 		struct instr_bank_notification	bank_notification;
+		struct instr_account_change	account_change;
+		struct instr_account_review	account_review;
 	} u;
 };
 
 /* Releases what an instruction owns (item arrays) and zeroes it. */
 void		 instr_free(struct instr *);
 const char	*instr_kind_name(enum instr_kind);
+/* "add", "change", "retire"; "?" for anything else. */
+const char	*instr_account_action_name(enum instr_account_action);
 /* The reverse of instr_kind_name: 0, or -1 for an unknown name. */
 int		 instr_kind_parse(const char *, enum instr_kind *);
 

@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 
+#include "adapters/accounts.h"
 #include "adapters/adapter.h"
 #include "adapters/instr.h"
 #include "adapters/instr_parse.h"
@@ -689,7 +690,7 @@ instr_parse_kind(const json_t *root, enum instr_kind want,
 	if (json_get_string(root, "", "kind", name, sizeof(name), NULL,
 	    "bad-kind", err) == -1)
 		return -1;
-	for (k = INSTR_COLLECTION; k <= INSTR_BANK_NOTIFICATION; k++)
+	for (k = INSTR_COLLECTION; k <= INSTR_KIND_LAST; k++)
 		if (strcmp(name, instr_kind_name((enum instr_kind)k)) == 0)
 			*kind = (enum instr_kind)k;
 	if (*kind == 0) {
@@ -769,6 +770,12 @@ instr_parse_canonical(const char *buf, size_t len, enum instr_kind want_kind,
 		break;
 	case INSTR_BANK_NOTIFICATION:
 		rc = instr_parse_notification(root, out, err);
+		break;
+	case INSTR_ACCOUNT_CHANGE:
+		rc = accounts_canonical_change(root, out, err);
+		break;
+	case INSTR_ACCOUNT_REVIEW:
+		rc = accounts_canonical_review(root, out, err);
 		break;
 	}
 	/* Whitespace, key order, escapes, "bank":"" and the like all read

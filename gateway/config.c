@@ -673,6 +673,7 @@ config_load(const char *file)
 	cf->keeper.wal_limit = 64ULL << 20;
 	cf->rules.capacity_months = 6;
 	cf->rules.due_day = 10;
+	cf->rules.cooling_off_days = 14;
 	cf->courier = (struct cfg_courier){
 		.finance = -1, .hrss = -1, .max_attempts = 8,
 		.retry_min_ms = 200, .retry_max_ms = 30000,

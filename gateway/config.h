@@ -154,6 +154,9 @@ struct cfg_budget {
 struct cfg_rules {
 	unsigned		capacity_months;	/* alert below this */
 	unsigned		due_day;		/* of the next month */
+	/* A payment to an account changed fewer days before it raises an
+	 * alert (0: never). */
+	unsigned		cooling_off_days;
 	struct cfg_budget	budgets[CFG_MAX_BUDGETS];
 	size_t			nbudgets;
 };

@@ -77,6 +77,9 @@ config_rules_kv(struct config_parse *p, const char *k, const char *v)
 	} else if (strcmp(k, "remittance_due_day") == 0) {
 		if (config_number(p, v, 1, 28, &n) == 0)
 			r->due_day = (unsigned)n;
+	} else if (strcmp(k, "account_cooling_off") == 0) {
+		if (config_number(p, v, 0, 365, &n) == 0)
+			r->cooling_off_days = (unsigned)n;
 	} else if (strcmp(k, "budget") == 0)
 		config_budget(p, v);
 	else

@@ -175,6 +175,8 @@ struct ipc_delivered {
 enum ipc_report_what {
 	REPORT_RECONCILIATION = 1,	/* period; csv */
 	REPORT_ALERTS,			/* since */
+	REPORT_ACCOUNTS,		/* date ("" today) */
+	REPORT_ACCOUNT_CHANGES,		/* state ("" all) */
 };
 
 /* GET /v1/reports/reconciliation and GET /v1/alerts. */
@@ -183,6 +185,8 @@ struct ipc_report_query {
 	uint32_t	csv;		/* Accept: text/csv */
 	char		period[8];	/* YYYY-MM */
 	uint64_t	since;		/* alerts after this id */
+	char		date[12];	/* YYYY-MM-DD or "" */
+	char		state[12];	/* submitted, approved, rejected or "" */
 };
 
 /* An operator re-queues a parked outbox row (admin listener). */

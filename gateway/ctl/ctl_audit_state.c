@@ -36,7 +36,8 @@ static const char audit_state_schema[] =
     "  entry INTEGER NOT NULL);";
 
 enum audit_state_stmt {
-	AS_FIND, AS_INSERT, AS_REVIEW, AS_SUPERSEDE, AS_CARRY, AS_DISBURSED,
+	AS_FIND, AS_INSERT, AS_REVIEW, AS_ACCOUNT_REVIEW, AS_SUPERSEDE, AS_CARRY,
+	AS_DISBURSED,
 	AS_PAY_ADD, AS_PAY_GET, AS_PAY_SET, AS_PAY_OF, AS_ATTEMPT, AS_OUTBOX,
 	AS_REQUEUE, AS_COUNT
 };
@@ -49,6 +50,8 @@ static const char *const audit_state_sql[AS_COUNT] = {
 	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[AS_REVIEW] = "UPDATE temp.v_instr SET state = ?, approved = ? "
 	    "WHERE kind = 'plan' AND id = ?",
+	[AS_ACCOUNT_REVIEW] = "UPDATE temp.v_instr SET state = ? WHERE kind = "
+	    "'account-change' AND id = ?",
 	[AS_SUPERSEDE] = "UPDATE temp.v_instr SET state = ? WHERE kind = 'plan' "
 	    "AND id = ?",
 	[AS_CARRY] = "UPDATE temp.v_instr SET disbursed = ? WHERE kind = 'plan' "
@@ -412,6 +415,19 @@ audit_state_instr(struct audit_state *a, uint64_t index,
 		state = LS_RECORDED;
 		status = 200;
 		break;
+	case INSTR_ACCOUNT_CHANGE:
+		state = LS_SUBMITTED;
+		break;
+	case INSTR_ACCOUNT_REVIEW:
+		if ((rc = audit_state_find(a, "account-change", in->id, city,
+		    period, &carried)) != 1) {
+			if (rc == 0)
+				audit_say(why, whysz, "review of account change "
+				    "%s, which the log never accepted", in->id);
+			return rc == 0 ? 1 : -1;
+		}
+		state = LS_RECORDED;
+		break;
 	}
 	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, in->id, -1, SQLITE_TRANSIENT);
@@ -428,6 +444,12 @@ audit_state_instr(struct audit_state *a, uint64_t index,
 		return -1;
 
 	switch (in->kind) {
+	case INSTR_ACCOUNT_REVIEW:
+		st = a->s[AS_ACCOUNT_REVIEW];
+		sqlite3_bind_int(st, 1, in->u.account_review.approved ?
+		    LS_APPROVED : LS_REJECTED);
+		sqlite3_bind_text(st, 2, in->id, -1, SQLITE_TRANSIENT);
+		return audit_state_step(a, AS_ACCOUNT_REVIEW);
 	case INSTR_REVIEW:
 		st = a->s[AS_REVIEW];
 		sqlite3_bind_int(st, 1, in->u.review.approved ? LS_APPROVED :

@@ -20,9 +20,8 @@
 
 #define REPORT_CONF	"/etc/gateway/gateway.conf"
 
-/* The database of conf, read-only; NULL if it cannot be opened. */
-static sqlite3 *
-report_open(const char *conf, struct config **cfp)
+sqlite3 *
+ctl_report_open(const char *conf, struct config **cfp)
 {
 	struct config	*cf;
 	sqlite3		*db;
@@ -150,7 +149,7 @@ report_run(int argc, char *argv[])
 	}
 	if (optind != argc || period == NULL || !instr_period_ok(period))
 		goto usage;
-	if ((db = report_open(conf, &cf)) == NULL)
+	if ((db = ctl_report_open(conf, &cf)) == NULL)
 		return CTL_EXIT_FAIL;
 	if ((rec = report_reconciliation(db, &cf->rules, period)) == NULL)
 		fprintf(stderr, "cannot read the ledger\n");
@@ -217,7 +216,7 @@ alerts_run(int argc, char *argv[])
 	}
 	if (optind != argc)
 		goto usage;
-	if ((db = report_open(conf, &cf)) == NULL)
+	if ((db = ctl_report_open(conf, &cf)) == NULL)
 		return CTL_EXIT_FAIL;
 	if ((al = alerts_list(db, since)) == NULL) {
 		fprintf(stderr, "cannot read the alerts\n");

@@ -434,9 +434,13 @@ keeper_registry(struct keeper *k, int fd)
 		log_warnx("reload: the account registry has errors; the keeper "
 		    "keeps the one it has");
 	else {
-		ledger_set_registry(k->lg, reg);
-		log_info("reload: account registry of %zu accounts in use",
-		    registry_count(reg));
+		size_t	n = registry_count(reg);
+
+		/* reg is taken either way; a file that differs from the
+		 * log's registry is refused there, difference by difference. */
+		if (ledger_set_registry(k->lg, reg) == 0)
+			log_info("reload: the account registry file of %zu "
+			    "accounts says what the log's registry says", n);
 	}
 	fclose(fp);
 }

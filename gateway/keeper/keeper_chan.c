@@ -105,7 +105,7 @@ keeper_instr(struct keeper *k, struct keeper_chan *ch, const struct ipc_hdr *h)
 	if (!ipc_str_ok(m->request_id, sizeof(m->request_id)) ||
 	    !ipc_str_ok(m->agency, sizeof(m->agency)) ||
 	    !ipc_str_ok(m->city, sizeof(m->city)) || m->role >= ROLE_COUNT ||
-	    m->kind < INSTR_COLLECTION || m->kind > INSTR_BANK_NOTIFICATION ||
+	    m->kind < INSTR_COLLECTION || m->kind > INSTR_KIND_LAST ||
 	    len == 0)
 		return -1;
 	if ((data = malloc(len + 1)) == NULL)

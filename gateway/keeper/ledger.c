@@ -129,6 +129,12 @@ ledger_transition(enum instr_kind kind, enum ledger_state from,
 {
 	*to = from;
 	switch (kind) {
+	case INSTR_ACCOUNT_CHANGE:
+		if (from == LS_SUBMITTED && ev == LE_APPROVED)
+			*to = LS_APPROVED;
+		else if (from == LS_SUBMITTED && ev == LE_REJECTED)
+			*to = LS_REJECTED;
+		break;
 	case INSTR_PLAN:
 		if (ev == LE_SUPERSEDED && from != LS_SUPERSEDED)
 			*to = LS_SUPERSEDED;
@@ -163,6 +169,7 @@ ledger_transition(enum instr_kind kind, enum ledger_state from,
 		break;
 	case INSTR_BANK_STATUS:
 	case INSTR_BANK_NOTIFICATION:
+	case INSTR_ACCOUNT_REVIEW:
 		break;
 	}
 	return *to == from ? 0 : 1;
@@ -204,17 +211,11 @@ ledger_open(const struct config *cf, struct store *st, struct ledger **out)
 			goto fail;
 		}
 	}
-	if (cf->keeper.accounts[0] != '\0' &&
-	    registry_load(cf->keeper.accounts, &l->reg) == -1) {
-		log_warnx("%s: cannot load the account registry %s", __func__,
-		    cf->keeper.accounts);
-		goto fail;
-	}
 	if (sqlite3_exec(l->db, ledger_schema, NULL, NULL, NULL) != SQLITE_OK) {
 		ledger_fail(l, "schema");
 		goto fail;
 	}
-	if (totals_init(l->db) == -1)
+	if (totals_init(l->db) == -1 || ledger_accounts_open(l) == -1)
 		goto fail;
 	for (j = 0; j < LG_COUNT; j++)
 		if (sqlite3_prepare_v3(l->db, ledger_sql[j], -1,
@@ -253,16 +254,10 @@ ledger_free(struct ledger *l)
 	sign_key_free(l->key);
 	for (i = 0; i < CFG_MAX_BANKS; i++)
 		sign_key_free(l->bank_keys[i]);
-	registry_free(l->reg);
+	ledger_accounts_free(l);
 	free(l);
 }
 
-void
-ledger_set_registry(struct ledger *l, struct registry *reg)
-{
-	registry_free(l->reg);
-	l->reg = reg;
-}
 
 struct outbox *
 ledger_outbox(struct ledger *l)
@@ -523,6 +518,18 @@ ledger_accept(struct ledger_ctx *x, const uint8_t digest[32],
 		state = LS_RECORDED;
 		status = 200;
 		break;
+	case INSTR_ACCOUNT_CHANGE:
+		if (ledger_check_account_change(x, r, &refused) == -1 ||
+		    refused)
+			return refused ? 0 : -1;
+		state = LS_SUBMITTED;
+		break;
+	case INSTR_ACCOUNT_REVIEW:
+		if (ledger_check_account_review(x, &other, r, &refused) == -1 ||
+		    refused)
+			return refused ? 0 : -1;
+		state = LS_RECORDED;
+		break;
 	}
 
 	if ((sig = ledger_sign(x->l->key, x->canon, x->clen)) == NULL ||
@@ -598,6 +605,12 @@ ledger_accept(struct ledger_ctx *x, const uint8_t digest[32],
 		}
 		if (ledger_watch_capacity(x->l, x->line_period[0]) == -1)
 			goto done;
+		for (i = 0; i < x->in.u.disbursement.nlines; i++)
+			if (ledger_watch_cooling_off(x,
+			    pin->lines[i].creditor_account,
+			    x->in.u.disbursement.requested_execution_date,
+			    r->index) == -1)
+				goto done;
 		break;
 	case INSTR_PLAN:
 		if (x->in.u.plan.amends[0] != '\0' &&
@@ -610,6 +623,15 @@ ledger_accept(struct ledger_ctx *x, const uint8_t digest[32],
 		break;
 	case INSTR_BANK_NOTIFICATION:
 		if (ledger_arrivals(x) == -1)
+			goto done;
+		break;
+	case INSTR_ACCOUNT_CHANGE:
+		if (ledger_account_change_done(x, r->index) == -1)
+			goto done;
+		break;
+	case INSTR_ACCOUNT_REVIEW:
+		/* Last: it changes the registry book in memory too. */
+		if (ledger_account_review_done(x, r->index) == -1)
 			goto done;
 		break;
 	case INSTR_BANK_STATUS:

@@ -53,8 +53,14 @@ int	ledger_open(const struct config *, struct store *, struct ledger **out);
 void	ledger_free(struct ledger *);
 struct outbox	*ledger_outbox(struct ledger *);
 struct registry;
-/* Replaces the account registry (taken) with a newly validated one. */
-void	ledger_set_registry(struct ledger *, struct registry *);
+/* A reload's account registry (taken): accepted only if it says what the
+ * log's registry says (0); otherwise each difference is logged and it is
+ * refused (-1): the registry changes only through reviewed instructions. */
+int	ledger_set_registry(struct ledger *, struct registry *);
+/* Inside a transaction, at start-up: the first time, the file's registry
+ * becomes the log's (an entry of kind "registry"); after that, a file that
+ * differs is named in the log and not used. 0 or -1. */
+int	ledger_accounts_seed(struct ledger *);
 
 /* Inside a transaction. Appends this exchange's audit entry whatever the
  * verdict (accepted, replayed, refused) and, when accepted, the

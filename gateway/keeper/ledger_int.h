@@ -19,6 +19,7 @@
 
 struct alerts;
 struct ipc_instr;
+struct ledger_accounts;
 struct outbox;
 struct registry;
 struct sign_key;
@@ -50,7 +51,7 @@ struct ledger {
 	struct outbox		*ob;
 	struct sign_key		*key;			/* signs instructions */
 	struct sign_key		*bank_keys[CFG_MAX_BANKS];
-	struct registry		*reg;			/* NULL: none configured */
+	struct ledger_accounts	*acc;			/* ledger_accounts.c */
 	struct alerts		*al;
 	/* A witness gave evidence of a rollback or a fork: new instructions
 	 * are refused until an operator acts. */
@@ -140,5 +141,23 @@ int	ledger_watch_remittance(struct ledger_ctx *x, uint64_t index);
 int	ledger_watch_capacity(struct ledger *l, const char *period);
 int	ledger_arrivals(struct ledger_ctx *x);
 int	ledger_sender_ok(const struct ledger_ctx *x);
+
+/* ledger_accounts.c */
+int	ledger_accounts_open(struct ledger *l);
+void	ledger_accounts_free(struct ledger *l);
+/* The registry in force on date (YYYY-MM-DD); NULL if there is none. */
+const struct registry	*ledger_registry(struct ledger *l, const char *date);
+int	ledger_check_account_change(struct ledger_ctx *x, struct ledger_reply *r,
+	    int *refused);
+int	ledger_account_change_done(struct ledger_ctx *x, uint64_t index);
+int	ledger_check_account_review(struct ledger_ctx *x,
+	    struct ledger_row *change, struct ledger_reply *r, int *refused);
+int	ledger_account_review_done(struct ledger_ctx *x, uint64_t index);
+/* An alert when the account numbered number was changed fewer than the
+ * configured days before date (a payment's execution date). */
+int	ledger_watch_cooling_off(struct ledger_ctx *x, const char *number,
+	    const char *date, uint64_t index);
+json_t	*ledger_account_changes(struct ledger *l, const char *state);
+json_t	*ledger_accounts_json(struct ledger *l, const char *date);
 
 #endif

@@ -55,11 +55,14 @@ ledger_check_remittance(struct ledger_ctx *x, struct ledger_reply *r,
 	const struct instr_remittance	*rm = &x->in.u.remittance;
 	const struct registry_account	*from, *to;
 
+	const struct registry		*reg;
+
 	*refused = 0;
-	if (x->l->reg == NULL)
+	/* The registry in force on the day the money moves. */
+	if ((reg = ledger_registry(x->l, rm->value_date)) == NULL)
 		return 0;
-	from = registry_by_number(x->l->reg, rm->from_account);
-	to = registry_by_number(x->l->reg, rm->to_account);
+	from = registry_by_number(reg, rm->from_account);
+	to = registry_by_number(reg, rm->to_account);
 	if (from == NULL || to == NULL) {
 		*refused = 1;
 		return ledger_refuse(x, 422, from == NULL ? "payer-not-in-registry" :
@@ -230,6 +233,7 @@ ledger_check_disbursement(struct ledger_ctx *x, struct pain001_input *pin,
 {
 	const struct instr_disbursement	*d = &x->in.u.disbursement;
 	const struct registry_account	*deb, *pay;
+	const struct registry		*reg;
 	struct ledger_row		 plan;
 	char				 msg[160];
 	int64_t				 pending;
@@ -237,8 +241,10 @@ ledger_check_disbursement(struct ledger_ctx *x, struct pain001_input *pin,
 	int				 rc;
 
 	*refused = 1;
-	if (x->l->reg == NULL ||
-	    (deb = registry_find(x->l->reg, REG_PROVINCE_SPECIAL, NULL)) == NULL)
+	/* Payees from the registry in force on the execution date. */
+	if ((reg = ledger_registry(x->l, d->requested_execution_date)) ==
+	    NULL || (deb = registry_find(reg, REG_PROVINCE_SPECIAL, NULL)) ==
+	    NULL)
 		return ledger_refuse(x, 503, "no-registry",
 		    "no account registry is configured", r);
 	if ((*bank = ledger_bank(x->l, d->bank[0] ? d->bank : deb->bank,
@@ -280,7 +286,7 @@ ledger_check_disbursement(struct ledger_ctx *x, struct pain001_input *pin,
 		if ((rc = ledger_check_budget(x, plan.city, plan.period,
 		    ln->amount_fen, pending, r)) != 0)
 			return rc == 1 ? 0 : -1;
-		if ((pay = registry_find(x->l->reg, REG_CITY_EXPENDITURE,
+		if ((pay = registry_find(reg, REG_CITY_EXPENDITURE,
 		    plan.city)) == NULL)
 			return ledger_refuse(x, 422, "payee-not-in-registry", msg,
 			    r);
@@ -558,6 +564,7 @@ ledger_arrivals(struct ledger_ctx *x)
 {
 	const struct instr_bank_notification	*b = &x->in.u.bank_notification;
 	const struct registry_account		*acct;
+	const struct registry			*reg;
 	struct ledger_row			 rem;
 	sqlite3_stmt				*st = x->l->s[LG_ARRIVAL];
 	char					 subject[64];
@@ -568,8 +575,8 @@ ledger_arrivals(struct ledger_ctx *x)
 	for (i = 0; i < b->nentries; i++) {
 		const struct instr_bank_entry *en = &b->entries[i];
 
-		acct = x->l->reg ? registry_by_number(x->l->reg, en->account) :
-		    NULL;
+		reg = ledger_registry(x->l, en->booking_date);
+		acct = reg ? registry_by_number(reg, en->account) : NULL;
 		fund = acct != NULL && acct->role == REG_PROVINCE_SPECIAL &&
 		    en->credit;
 		matched = 0;
@@ -625,18 +632,22 @@ ledger_arrivals(struct ledger_ctx *x)
 int
 ledger_sender_ok(const struct ledger_ctx *x)
 {
-	static const enum role	 sender[] = {
-		[INSTR_COLLECTION] = ROLE_TAX,
-		[INSTR_REMITTANCE] = ROLE_FINANCE_CITY,
-		[INSTR_PLAN] = ROLE_HRSS,
-		[INSTR_REVIEW] = ROLE_FINANCE,
-		[INSTR_DISBURSEMENT] = ROLE_HRSS,
-		[INSTR_BANK_STATUS] = ROLE_BANK,
-		[INSTR_BANK_NOTIFICATION] = ROLE_BANK,
+#define R(r)	(1u << (r))
+	static const unsigned	 sender[] = {
+		[INSTR_COLLECTION] = R(ROLE_TAX),
+		[INSTR_REMITTANCE] = R(ROLE_FINANCE_CITY),
+		[INSTR_PLAN] = R(ROLE_HRSS),
+		[INSTR_REVIEW] = R(ROLE_FINANCE),
+		[INSTR_DISBURSEMENT] = R(ROLE_HRSS),
+		[INSTR_BANK_STATUS] = R(ROLE_BANK),
+		[INSTR_BANK_NOTIFICATION] = R(ROLE_BANK),
+		[INSTR_ACCOUNT_CHANGE] = R(ROLE_FINANCE) | R(ROLE_HRSS),
+		[INSTR_ACCOUNT_REVIEW] = R(ROLE_FINANCE) | R(ROLE_HRSS),
 	};
+#undef R
 
-	if ((size_t)x->in.kind >= nitems(sender) ||
-	    x->m->role != (uint32_t)sender[x->in.kind])
+	if ((size_t)x->in.kind >= nitems(sender) || x->m->role >= ROLE_COUNT ||
+	    (sender[x->in.kind] & (1u << x->m->role)) == 0)
 		return 0;
 	if (x->in.kind == INSTR_REMITTANCE &&
 	    (!ipc_str_ok(x->m->city, sizeof(x->m->city)) ||
@@ -732,7 +743,10 @@ ledger_watch(struct ledger *l)
 
 	entry_time(today, sizeof(today));
 	today[10] = '\0';
-	if (ledger_watch_overdue(l, today) == -1 || ledger_watch_certs(l) == -1)
+	/* The first time (or after a failed first time): the file's registry
+	 * becomes the log's. */
+	if (ledger_accounts_seed(l) == -1 ||
+	    ledger_watch_overdue(l, today) == -1 || ledger_watch_certs(l) == -1)
 		return -1;
 	return 0;
 }

@@ -32,6 +32,8 @@ ledger_party(const char *agency, unsigned role, enum instr_kind kind,
 	case INSTR_PLAN:
 	case INSTR_REVIEW:
 	case INSTR_BANK_STATUS:
+	case INSTR_ACCOUNT_CHANGE:
+	case INSTR_ACCOUNT_REVIEW:
 		roles = 1u << ROLE_FINANCE | 1u << ROLE_HRSS;
 		break;
 	case INSTR_DISBURSEMENT:
@@ -209,7 +211,7 @@ ledger_transfer(struct ledger *l, const struct ipc_transfer_query *q,
 		/* Without a kind the id must name one instruction the caller
 		 * may see: one primary-key lookup per kind (instructions
 		 * have no index by id alone). */
-		for (k = INSTR_COLLECTION; k <= INSTR_BANK_NOTIFICATION; k++) {
+		for (k = INSTR_COLLECTION; k <= INSTR_KIND_LAST; k++) {
 			memset(&row, 0, sizeof(row));
 			if (ledger_find(l, instr_kind_name(k), q->id, &row) ==
 			    1 && ledger_party(q->agency, q->role, k, &row)) {
@@ -302,6 +304,20 @@ ledger_report(struct ledger *l, const struct ipc_report_query *q,
 		}
 	} else if (q->what == REPORT_ALERTS)
 		o = alerts_list(l->db, q->since);
+	else if (q->what == REPORT_ACCOUNTS || q->what == REPORT_ACCOUNT_CHANGES) {
+		if (!ipc_str_ok(q->date, sizeof(q->date)) ||
+		    !ipc_str_ok(q->state, sizeof(q->state)) ||
+		    (q->date[0] != '\0' && !instr_date_ok(q->date)) ||
+		    (q->state[0] != '\0' && strcmp(q->state, "submitted") != 0 &&
+		    strcmp(q->state, "approved") != 0 &&
+		    strcmp(q->state, "rejected") != 0)) {
+			ledger_answer(r, 400, "bad-query", "bad date or state",
+			    body, blen);
+			return;
+		}
+		o = q->what == REPORT_ACCOUNTS ? ledger_accounts_json(l,
+		    q->date) : ledger_account_changes(l, q->state);
+	}
 	*body = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(o);
 	if (*body == NULL) {

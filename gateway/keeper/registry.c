@@ -187,31 +187,31 @@ registry_utf8_next(const unsigned char *s, uint32_t *cp)
 /* The holder goes into pain.001 Cdtr/Nm (Max140Text) and into reports: strict
  * UTF-8, 1-140 characters, no control character, and none of the marks
  * (bidi overrides, isolates, line separators) that make a name display as
- * something other than what it is. */
+ * something other than what it is. 0, or -1 with why. */
 static int
-registry_holder_ok(struct registry_parse *p, const char *v)
+registry_holder_check(const char *v, char *why, size_t whysz)
 {
 	const unsigned char	*s = (const unsigned char *)v;
 	size_t			 off = 0, n, nchars = 0;
 	uint32_t		 cp;
 
 	if (v[0] == '\0') {
-		registry_error(p, p->line, "holder is empty");
+		str_copy(why, whysz, "holder is empty");
 		return -1;
 	}
 	if (strlen(v) >= INSTR_NAME_MAX) {
-		registry_error(p, p->line, "holder longer than %d bytes",
+		str_printf(why, whysz, "holder longer than %d bytes",
 		    INSTR_NAME_MAX - 1);
 		return -1;
 	}
 	while (s[off] != '\0') {
 		if ((n = registry_utf8_next(s + off, &cp)) == 0) {
-			registry_error(p, p->line,
+			str_printf(why, whysz,
 			    "holder is not valid UTF-8 (byte %zu)", off + 1);
 			return -1;
 		}
 		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) {
-			registry_error(p, p->line,
+			str_printf(why, whysz,
 			    "holder contains a control character (U+%04X)",
 			    (unsigned)cp);
 			return -1;
@@ -219,7 +219,7 @@ registry_holder_ok(struct registry_parse *p, const char *v)
 		if ((cp >= 0x200e && cp <= 0x200f) ||
 		    (cp >= 0x2028 && cp <= 0x202e) ||
 		    (cp >= 0x2066 && cp <= 0x2069)) {
-			registry_error(p, p->line,
+			str_printf(why, whysz,
 			    "holder contains a formatting mark (U+%04X)",
 			    (unsigned)cp);
 			return -1;
@@ -228,11 +228,22 @@ registry_holder_ok(struct registry_parse *p, const char *v)
 		nchars++;
 	}
 	if (nchars > REGISTRY_HOLDER_CHARS) {
-		registry_error(p, p->line, "holder longer than %d characters",
+		str_printf(why, whysz, "holder longer than %d characters",
 		    REGISTRY_HOLDER_CHARS);
 		return -1;
 	}
 	return 0;
+}
+
+static int
+registry_holder_ok(struct registry_parse *p, const char *v)
+{
+	char	why[128];
+
+	if (registry_holder_check(v, why, sizeof(why)) == 0)
+		return 0;
+	registry_error(p, p->line, "%s", why);
+	return -1;
 }
 
 /* Checks one value and stores it in the current account: 0, or -1 after
@@ -630,4 +641,121 @@ registry_by_number(const struct registry *reg, const char *number)
 		if (strcmp(reg->acc[i].number, number) == 0)
 			return &reg->acc[i];
 	return NULL;
+}
+
+struct registry *
+registry_new(void)
+{
+	struct registry	*reg;
+
+	if ((reg = calloc(1, sizeof(*reg))) == NULL)
+		log_warn("%s: calloc", __func__);
+	return reg;
+}
+
+struct registry *
+registry_dup(const struct registry *src)
+{
+	struct registry	*reg;
+
+	if ((reg = registry_new()) != NULL && src != NULL)
+		memcpy(reg, src, sizeof(*reg));
+	return reg;
+}
+
+const struct registry_account *
+registry_by_name(const struct registry *reg, const char *name)
+{
+	size_t	i;
+
+	if (reg == NULL || name == NULL)
+		return NULL;
+	for (i = 0; i < reg->n; i++)
+		if (strcmp(reg->acc[i].name, name) == 0)
+			return &reg->acc[i];
+	return NULL;
+}
+
+/* The checks a file's account passes, for one that comes another way. */
+int
+registry_put(struct registry *reg, const struct registry_account *a,
+    char *why, size_t whysz)
+{
+	const struct registry_account	*b;
+	size_t				 i, at = reg->n;
+
+	if (!registry_name_ok(a->name)) {
+		str_copy(why, whysz, "bad account name");
+		return -1;
+	}
+	if (!iso20022_account_ok(a->number)) {
+		str_copy(why, whysz, "number must be 1-34 printable ASCII "
+		    "characters, no blank");
+		return -1;
+	}
+	if (!iso20022_cnaps_ok(a->cnaps)) {
+		str_copy(why, whysz, "cnaps must be exactly 12 digits");
+		return -1;
+	}
+	if (registry_holder_check(a->holder, why, whysz) == -1)
+		return -1;
+	if (a->role < REG_PROVINCE_SPECIAL || a->role > REG_CITY_EXPENDITURE) {
+		str_copy(why, whysz, "unknown role");
+		return -1;
+	}
+	if (registry_province_role(a->role) ?
+	    strcmp(a->city, REGISTRY_PROVINCE) != 0 : !instr_city_ok(a->city)) {
+		str_printf(why, whysz, "a %s account needs %s",
+		    registry_role_name(a->role), registry_province_role(a->role) ?
+		    "city " REGISTRY_PROVINCE : "one of the 14 pooling areas");
+		return -1;
+	}
+	if (a->bank[0] != '\0' && !registry_name_ok(a->bank)) {
+		str_copy(why, whysz, "bad bank agency name");
+		return -1;
+	}
+	for (i = 0; i < reg->n; i++) {
+		b = &reg->acc[i];
+		if (strcmp(b->name, a->name) == 0) {
+			at = i;
+			continue;
+		}
+		if (strcmp(a->number, b->number) == 0) {
+			str_printf(why, whysz, "number %s already used by "
+			    "account %s", a->number, b->name);
+			return -1;
+		}
+		if (a->role == b->role && (registry_province_role(a->role) ||
+		    strcmp(a->city, b->city) == 0)) {
+			str_printf(why, whysz, "account %s already holds that "
+			    "role%s%s", b->name, registry_province_role(a->role) ?
+			    "" : " for city ", registry_province_role(a->role) ?
+			    "" : a->city);
+			return -1;
+		}
+	}
+	if (at == REGISTRY_MAX) {
+		str_printf(why, whysz, "more than %d accounts", REGISTRY_MAX);
+		return -1;
+	}
+	reg->acc[at] = *a;
+	if (at == reg->n)
+		reg->n++;
+	return 0;
+}
+
+int
+registry_remove(struct registry *reg, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < reg->n; i++)
+		if (strcmp(reg->acc[i].name, name) == 0) {
+			/* File order is kept: lookups and listings read it. */
+			memmove(&reg->acc[i], &reg->acc[i + 1],
+			    (reg->n - i - 1) * sizeof(reg->acc[0]));
+			reg->n--;
+			return 0;
+		}
+	return -1;
 }

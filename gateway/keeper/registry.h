@@ -46,7 +46,7 @@ struct registry;	/* opaque */
  * "PATH:LINE: message" on stderr, all of them, and then the load fails (-1,
  * *out NULL). On success (0) *out is the caller's, to release with
  * registry_free. A loaded registry is never changed: lookups may be shared
- * freely by readers. */
+ * freely by readers (changes go to a copy, registry_dup). */
 int	registry_load(const char *path, struct registry **out);
 /* The same from an open stream (the keeper gets the file as a descriptor
  * on reload: its sandbox lets it open nothing); path names it in errors.
@@ -66,6 +66,20 @@ const struct registry_account	*registry_find(const struct registry *,
 /* The account with that exact number, or NULL. */
 const struct registry_account	*registry_by_number(const struct registry *,
 	    const char *number);
+
+/* An empty registry, or a copy of one, for changes that come from the log
+ * rather than a file: the caller's (registry_free); NULL if out of memory. */
+struct registry	*registry_new(void);
+struct registry	*registry_dup(const struct registry *);
+/* Puts a (copied) in place of the account of the same name, or adds it,
+ * after the checks a file's account passes (values, the role's city, a
+ * number or role slot held by another account). 0, or -1 with why. */
+int	registry_put(struct registry *, const struct registry_account *a,
+	    char *why, size_t whysz);
+/* Removes the account of that name: 0, or -1 if there is none. */
+int	registry_remove(struct registry *, const char *name);
+const struct registry_account	*registry_by_name(const struct registry *,
+	    const char *name);
 
 /* "province-special", ...; "?" for anything else. */
 const char	*registry_role_name(enum registry_role);

@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "adapters/accounts.h"
 #include "adapters/camt054.h"
 #include "adapters/finance.h"
 #include "adapters/hrss.h"
@@ -36,59 +37,75 @@ enum transfer_ep {
 	TE_RECEIPTS,		/* GET /v1/receipts/{kind}/{id} */
 	TE_REPORT,		/* GET /v1/reports/reconciliation?period= */
 	TE_ALERTS,		/* GET /v1/alerts[?since=N] */
+	TE_ACCOUNT_CHANGES,	/* POST /v1/accounts/changes */
+	TE_ACCOUNT_REVIEW,	/* /v1/accounts/changes/{id}/review */
+	TE_ACCOUNTS,		/* GET /v1/accounts */
+	TE_ACCOUNT_LIST,	/* GET /v1/accounts/changes[?state=] */
 };
+
+#define TR(r)	(1u << (r))
 
 enum transfer_body { TB_JSON, TB_XML };
 
 static const struct transfer_def {
 	const char		*path;
 	enum transfer_ep	 ep;
-	enum role		 role;
+	unsigned		 roles;		/* TR(enum role) */
 	enum instr_kind		 kind;
 	enum transfer_body	 body;
 } transfer_defs[] = {
-	{ "/v1/collections", TE_COLLECTIONS, ROLE_TAX, INSTR_COLLECTION, TB_XML },
-	{ "/v1/remittances", TE_REMITTANCES, ROLE_FINANCE_CITY,
-	    INSTR_REMITTANCE, TB_JSON },
-	{ "/v1/plans", TE_PLANS, ROLE_HRSS, INSTR_PLAN, TB_JSON },
-	{ "/v1/plans/*/review", TE_REVIEW, ROLE_FINANCE, INSTR_REVIEW, TB_JSON },
-	{ "/v1/disbursements", TE_DISBURSEMENTS, ROLE_HRSS, INSTR_DISBURSEMENT,
-	    TB_JSON },
-	{ "/v1/bank/status", TE_BANK_STATUS, ROLE_BANK, INSTR_BANK_STATUS,
+	{ "/v1/collections", TE_COLLECTIONS, TR(ROLE_TAX), INSTR_COLLECTION,
 	    TB_XML },
-	{ "/v1/bank/notifications", TE_BANK_NOTIFICATIONS, ROLE_BANK,
+	{ "/v1/remittances", TE_REMITTANCES, TR(ROLE_FINANCE_CITY),
+	    INSTR_REMITTANCE, TB_JSON },
+	{ "/v1/plans", TE_PLANS, TR(ROLE_HRSS), INSTR_PLAN, TB_JSON },
+	{ "/v1/plans/*/review", TE_REVIEW, TR(ROLE_FINANCE), INSTR_REVIEW,
+	    TB_JSON },
+	{ "/v1/disbursements", TE_DISBURSEMENTS, TR(ROLE_HRSS),
+	    INSTR_DISBURSEMENT, TB_JSON },
+	{ "/v1/bank/status", TE_BANK_STATUS, TR(ROLE_BANK), INSTR_BANK_STATUS,
+	    TB_XML },
+	{ "/v1/bank/notifications", TE_BANK_NOTIFICATIONS, TR(ROLE_BANK),
 	    INSTR_BANK_NOTIFICATION, TB_XML },
+	/* Where money goes: the fund's two authorities, each the other's
+	 * second person (the keeper refuses a review by the proposer). */
+	{ "/v1/accounts/changes", TE_ACCOUNT_CHANGES,
+	    TR(ROLE_FINANCE) | TR(ROLE_HRSS), INSTR_ACCOUNT_CHANGE, TB_JSON },
+	{ "/v1/accounts/changes/*/review", TE_ACCOUNT_REVIEW,
+	    TR(ROLE_FINANCE) | TR(ROLE_HRSS), INSTR_ACCOUNT_REVIEW, TB_JSON },
 };
 
 struct transfer {
 	const struct transfer_def	*def;
 	enum transfer_ep		 read;	/* a GET endpoint */
 	char				 name[48];	/* for the log */
-	char				 plan_id[INSTR_ID_MAX];
+	char				 path_id[INSTR_ID_MAX];	/* {id} */
 	char				 charset[32];	/* "" if none given */
 	struct evbuffer			*body;
 };
 
-/* The path without its query; "/v1/plans/{id}/review" fills id. */
+/* The path without its query; "PREFIX/{id}/review" fills id. */
 static const struct transfer_def *
 transfer_match(const char *url, size_t len, char *id, size_t idsz)
 {
-	const char	*q = memchr(url, '?', len);
-	size_t		 n = q ? (size_t)(q - url) : len, i;
+	const char	*q = memchr(url, '?', len), *star;
+	size_t		 n = q ? (size_t)(q - url) : len, i, pre, idn;
 
 	for (i = 0; i < nitems(transfer_defs); i++) {
 		const char *p = transfer_defs[i].path;
 
-		if (transfer_defs[i].ep == TE_REVIEW) {
-			/* "/v1/plans/" id "/review" */
-			if (n > 17 && memcmp(url, "/v1/plans/", 10) == 0 &&
-			    memcmp(url + n - 7, "/review", 7) == 0 &&
-			    n - 17 < idsz) {
-				memcpy(id, url + 10, n - 17);
-				id[n - 17] = '\0';
-				return &transfer_defs[i];
-			}
-			continue;
+		if ((star = strchr(p, '*')) != NULL) {
+			/* PREFIX id "/review", the id without a slash */
+			pre = (size_t)(star - p);
+			if (n <= pre + 7 || memcmp(url, p, pre) != 0 ||
+			    memcmp(url + n - 7, "/review", 7) != 0)
+				continue;
+			idn = n - pre - 7;
+			if (idn >= idsz || memchr(url + pre, '/', idn) != NULL)
+				continue;
+			memcpy(id, url + pre, idn);
+			id[idn] = '\0';
+			return &transfer_defs[i];
 		}
 		if (strlen(p) == n && memcmp(url, p, n) == 0)
 			return &transfer_defs[i];
@@ -210,6 +227,13 @@ transfer_read_head(struct relay_conn *c, struct transfer *t, const char *url,
 	} else if (n == 10 && memcmp(url, "/v1/alerts", 10) == 0) {
 		t->read = TE_ALERTS;
 		str_copy(t->name, sizeof(t->name), "v1/alerts");
+	} else if (n == 12 && memcmp(url, "/v1/accounts", 12) == 0) {
+		t->read = TE_ACCOUNTS;
+		str_copy(t->name, sizeof(t->name), "v1/accounts");
+	} else if (n == 20 && memcmp(url, "/v1/accounts/changes", 20) == 0 &&
+	    c->req.method != HTTP_POST) {
+		t->read = TE_ACCOUNT_LIST;
+		str_copy(t->name, sizeof(t->name), "v1/accounts/changes");
 	} else
 		return -1;
 	if (c->req.method != HTTP_GET && c->req.method != HTTP_HEAD)
@@ -271,6 +295,24 @@ transfer_report(struct relay_conn *c, struct transfer *t, const char *url,
 		acc = http_msg_header(&c->req, "Accept", &alen);
 		q.csv = acc != NULL && alen >= 8 && memmem(acc, alen, "text/csv",
 		    8) != NULL;
+	} else if (t->read == TE_ACCOUNTS) {
+		q.what = REPORT_ACCOUNTS;
+		if (transfer_param(url, len, "date", q.date, sizeof(q.date)) ==
+		    -1 || (q.date[0] != '\0' && !instr_date_ok(q.date))) {
+			conn_reply_error(c, 400, "bad-date",
+			    "give ?date=YYYY-MM-DD, or nothing for today");
+			return;
+		}
+	} else if (t->read == TE_ACCOUNT_LIST) {
+		q.what = REPORT_ACCOUNT_CHANGES;
+		if (transfer_param(url, len, "state", q.state, sizeof(q.state)) ==
+		    -1 || (q.state[0] != '\0' && strcmp(q.state, "submitted") !=
+		    0 && strcmp(q.state, "approved") != 0 &&
+		    strcmp(q.state, "rejected") != 0)) {
+			conn_reply_error(c, 400, "bad-query", "state is "
+			    "submitted, approved or rejected");
+			return;
+		}
 	} else {
 		q.what = REPORT_ALERTS;
 		if (transfer_param(url, len, "since", since, sizeof(since)) ==
@@ -308,8 +350,8 @@ transfer_head(struct relay_conn *c, const char *url, size_t len)
 	t->def = def;
 	str_printf(t->name, sizeof(t->name), "v1/%s", instr_kind_name(def->kind));
 	/* An id too long for an id is refused below, never cut to another. */
-	idcut = str_copy(t->plan_id, sizeof(t->plan_id), id) == -1;
-	if (ag->role != def->role) {
+	idcut = str_copy(t->path_id, sizeof(t->path_id), id) == -1;
+	if ((def->roles & TR(ag->role)) == 0) {
 		transfer_refuse(c, 403, "role-not-allowed", "",
 		    "this endpoint is not open to the caller's role");
 		return 0;
@@ -320,8 +362,8 @@ transfer_head(struct relay_conn *c, const char *url, size_t len)
 		return 0;
 	}
 	if (idcut) {
-		transfer_refuse(c, 422, "bad-id", "plan_id",
-		    "the plan id in the path is not an id");
+		transfer_refuse(c, 422, "bad-id", def->ep == TE_REVIEW ?
+		    "plan_id" : "change_id", "the id in the path is not an id");
 		return 0;
 	}
 	if (transfer_ctype(c, t) == -1) {
@@ -373,7 +415,7 @@ transfer_query(struct relay_conn *c, const char *url, size_t len)
 			    "the only parameter is kind");
 			return;
 		}
-		for (k = INSTR_COLLECTION; k <= INSTR_BANK_NOTIFICATION; k++)
+		for (k = INSTR_COLLECTION; k <= INSTR_KIND_LAST; k++)
 			if (strlen(instr_kind_name(k)) == ql - 5 &&
 			    memcmp(qs + 5, instr_kind_name(k), ql - 5) == 0)
 				q.kind = k;
@@ -403,7 +445,7 @@ transfer_receipt_query(struct relay_conn *c, const char *url, size_t len)
 		return;
 	}
 	if ((slash = memchr(p, '/', (size_t)(end - p))) != NULL)
-		for (k = INSTR_COLLECTION; k <= INSTR_BANK_NOTIFICATION; k++)
+		for (k = INSTR_COLLECTION; k <= INSTR_KIND_LAST; k++)
 			if (strlen(instr_kind_name(k)) == (size_t)(slash - p) &&
 			    memcmp(p, instr_kind_name(k), (size_t)(slash - p)) ==
 			    0)
@@ -443,13 +485,20 @@ transfer_parse(struct relay_conn *c, struct transfer *t, const char *body,
 	case TE_PLANS:
 		return hrss_parse_plan(body, len, max, in, err);
 	case TE_REVIEW:
-		return finance_parse_review(body, len, max, t->plan_id, in, err);
+		return finance_parse_review(body, len, max, t->path_id, in, err);
 	case TE_DISBURSEMENTS:
 		return hrss_parse_disbursement(body, len, max, in, err);
 	case TE_BANK_STATUS:
 		return pain002_parse(body, len, cs, in, err);
 	case TE_BANK_NOTIFICATIONS:
 		return camt054_parse(body, len, cs, in, err);
+	case TE_ACCOUNT_CHANGES:
+		return accounts_parse_change(body, len, max, in, err);
+	case TE_ACCOUNT_REVIEW:
+		return accounts_parse_review(body, len, max, t->path_id, in,
+		    err);
+	case TE_ACCOUNTS:
+	case TE_ACCOUNT_LIST:
 	case TE_TRANSFERS:
 	case TE_RECEIPTS:
 	case TE_REPORT:
@@ -473,7 +522,8 @@ transfer_done(struct relay_conn *c, const char *url, size_t ulen)
 	size_t			 len, clen;
 	unsigned int		 dlen;
 
-	if (t->read == TE_REPORT || t->read == TE_ALERTS) {
+	if (t->read == TE_REPORT || t->read == TE_ALERTS ||
+	    t->read == TE_ACCOUNTS || t->read == TE_ACCOUNT_LIST) {
 		transfer_report(c, t, url, ulen);
 		return;
 	}

@@ -1,5 +1,7 @@
-"""The account registry is reloadable (SIGHUP): a valid new file changes where money goes,
-a broken one is refused and the running registry stays (DESIGN.md section 1).
+"""The account registry file on reload (SIGHUP): the same file is accepted; a valid file that
+says something else is refused with its differences (the registry changes only through
+reviewed instructions, test_account_changes.py); a broken one is refused; money keeps going
+where the log's registry says (DESIGN.md section 1).
 
 Run: python3 -m unittest tests.integration.test_registry -v   (after make)
 """
@@ -41,10 +43,11 @@ class RegistryReload(unittest.TestCase):
         mark = self.env.gateway.stderr_size()
         self.env.gateway.signal(signal.SIGHUP)
         return h.wait_until(lambda: (lambda t: t if "reload:" in t and (
-            "registry of" in t or "has errors" in t) else None)(
+            "says what the log's registry says" in t or "has errors" in t or
+            "differs from the registry" in t) else None)(
             self.env.gateway.stderr_text(mark)), 10, what="the reload to be reported")
 
-    def test_new_payee_after_reload_and_broken_file_refused(self):
+    def test_only_the_same_registry_is_accepted_on_reload(self):
         with open(self.accounts) as f:
             text = f.read()
         self.assertIn(OLD, text, "the development registry changed: update OLD")
@@ -54,18 +57,21 @@ class RegistryReload(unittest.TestCase):
                                    M.review(total=1000)).status, 202)
         self.assertEqual(self.disburse("REG-D1", "REG-P"), OLD)
 
+        log = self.reload()
+        self.assertIn("registry file of 30 accounts says what the log's registry says", log)
+
         with open(self.accounts, "w") as f:
             f.write(text.replace(OLD, NEW))
         log = self.reload()
-        self.assertIn("account registry of 30 accounts in use", log)
-        self.assertEqual(self.disburse("REG-D2", "REG-P"), NEW)
+        self.assertIn("differs from the registry in the audit log in 1 place: refused", log)
+        self.assertEqual(self.disburse("REG-D2", "REG-P"), OLD)
 
         # A broken file: the parent refuses the reload, the keeper keeps its registry.
         with open(self.accounts, "w") as f:
             f.write(text.replace("cnaps = 102823", "cnaps = 1x2823"))
         log = self.reload()
         self.assertIn("has errors", log)
-        self.assertEqual(self.disburse("REG-D3", "REG-P"), NEW)
+        self.assertEqual(self.disburse("REG-D3", "REG-P"), OLD)
 
 
 if __name__ == "__main__":
