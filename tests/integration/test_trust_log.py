@@ -206,11 +206,27 @@ class TrustLog(unittest.TestCase):
         self.assertEqual(e["changed"], [{"path": self.env.config_path, "role": "config",
                                          "before": before,
                                          "after": sha256_file(self.env.config_path)}])
-        # The log with its trust entries verifies.
+        # The log with its trust entries verifies: each names the one before it and
+        # its changes are the difference of their files.
         self.env.gateway.stop()
-        r = subprocess.run([GATEWAYCTL, "audit", "verify", "-c", self.env.config_path],
-                           capture_output=True, timeout=120)
+        r = self.verify()
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn(b"audit log OK", r.stdout)
+        # The keeper's own record of the newest trust entry is checked against the log.
+        c = sqlite3.connect(self.database)
+        try:
+            c.execute("UPDATE trust_last SET entry = ?", (ridx,))
+            c.commit()
+        finally:
+            c.close()
+        r = self.verify()
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn(b"trust_last names entry %d, but the log's newest trust entry is %d"
+                      % (ridx, idx), r.stdout + r.stderr)
+
+    def verify(self):
+        return subprocess.run([GATEWAYCTL, "audit", "verify", "-c", self.env.config_path],
+                              capture_output=True, timeout=120)
 
 
 if __name__ == "__main__":
