@@ -32,6 +32,8 @@ enum ipc_type {
 	IPC_WITNESS_ADD,	/* keeper -> courier: struct ipc_witness_add +
 				   the add-checkpoint request body */
 	IPC_WITNESSED,		/* courier -> keeper: struct ipc_witnessed */
+	IPC_TRUST,		/* parent -> keeper, in a file passed as
+				   IPC_SLOT_TRUST: struct ipc_trust + files */
 	IPC_TYPE_MAX
 };
 
@@ -226,10 +228,38 @@ struct ipc_witnessed {
 	char		error[128];	/* why, when not WITNESS_COSIGNED */
 };
 
+/* What the trust entries say (gateway/trust.c, keeper/trustlog.c): why the
+ * parent read its files, and how many struct ipc_trust_file follow, sorted
+ * by path, each path once. */
+enum ipc_trust_reason {
+	TRUST_START = 1,	/* the gateway started */
+	TRUST_RELOAD,		/* a reload (SIGHUP) went through */
+};
+
+struct ipc_trust {
+	uint32_t	reason;		/* enum ipc_trust_reason */
+	uint32_t	nfiles;
+};
+
+/* One file that decides who may do what or where money goes, and the
+ * SHA-256 of its bytes. path is CFG_PATH_MAX long (trust.c checks). */
+#define IPC_TRUST_ROLE_MAX	16
+#define IPC_TRUST_PATH_MAX	512
+
+struct ipc_trust_file {
+	char		role[IPC_TRUST_ROLE_MAX];
+	char		path[IPC_TRUST_PATH_MAX];
+	uint8_t		sha256[32];
+};
+
 /* The slot number under which the parent passes the courier's channel. */
 #define IPC_SLOT_COURIER	UINT32_MAX
 /* ... and a freshly opened account registry file, on reload. */
 #define IPC_SLOT_REGISTRY	(UINT32_MAX - 1)
+/* ... and a file holding one IPC_TRUST message (start-up and reloads): a
+ * manifest can be larger than a socket's buffer, and the parent never
+ * waits on the keeper. */
+#define IPC_SLOT_TRUST		(UINT32_MAX - 2)
 
 struct ipc_channel {
 	uint32_t	slot;

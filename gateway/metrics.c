@@ -362,14 +362,19 @@ metrics_keeper(const struct runtime *rt, struct evbuffer *out)
 	    "until an operator acts (parked).\n"
 	    "# TYPE gateway_outbox_rows gauge\n"
 	    "gateway_outbox_rows{state=\"pending\"} %llu\n"
-	    "gateway_outbox_rows{state=\"parked\"} %llu\n",
+	    "gateway_outbox_rows{state=\"parked\"} %llu\n"
+	    "# HELP gateway_trust_entries_total Audit entries of the files in "
+	    "force, at start-up and reloads.\n"
+	    "# TYPE gateway_trust_entries_total counter\n"
+	    "gateway_trust_entries_total %llu\n",
 	    (unsigned long long)atomic_load(&k->instr_accepted),
 	    (unsigned long long)atomic_load(&k->instr_replayed),
 	    (unsigned long long)atomic_load(&k->instr_refused),
 	    (unsigned long long)atomic_load(&k->deliveries_ok),
 	    (unsigned long long)atomic_load(&k->deliveries_failed),
 	    (unsigned long long)atomic_load(&k->outbox_pending),
-	    (unsigned long long)atomic_load(&k->outbox_parked));
+	    (unsigned long long)atomic_load(&k->outbox_parked),
+	    (unsigned long long)atomic_load(&k->trust_entries));
 	evbuffer_add_printf(out,
 	    "# HELP gateway_wal_bytes Size of the audit database's write-ahead "
 	    "log.\n# TYPE gateway_wal_bytes gauge\ngateway_wal_bytes %llu\n"

@@ -59,6 +59,7 @@ struct metrics_keeper {
 	atomic_ullong	instr_refused;
 	atomic_ullong	deliveries_ok;
 	atomic_ullong	deliveries_failed;
+	atomic_ullong	trust_entries;		/* start-up and reload entries */
 	atomic_ullong	outbox_pending;		/* gauge, refreshed each second */
 	atomic_ullong	outbox_parked;		/* gauge: each one an alert */
 	/* The WAL and its checkpointer thread (keeper/wal.c). */

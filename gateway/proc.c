@@ -30,6 +30,7 @@
 #include "proc.h"
 #include "relay/relay.h"
 #include "runtime.h"
+#include "trust.h"
 #include "util.h"
 
 /* A worker that dies sooner than this after its start waits before restart,
@@ -484,12 +485,14 @@ proc_retire(pid_t pid)
 static void
 proc_reload(struct runtime *rt)
 {
-	struct runtime	 nrt, old;
-	unsigned	 s;
+	struct runtime		 nrt, old;
+	struct trust_manifest	 tm;
+	unsigned		 s;
 
 	log_info("reload: reading %s", rt->cf->path);
 	sd_notify(0, "RELOADING=1");
 	memset(&nrt, 0, sizeof(nrt));
+	memset(&tm, 0, sizeof(tm));
 	memset(nrt.listen_fd, -1, sizeof(nrt.listen_fd));
 	nrt.access_fd = -1;
 	nrt.kmetrics = rt->kmetrics;
@@ -519,6 +522,12 @@ proc_reload(struct runtime *rt)
 		    "restart; still serving with the running configuration");
 		goto fail;
 	}
+	/* Every change of trust is logged: a reload whose files cannot all
+	 * be read and hashed does not take effect. */
+	if (trust_build(nrt.cf, TRUST_RELOAD, &tm) == -1) {
+		log_warnx("reload: still serving with the running configuration");
+		goto fail;
+	}
 	if (proc_open(&nrt, rt) == -1) {
 		log_warnx("reload: still serving with the running configuration");
 		/* Sockets taken over go back to the running generation. */
@@ -545,6 +554,12 @@ proc_reload(struct runtime *rt)
 		if (rfd != -1)
 			close(rfd);
 	}
+	/* After the registry: the keeper logs the manifest once the new
+	 * registry is its own. */
+	if (trust_send(proc_keeper_ctl, &tm) == -1)
+		log_warnx("reload: cannot hand the trust manifest to the keeper; "
+		    "this reload has no trust entry");
+	trust_free(&tm);
 	old = *rt;
 	*rt = nrt;
 	for (s = 0; s < old.cf->workers; s++)
@@ -563,6 +578,7 @@ proc_reload(struct runtime *rt)
 	sd_notify(0, "READY=1\nSTATUS=serving (reloaded)");
 	return;
 fail:
+	trust_free(&tm);
 	proc_release(&nrt);
 	runtime_tls_free(&nrt);
 	config_free(nrt.cf);
@@ -572,6 +588,7 @@ fail:
 int
 proc_run(struct runtime *rt)
 {
+	struct trust_manifest	 tm;
 	sigset_t	 set;
 	siginfo_t	 si;
 	struct timespec	 ts = { 0, 200 * 1000000 };
@@ -592,13 +609,20 @@ proc_run(struct runtime *rt)
 
 	if ((rt->kmetrics = metrics_keeper_map()) == NULL)
 		fatal("mmap");
-	if (proc_spawn_keeper(rt) == -1) {
+	/* The files in force at start-up, logged before any exchange: the
+	 * keeper takes them before the first relay's channel. */
+	if (trust_build(rt->cf, TRUST_START, &tm) == -1)
+		return 1;
+	if (proc_spawn_keeper(rt) == -1 || trust_send(proc_keeper_ctl,
+	    &tm) == -1) {
+		trust_free(&tm);
 		if (proc_keeper.pid > 0) {
 			kill(proc_keeper.pid, SIGKILL);
 			waitpid(proc_keeper.pid, NULL, 0);
 		}
 		return 1;
 	}
+	trust_free(&tm);
 	if (proc_open(rt, NULL) == -1) {
 		kill(proc_keeper.pid, SIGUSR1);
 		waitpid(proc_keeper.pid, NULL, 0);

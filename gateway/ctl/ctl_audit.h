@@ -7,9 +7,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "adapters/instr.h"
 #include "config.h"
 #include "keeper/note.h"
+#include "trust.h"
 
 /* Instruction signing keys verify can hold: the configured one and every
  * --skey (keys rotated out still vouch for the entries they signed). */
@@ -99,6 +102,7 @@ enum audit_fact_type {
 	AF_INSTR,		/* an accepted instruction */
 	AF_DELIVERY,		/* a delivery attempt's outcome */
 	AF_RETRY,		/* an operator re-queued a parked row */
+	AF_TRUST,		/* the files in force at a start or reload */
 };
 
 struct audit_fact {
@@ -114,6 +118,12 @@ struct audit_fact {
 	uint64_t		 seq;
 	uint64_t		 attempt;
 	int			 ok, parked;
+	/* AF_TRUST: its files (owned), what it says changed (owned), and
+	 * the trust entry it names as the previous one. */
+	struct trust_manifest	 trust;
+	json_t			*changed;
+	uint64_t		 prev;
+	int			 has_prev;
 };
 
 /* Worker side: *out (the caller's: audit_fact_free) gets what entry

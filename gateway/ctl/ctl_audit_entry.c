@@ -1,6 +1,7 @@
 /* gatewayctl audit verify, the worker's part of an entry: what it says about
- * the fund (instructions, delivery outcomes, re-queues), with the keeper's
- * signature over each instruction checked against the key it names. */
+ * the fund (instructions, delivery outcomes, re-queues) and about the files
+ * in force (trust entries), with the keeper's signature over each
+ * instruction checked against the key it names. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,13 +12,15 @@
 #include "adapters/jcs.h"
 #include "ctl/ctl_audit.h"
 #include "keeper/sign.h"
+#include "trust.h"
 #include "util.h"
 
-/* The top-level kinds that move the fund's state. An entry holds its own
- * kind as "kind":"<name>" byte for byte (canonical JSON), so entries with
- * none of these (most of a busy log) are never parsed. */
+/* The top-level kinds that move the fund's state, or say who may move it
+ * (trust). An entry holds its own kind as "kind":"<name>" byte for byte
+ * (canonical JSON), so entries with none of these (most of a busy log) are
+ * never parsed. */
 static const char *const audit_fact_kinds[] = {
-	"instruction", "delivery", "outbox-retry",
+	"instruction", "delivery", "outbox-retry", "trust",
 };
 
 static int
@@ -138,6 +141,51 @@ audit_fact_delivery(struct audit_fact *f, json_t *e)
 	f->parked = json_object_get(e, "alert") != NULL;
 }
 
+/* A trust entry's files, as the keeper lists them (sorted by path, each
+ * once, digests in lower-case hex), its "changed" and its "previous"; the
+ * checker compares them with the trust entry before it. */
+static void
+audit_fact_trust(struct audit_fact *f, json_t *e)
+{
+	json_t		*files, *prev, *x, *again;
+	const char	*reason = NULL, *role, *path, *hex;
+	uint8_t		 h[32];
+	size_t		 i;
+	int		 same;
+
+	f->type = AF_TRUST;
+	f->trust.reason = TRUST_START;
+	files = json_object_get(e, "files");
+	prev = json_object_get(e, "previous");
+	f->changed = json_incref(json_object_get(e, "changed"));
+	if (json_unpack(e, "{s:s}", "reason", &reason) == -1 ||
+	    (strcmp(reason, "start") != 0 && strcmp(reason, "reload") != 0) ||
+	    !json_is_array(files) || !json_is_array(f->changed) ||
+	    !(json_is_null(prev) || (json_is_integer(prev) &&
+	    json_integer_value(prev) >= 0))) {
+		audit_fact_bad(f, "a trust entry without its reason, files, "
+		    "changes or previous trust entry");
+		return;
+	}
+	f->has_prev = json_is_integer(prev);
+	f->prev = f->has_prev ? (uint64_t)json_integer_value(prev) : 0;
+	json_array_foreach(files, i, x) {
+		if (json_unpack(x, "{s:s, s:s, s:s}", "role", &role, "path",
+		    &path, "sha256", &hex) == -1 || strlen(hex) != 64 ||
+		    hex_decode(h, sizeof(h), hex) == -1 ||
+		    trust_add(&f->trust, role, path, h) == -1) {
+			audit_fact_bad(f, "a trust entry with a malformed file");
+			return;
+		}
+	}
+	again = trust_files_json(&f->trust);
+	same = again != NULL && json_equal(again, files);
+	json_decref(again);
+	if (!trust_valid(&f->trust) || !same)
+		audit_fact_bad(f, "a trust entry whose files are not sorted by "
+		    "path, each once, with lower-case digests");
+}
+
 int
 audit_fact_read(const void *entry, size_t len, struct sign_key *const *keys,
     size_t nkeys, struct audit_fact **out)
@@ -170,7 +218,8 @@ audit_fact_read(const void *entry, size_t len, struct sign_key *const *keys,
 		if (json_unpack(e, "{s:I}", "outbox", &seq) == -1 || seq < 0)
 			audit_fact_bad(f, "a re-queue entry without its outbox row");
 		f->seq = (uint64_t)seq;
-	}
+	} else if (strcmp(kind, "trust") == 0)
+		audit_fact_trust(f, e);
 	json_decref(e);
 	if (f->type == AF_NONE) {
 		free(f);
@@ -186,5 +235,7 @@ audit_fact_free(struct audit_fact *f)
 	if (f == NULL)
 		return;
 	instr_free(&f->in);
+	trust_free(&f->trust);
+	json_decref(f->changed);
 	free(f);
 }

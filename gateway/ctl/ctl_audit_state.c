@@ -182,6 +182,10 @@ struct audit_state {
 	sqlite3		*db;
 	sqlite3_stmt	*s[AS_COUNT];
 	int		 any;		/* a fact was applied */
+	/* The newest trust entry so far: its index and its files. */
+	struct trust_manifest	 trust;
+	uint64_t	 trust_last;
+	int		 has_trust;
 };
 
 static int
@@ -226,6 +230,7 @@ audit_state_close(struct audit_state *a)
 		return;
 	for (i = 0; i < AS_COUNT; i++)
 		sqlite3_finalize(a->s[i]);
+	trust_free(&a->trust);
 	free(a);
 }
 
@@ -510,12 +515,60 @@ audit_state_instr(struct audit_state *a, uint64_t index,
 	}
 }
 
+/* A trust entry names the trust entry before it and says what changed
+ * since: both must be what the log holds, so that who could do what at any
+ * index can be replayed from the log alone. */
+static int
+audit_state_trust(struct audit_state *a, uint64_t index,
+    const struct audit_fact *f, char *why, size_t whysz)
+{
+	struct ipc_trust_file	*files = NULL;
+	json_t			*d;
+	size_t			 n = f->trust.n;
+	int			 same;
+
+	if (f->has_prev != a->has_trust || (f->has_prev &&
+	    f->prev != a->trust_last)) {
+		if (a->has_trust)
+			audit_say(why, whysz, "a trust entry that does not name "
+			    "trust entry %llu as its previous one",
+			    (unsigned long long)a->trust_last);
+		else
+			audit_say(why, whysz, "the first trust entry names a "
+			    "previous one");
+		return 1;
+	}
+	if ((d = trust_diff(&a->trust, &f->trust)) == NULL)
+		return -1;
+	same = json_equal(d, f->changed);
+	json_decref(d);
+	if (!same) {
+		audit_say(why, whysz, "a trust entry whose changes are not the "
+		    "difference of its files from those of %s",
+		    a->has_trust ? "the trust entry before it" : "none");
+		return 1;
+	}
+	if (n > 0 && (files = malloc(n * sizeof(*files))) == NULL)
+		return -1;
+	if (n > 0)
+		memcpy(files, f->trust.files, n * sizeof(*files));
+	trust_free(&a->trust);
+	a->trust.files = files;
+	a->trust.n = a->trust.cap = n;
+	a->trust.reason = f->trust.reason;
+	a->trust_last = index;
+	a->has_trust = 1;
+	return 0;
+}
+
 int
 audit_state_apply(struct audit_state *a, uint64_t index,
     const struct audit_fact *f, char *why, size_t whysz)
 {
 	sqlite3_stmt	*st;
 
+	if (f->type == AF_TRUST)
+		return audit_state_trust(a, index, f, why, whysz);
 	a->any = 1;
 	switch (f->type) {
 	case AF_INSTR:
@@ -600,6 +653,50 @@ audit_state_first(struct audit_state *a, const char *sql, uint64_t *index,
 	return 0;
 }
 
+/* The keeper computes the next trust entry's changes from the manifest it
+ * kept (trust_files) and names trust_last's entry as its previous one:
+ * that must be the log's newest trust entry. 0, or -1 on a database
+ * error. */
+static int
+audit_state_trust_last(struct audit_state *a, uint64_t *index, char *why,
+    size_t whysz, int *found)
+{
+	sqlite3_stmt	*st;
+	uint64_t	 e = 0;
+	int		 rc, has = 0;
+
+	if ((rc = audit_state_has(a, "trust_last")) != 1)
+		return rc == -1 ? -1 : 0;
+	if (sqlite3_prepare_v2(a->db, "SELECT entry FROM main.trust_last",
+	    -1, &st, NULL) != SQLITE_OK)
+		return audit_state_fail(a, "trust_last");
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		e = (uint64_t)sqlite3_column_int64(st, 0);
+		has = 1;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return audit_state_fail(a, "trust_last");
+	if (has == a->has_trust && (!has || e == a->trust_last))
+		return 0;
+	if (!*found || (has ? e : 0) < *index) {
+		*index = has ? e : 0;
+		if (has && a->has_trust)
+			audit_say(why, whysz, "trust_last names entry %llu, but "
+			    "the log's newest trust entry is %llu",
+			    (unsigned long long)e,
+			    (unsigned long long)a->trust_last);
+		else if (has)
+			audit_say(why, whysz, "trust_last names entry %llu, but "
+			    "the log has no trust entry", (unsigned long long)e);
+		else
+			audit_say(why, whysz, "the log has trust entries but "
+			    "trust_last is empty");
+		*found = 1;
+	}
+	return 0;
+}
+
 int
 audit_state_compare(struct audit_state *a, uint64_t *index, char *why,
     size_t whysz)
@@ -622,6 +719,8 @@ audit_state_compare(struct audit_state *a, uint64_t *index, char *why,
 		if (audit_state_first(a, audit_state_diff[i], index, why, whysz,
 		    &found) == -1)
 			return -1;
+	if (audit_state_trust_last(a, index, why, whysz, &found) == -1)
+		return -1;
 	if ((rc = audit_state_has(a, "fund_totals")) == -1)
 		return -1;
 	if (rc == 1 && audit_state_has(a, "arrivals") == 1 &&

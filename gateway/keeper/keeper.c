@@ -29,10 +29,12 @@
 #include "keeper/outbox.h"
 #include "keeper/registry.h"
 #include "keeper/store.h"
+#include "keeper/trustlog.h"
 #include "keeper/wal.h"
 #include "log.h"
 #include "metrics.h"
 #include "sandbox.h"
+#include "trust.h"
 #include "util.h"
 
 /* At most one checkpoint a second, issued at most a second after new
@@ -110,7 +112,8 @@ keeper_count(struct keeper *k, const struct keeper_item *it)
 			atomic_fetch_add(&k->km->deliveries_ok, 1);
 		else
 			atomic_fetch_add(&k->km->deliveries_failed, 1);
-	}
+	} else if (it->type == KI_TRUST)
+		atomic_fetch_add(&k->km->trust_entries, 1);
 }
 
 /* One item inside the transaction: 0, or -1 if the store failed. */
@@ -139,6 +142,8 @@ keeper_apply(struct keeper *k, struct keeper_item *it, uint64_t *index)
 			    "%.*s", (unsigned long long)it->m.del.seq,
 			    (int)sizeof(it->m.del.error), it->m.del.error);
 		return 0;
+	case KI_TRUST:
+		return trustlog_append(k->tl, it->trust, index);
 	}
 	return -1;
 }
@@ -198,6 +203,8 @@ keeper_commit(evutil_socket_t fd, short what, void *arg)
 			keeper_count(k, it);
 		free(it->data);
 		free(it->reply.body);
+		trust_free(it->trust);
+		free(it->trust);
 		memset(it, 0, sizeof(*it));
 	}
 	if (!ok || atomic_load(&keeper_storage_failed)) {
@@ -371,8 +378,10 @@ keeper_item_add(struct keeper *k, struct keeper_chan *ch, uint64_t id,
 
 	memset(it, 0, sizeof(*it));
 	it->type = type;
-	it->chan = (unsigned)(ch - k->chans);
-	it->gen = ch->gen;
+	if (ch != NULL) {
+		it->chan = (unsigned)(ch - k->chans);
+		it->gen = ch->gen;
+	}
 	it->id = id;
 	it->data = data;
 	it->len = len;
@@ -445,6 +454,31 @@ keeper_registry(struct keeper *k, int fd)
 	fclose(fp);
 }
 
+/* At start-up and after each reload the parent sends the digests of the
+ * files now in force; they are logged through the group commit, in order
+ * with what the relays send after them. */
+static void
+keeper_trust(struct keeper *k, int fd)
+{
+	struct keeper_item	*it;
+	struct trust_manifest	*m;
+
+	if ((m = calloc(1, sizeof(*m))) == NULL) {
+		log_warn("%s", __func__);
+		close(fd);
+		return;
+	}
+	if (trust_recv(fd, k->msg, m) == -1) {
+		log_warnx("trust: the parent's manifest was refused; no trust "
+		    "entry for it");
+		free(m);
+		return;
+	}
+	it = keeper_item_add(k, NULL, 0, KI_TRUST, NULL, 0);
+	it->trust = m;
+	keeper_item_added(k);
+}
+
 /* The parent hands over one socketpair end per relay worker it starts. */
 static void
 keeper_ctl(evutil_socket_t fd, short what, void *arg)
@@ -466,6 +500,10 @@ keeper_ctl(evutil_socket_t fd, short what, void *arg)
 	}
 	if (slot == IPC_SLOT_REGISTRY) {
 		keeper_registry(k, cfd);
+		return;
+	}
+	if (slot == IPC_SLOT_TRUST) {
+		keeper_trust(k, cfd);
 		return;
 	}
 	keeper_chan_open(k, slot, cfd);
@@ -577,7 +615,8 @@ keeper_main(struct config *cf, int ctl_fd, struct metrics_keeper *km)
 		log_warnx("keeper: %s", aerr.detail);
 		return 1;
 	}
-	if (ledger_open(cf, k.st, &k.lg) == -1)
+	if (ledger_open(cf, k.st, &k.lg) == -1 ||
+	    trustlog_open(cf, k.st, &k.tl) == -1)
 		return 1;
 	if ((k.batch = calloc(KEEPER_MAX_BATCH, sizeof(*k.batch))) == NULL ||
 	    (k.msg = malloc(IPC_MAX_PAYLOAD)) == NULL)
@@ -678,6 +717,7 @@ keeper_main(struct config *cf, int ctl_fd, struct metrics_keeper *km)
 	free(k.msg);
 	wal_flusher_stop(k.wal);
 	checkpoint_free(&k.cp);
+	trustlog_free(k.tl);
 	ledger_free(k.lg);
 	store_close(k.st);
 	return 0;

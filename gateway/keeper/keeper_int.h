@@ -18,6 +18,8 @@ struct bufferevent;
 struct cosigs;
 struct metrics_keeper;
 struct store;
+struct trust_manifest;
+struct trustlog;
 struct wal_flusher;
 
 /* A commit never holds more than this many entries; the rest wait for the
@@ -54,6 +56,7 @@ enum keeper_item_type {
 	KI_INSTR,	/* an instruction: the ledger decides */
 	KI_DELIVERED,	/* a delivery outcome from the courier */
 	KI_REQUEUE,	/* an operator re-queues a parked row */
+	KI_TRUST,	/* the parent's trust manifest (no channel, no reply) */
 };
 
 struct keeper_item {
@@ -70,6 +73,7 @@ struct keeper_item {
 	} m;
 	struct ledger_reply	 reply;
 	int			 failed;	/* rolled back alone */
+	struct trust_manifest	*trust;		/* KI_TRUST: owned */
 };
 
 /* What the keeper knows of one witness (keeper_witness.c). */
@@ -99,6 +103,7 @@ struct keeper {
 	int			 cp_failing;
 	void			*msg;	/* IPC_MAX_PAYLOAD bytes */
 	struct ledger		*lg;
+	struct trustlog		*tl;
 	/* The courier's channel; its generation tells a stale outcome. */
 	struct bufferevent	*courier;
 	uint64_t		 courier_gen;
@@ -125,6 +130,7 @@ struct keeper {
 };
 
 /* keeper.c */
+/* ch is NULL for an item of no channel (KI_TRUST). */
 struct keeper_item	*keeper_item_add(struct keeper *k, struct keeper_chan *ch,
 	    uint64_t id, enum keeper_item_type type, char *data, size_t len);
 void	keeper_item_added(struct keeper *k);

@@ -225,6 +225,11 @@ def verify_checkpoint_signature(cp, pub_pem_path, workdir):
     return r.returncode == 0 and b"Success" in r.stdout
 
 
+def is_trust(data):
+    """Whether an entry's bytes are a trust entry (canonical JSON: one "kind" key)."""
+    return b'"kind":"trust"' in data
+
+
 # ---------------------------------------------------------------------------
 # the system: one stub upstream and one gateway with its own audit log
 
@@ -287,6 +292,9 @@ class KeeperEnv:
         self.gateway = None
         self.generation = 0
         self.old_gateways = []
+        # The index of this run's first entry: each start logs the files in force
+        # first (a "trust" entry), so exchanges start after it.
+        self.base = None
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -314,6 +322,7 @@ class KeeperEnv:
         return self.gateway
 
     def start_gateway(self, timeout=15.0):
+        last = self.trust_last()
         g = self.launch_gateway()
 
         def ready():
@@ -322,7 +331,29 @@ class KeeperEnv:
                                    % (g.returncode(), g.stderr_tail()))
             return port_open(self.agency_port) and port_open(self.admin_port)
         wait_until(ready, timeout, what="gatewayd to listen")
+        self.base = self.wait_trust(last, timeout)
         return g
+
+    def trust_last(self):
+        """Index of the newest trust entry (the files in force at a start or a reload),
+        None before the first."""
+        if not os.path.exists(self.database):
+            return None
+        c = self.db(readonly=True)
+        try:
+            row = c.execute("SELECT entry FROM trust_last").fetchone()
+        except sqlite3.OperationalError:     # a keeper that never logged one
+            return None
+        finally:
+            c.close()
+        return row[0] if row else None
+
+    def wait_trust(self, last, timeout=10.0):
+        """Waits for a trust entry newer than last; returns the index after it."""
+        def newer():
+            t = self.trust_last()
+            return t + 1 if t is not None and t != last else None
+        return wait_until(newer, timeout, what="the trust entry of the start or reload")
 
     def stop_gateway(self, grace=10.0):
         """SIGTERM and wait: the keeper commits, signs and closes the database."""
@@ -476,6 +507,10 @@ class KeeperEnv:
             return {i: bytes(d) for i, d in c.execute("SELECT idx, data FROM entries")}
         finally:
             c.close()
+
+    def exchanges(self):
+        """{idx: data bytes} of the entries that are not trust entries."""
+        return {i: d for i, d in self.entries().items() if not is_trust(d)}
 
     def snapshot(self, name):
         """Copies the database files (daemon stopped) to name.*; returns the folder."""

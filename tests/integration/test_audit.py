@@ -51,8 +51,8 @@ class AuditCase(unittest.TestCase):
                         "checkpoint signature does not verify with openssl:\n%s" % cp.text)
         return cp
 
-    def entry(self, i):
-        r = self.env.request("GET", "/audit/entries/%d" % i)
+    def entry(self, i, who="finance", admin=False):
+        r = self.env.request("GET", "/audit/entries/%d" % i, who=who, admin=admin)
         self.assertEqual(r.status, 200, r)
         self.assertIn("application/json", r.header("Content-Type", ""))
         return r.body
@@ -62,27 +62,36 @@ class TestAuditAPI(AuditCase):
 
     def test_entries_proofs_and_access_log(self):
         env = self.env
+        base = env.base     # the start-up's trust entry comes first
         res = self.traffic(12)
-        cp1 = self.signed_checkpoint(12)
-        self.assertEqual(cp1.size, 12, "only our 12 exchanges are in the log")
+        cp1 = self.signed_checkpoint(base + 12)
+        self.assertEqual(cp1.size, base + 12, "only our 12 exchanges are in the log")
 
         # Entries: canonical JSON, fields as the exchange happened.
         leaves = []
         by_rid = {}
         for i in range(cp1.size):
-            raw = self.entry(i)
+            if i < base:
+                # Trust entries are for the operators and auditors, not the agencies.
+                self.assertEqual(env.request("GET", "/audit/entries/%d" % i).status, 404)
+                raw = self.entry(i, who="admin", admin=True)
+            else:
+                raw = self.entry(i)
             doc = json.loads(raw)
             canon = json.dumps(doc, sort_keys=True, separators=(",", ":"),
                                ensure_ascii=False).encode("utf-8")
             self.assertEqual(raw, canon, "entry %d is not canonical JSON" % i)
-            by_rid[doc["request_id"]] = (i, doc)
             leaves.append(K.leaf_hash(raw))
+            if i < base:
+                self.assertEqual(doc["kind"], "trust", "entry %d comes before the exchanges" % i)
+                continue
+            by_rid[doc["request_id"]] = (i, doc)
         self.assertEqual(K.root_of(leaves), cp1.root,
                          "the checkpoint root is not the RFC 6962 root of the entries")
         for n, (rid, path, status, method) in enumerate(res):
             self.assertIn(rid, by_rid, "no entry for request %s" % rid)
             i, doc = by_rid[rid]
-            self.assertEqual(i, n, "entries are not in request order")
+            self.assertEqual(i, base + n, "entries are not in request order")
             self.assertEqual(doc["kind"], "passthrough")
             self.assertEqual(doc["agency"], "finance")
             self.assertEqual(doc["path"], path)
@@ -128,7 +137,7 @@ class TestAuditAPI(AuditCase):
         vkey_path = os.path.join(env.dir, "log.vkey")
         with open(vkey_path, "w") as f:
             f.write(vkey + "\n")
-        for i in (0, 5, cp1.size - 1):
+        for i in (base, base + 5, cp1.size - 1):
             r = env.request("GET", "/audit/proof/bundle?index=%d" % i)
             self.assertEqual(r.status, 200, r)
             self.assertTrue(r.body.startswith(b"c2sp.org/tlog-proof@v1\n"), r.body[:80])
@@ -152,9 +161,10 @@ class TestAuditAPI(AuditCase):
 
         # More traffic, a newer checkpoint, and a consistency proof between the two.
         self.traffic(9, prefix="y")
-        cp2 = self.signed_checkpoint(21)
-        self.assertEqual(cp2.size, 21)
-        all_leaves = [K.leaf_hash(self.entry(i)) for i in range(cp2.size)]
+        cp2 = self.signed_checkpoint(base + 21)
+        self.assertEqual(cp2.size, base + 21)
+        all_leaves = [K.leaf_hash(self.entry(i, who="admin", admin=True))
+                      for i in range(cp2.size)]
         self.assertEqual(all_leaves[:cp1.size], leaves, "old entries changed")
         self.assertEqual(K.root_of(all_leaves), cp2.root)
         for old in range(1, cp2.size + 1):
@@ -179,7 +189,7 @@ class TestAuditAPI(AuditCase):
 
         rc, out, err = env.verify()
         self.assertEqual(rc, 0, "audit verify failed on a live log: %s %s" % (out, err))
-        self.assertIn("audit log OK: 21 entries", out)
+        self.assertIn("audit log OK: %d entries" % (base + 21), out)
 
     def assertJsonError(self, r, status):
         self.assertEqual(r.status, status, r)
@@ -192,14 +202,15 @@ class TestAuditAPI(AuditCase):
     def test_bad_queries(self):
         env = self.env
         self.traffic(4)
-        self.signed_checkpoint(4)
-        not_found = ["/audit/entries/4", "/audit/entries/9223372036854775807",
-                     "/audit/proof/inclusion?index=4&size=4",
-                     "/audit/proof/inclusion?index=0&size=5",
+        n = env.base + 4    # the log: the start-up's trust entry, then 4 exchanges
+        self.signed_checkpoint(n)
+        not_found = ["/audit/entries/%d" % n, "/audit/entries/9223372036854775807",
+                     "/audit/proof/inclusion?index=%d&size=%d" % (n, n),
+                     "/audit/proof/inclusion?index=0&size=%d" % (n + 1),
                      "/audit/proof/inclusion?index=99",
-                     "/audit/proof/consistency?old=2&new=5",
+                     "/audit/proof/consistency?old=2&new=%d" % (n + 1),
                      "/audit/proof/consistency?old=3&new=2",
-                     "/audit/proof/bundle?index=4",
+                     "/audit/proof/bundle?index=%d" % n,
                      "/audit/nothing-here"]
         for p in not_found:
             self.assertJsonError(env.request("GET", p), 404)
@@ -220,14 +231,15 @@ class TestAuditAPI(AuditCase):
                      ("POST", "/audit/proof/bundle?index=0")):
             self.assertJsonError(env.request(m, p, body=b"{}" if m != "DELETE" else None), 405)
         # The same through the admin listener.
-        self.assertJsonError(env.request("GET", "/audit/entries/4", who="admin", admin=True), 404)
+        self.assertJsonError(env.request("GET", "/audit/entries/%d" % n, who="admin",
+                                         admin=True), 404)
         self.assertJsonError(env.request("GET", "/audit/entries/x", who="admin", admin=True), 400)
         self.assertJsonError(env.request("POST", "/audit/checkpoint", who="admin", admin=True,
                                          body=b""), 405)
         # None of these reads or refusals became an entry.
         cp = env.checkpoint()
-        self.assertEqual(cp.size, 4)
-        self.assertEqual(len(env.entries()), 4)
+        self.assertEqual(cp.size, n)
+        self.assertEqual(len(env.entries()), n)
 
 
 class TestAuditShutdown(AuditCase):
@@ -248,7 +260,7 @@ class TestAuditShutdown(AuditCase):
         lines = [ln for ln in env.access_lines() if ln.get("path", "").startswith("/pass/")]
         self.assertGreater(len(lines), 200)
         by_rid = {}
-        for i, data in env.entries().items():
+        for i, data in env.exchanges().items():
             by_rid[json.loads(data)["request_id"]] = i
         unindexed = [ln["request_id"] for ln in lines if ln["audit_index"] is None]
         missing = [ln["request_id"] for ln in lines if ln["request_id"] not in by_rid]
@@ -286,7 +298,7 @@ class TestAuditShutdown(AuditCase):
         K.time.sleep(3)
         self.assertTrue(env.gateway.alive())
         lines = [ln for ln in env.access_lines() if ln.get("path", "").startswith("/pass/")]
-        by_rid = {json.loads(d)["request_id"]: i for i, d in env.entries().items()}
+        by_rid = {json.loads(d)["request_id"]: i for i, d in env.exchanges().items()}
         unindexed = [ln["request_id"] for ln in lines if ln["audit_index"] is None]
         missing = [ln["request_id"] for ln in lines if ln["request_id"] not in by_rid]
         self.assertEqual((missing, unindexed), ([], []),
@@ -300,17 +312,20 @@ class TestAuditTamper(AuditCase):
     N = 24
 
     def build_log(self):
-        """Three batches, three checkpoints, clean stop; the log verifies."""
+        """The start-up's trust entry, three batches, three checkpoints, clean stop; the
+        log verifies. self.size is the log's size."""
+        b = self.env.base
+        self.size = b + self.N
         self.traffic(8, prefix="a")
-        self.signed_checkpoint(8)
+        self.signed_checkpoint(b + 8)
         self.traffic(8, prefix="b")
-        self.signed_checkpoint(16)
+        self.signed_checkpoint(b + 16)
         self.traffic(8, prefix="c")
-        self.signed_checkpoint(self.N)
+        self.signed_checkpoint(self.size)
         self.stop_daemon()
         rc, out, err = self.env.verify()
         self.assertEqual(rc, 0, "the untouched log does not verify: %s %s" % (out, err))
-        self.assertIn("audit log OK: %d entries" % self.N, out)
+        self.assertIn("audit log OK: %d entries" % self.size, out)
 
     def stop_daemon(self):
         rc = self.env.stop_gateway()
@@ -362,7 +377,7 @@ class TestAuditTamper(AuditCase):
     def test_triggers_refuse_edits(self):
         """Without dropping them, the triggers refuse edits even from outside."""
         self.traffic(3)
-        self.signed_checkpoint(3)
+        self.signed_checkpoint(self.env.base + 3)
         self.stop_daemon()
         import sqlite3
         for s in ("UPDATE entries SET data = x'00' WHERE idx = 1",
@@ -404,12 +419,13 @@ class TestAuditTamper(AuditCase):
 
     def test_c_truncated_keeping_checkpoints(self):
         self.build_log()
-        keep = self.N - 5
+        keep = self.size - 5
         self.truncate(keep, drop_checkpoints=False)
-        self.assertVerifyFails(r"checkpoint at size %d: beyond the %d entries" % (self.N, keep),
+        self.assertVerifyFails(r"checkpoint at size %d: beyond the %d entries"
+                               % (self.size, keep),
                                r"truncated log; first bad index %d\b" % keep)
         self.assertStartRefused(r"holds %d entries but the checkpoint in \S+ covers %d"
-                                % (keep, self.N), r"rolled back or truncated",
+                                % (keep, self.size), r"rolled back or truncated",
                                 r"refusing to start")
 
     def test_c_truncated_with_its_checkpoints(self):
@@ -425,21 +441,23 @@ class TestAuditTamper(AuditCase):
         self.assertVerifyFails(r"checkpoint file \S+: not a checkpoint of this log",
                                r"rolled back, truncated or swapped")
         self.assertStartRefused(r"holds %d entries but the checkpoint in \S+ covers %d"
-                                % (keep, self.N), r"rolled back or truncated")
+                                % (keep, self.size), r"rolled back or truncated")
 
     def test_d_older_copy(self):
         self.traffic(10, prefix="a")
-        self.signed_checkpoint(10)
+        old = self.env.base + 10
+        self.signed_checkpoint(old)
         self.stop_daemon()
         snap = self.env.snapshot("old")
-        self.assertStarts()
+        self.assertStarts()     # another trust entry
         self.traffic(10, prefix="b")
-        self.signed_checkpoint(20)
+        new = self.env.base + 10
+        self.signed_checkpoint(new)
         self.stop_daemon()
         self.env.restore(snap)
         self.assertVerifyFails(r"checkpoint file \S+: not a checkpoint of this log")
-        self.assertStartRefused(r"holds 10 entries but the checkpoint in \S+ covers 20",
-                                r"rolled back or truncated")
+        self.assertStartRefused(r"holds %d entries but the checkpoint in \S+ covers %d"
+                                % (old, new), r"rolled back or truncated")
 
     def test_e_consistent_rewrite(self):
         """Entry edited, its leaf and every node recomputed: the signatures catch it."""
@@ -450,7 +468,7 @@ class TestAuditTamper(AuditCase):
         at = data.index(b'"agency":"finance"') + len('"agency":"')
         data[at:at + 7] = b"FINANCE"    # same length, still valid canonical JSON
         entries[k] = bytes(data)
-        leaves = [K.leaf_hash(entries[i]) for i in range(self.N)]
+        leaves = [K.leaf_hash(entries[i]) for i in range(self.size)]
         nodes = K.all_nodes(leaves)
         self.drop_triggers()
         c = self.env.db()
@@ -469,9 +487,10 @@ class TestAuditTamper(AuditCase):
         self.assertEqual(stored, nodes, "the rewrite must leave a self-consistent tree")
         text = self.assertVerifyFails(r"checkpoint at size \d+: its root does not match",
                                       r"checkpoint root")
-        # The first checkpoint covering entry k is the one reported (sizes 8, 16, 24).
-        self.assertRegex(text, r"checkpoint at size 8: its root")
-        self.assertStartRefused(r"first %d entries do not hash to the root" % self.N,
+        # The first checkpoint covering entry k is the one reported (8, 16 and 24
+        # exchanges after the trust entry).
+        self.assertRegex(text, r"checkpoint at size %d: its root" % (self.env.base + 8))
+        self.assertStartRefused(r"first %d entries do not hash to the root" % self.size,
                                 r"altered or swapped", r"refusing to start")
         # Removing every checkpoint row too: the database alone then looks fine, the
         # checkpoint file does not. (The refused start re-created the triggers.)
@@ -489,7 +508,7 @@ class TestAuditTamper(AuditCase):
         os.unlink(self.env.checkpoint_file)
         self.assertVerifyFails(r"checkpoint file \S+: cannot read it")
         self.assertStartRefused(r"checkpoint file \S+ is missing but the audit log holds %d "
-                                r"entries" % self.N, r"refusing to start")
+                                r"entries" % self.size, r"refusing to start")
 
     def test_checkpoint_file_from_another_key(self):
         """A checkpoint file not signed by this log's key is refused."""
@@ -507,9 +526,10 @@ class TestAuditTamper(AuditCase):
         """Control: the same steps without tampering start again and keep appending."""
         self.build_log()
         self.assertStarts()
+        self.assertEqual(self.env.base, self.size + 1, "one trust entry for the restart")
         self.traffic(3, prefix="d")
-        cp = self.signed_checkpoint(self.N + 3)
-        self.assertEqual(cp.size, self.N + 3)
+        cp = self.signed_checkpoint(self.size + 4)
+        self.assertEqual(cp.size, self.size + 4)
 
 
 if __name__ == "__main__":
