@@ -23,5 +23,6 @@ extern const struct ctl_command	ctl_outbox_command;
 extern const struct ctl_command	ctl_report_command;
 extern const struct ctl_command	ctl_alerts_command;
 extern const struct ctl_command	ctl_receipt_command;
+extern const struct ctl_command	ctl_inspect_command;
 
 #endif

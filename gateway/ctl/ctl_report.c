@@ -12,6 +12,7 @@
 #include "adapters/instr.h"
 #include "config.h"
 #include "ctl/ctl.h"
+#include "ctl/ctl_report.h"
 #include "keeper/alerts.h"
 #include "keeper/report.h"
 #include "log.h"
@@ -20,8 +21,7 @@
 
 #define REPORT_CONF	"/etc/gateway/gateway.conf"
 
-/* The database of conf, read-only; NULL if it cannot be opened. */
-static sqlite3 *
+sqlite3 *
 report_open(const char *conf, struct config **cfp)
 {
 	struct config	*cf;

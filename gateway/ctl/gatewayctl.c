@@ -15,6 +15,7 @@ static const struct ctl_command *const gatewayctl_commands[] = {
 	&ctl_outbox_command,
 	&ctl_report_command,
 	&ctl_alerts_command,
+	&ctl_inspect_command,
 };
 
 static void
