@@ -61,9 +61,10 @@ inspect_refusal(sqlite3 *db, uint64_t entry, const char *time,
 	sqlite3_stmt	*st;
 	int		 rc;
 
-	if (sqlite3_prepare_v3(db, "INSERT INTO refusals (entry, time, rule, "
+	/* Prepared per refusal: refusals are rare beside the log's appends. */
+	if (sqlite3_prepare_v2(db, "INSERT INTO refusals (entry, time, rule, "
 	    "status, kind, id, agency, city, period) VALUES (?, ?, ?, ?, ?, ?, "
-	    "?, ?, ?)", -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+	    "?, ?, ?)", -1, &st, NULL) != SQLITE_OK) {
 		log_warnx("%s: %s", __func__, sqlite3_errmsg(db));
 		return -1;
 	}
@@ -525,10 +526,13 @@ inspect_refusals(sqlite3 *db, const char *period, uint64_t lo, uint64_t hi,
 	if (arr == NULL)
 		return -1;
 	n = json_array_size(arr);
-	if ((v = calloc(n + 1, sizeof(*v))) == NULL ||
-	    (sorted = json_array()) == NULL || (*counts = json_object()) ==
-	    NULL) {
+	v = calloc(n + 1, sizeof(*v));
+	sorted = json_array();
+	*counts = json_object();
+	if (v == NULL || sorted == NULL || *counts == NULL) {
 		free(v);
+		json_decref(sorted);
+		json_decref(*counts);
 		json_decref(arr);
 		return -1;
 	}

@@ -449,6 +449,7 @@ inspect_html(const json_t *rep, char **out, size_t *len)
 {
 	struct inspect_buf	 b = { NULL, 0, 0, 0 };
 	const json_t		*w = json_object_get(rep, "window");
+	json_int_t		 lo, hi;
 
 	inspect_puts(&b, "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head>"
 	    "<meta charset=\"utf-8\"><title>Inspection report ");
@@ -458,12 +459,16 @@ inspect_html(const json_t *rep, char **out, size_t *len)
 	inspect_puts(&b, "</style></head><body>\n<h1>Inspection report ");
 	inspect_html_text(&b, inspect_str(rep, "period"));
 	inspect_puts(&b, "</h1>\n");
-	inspect_putf(&b, "<p>Entries logged in the period: indexes %lld to "
-	    "%lld (end excluded). Figures as of the log's size %lld. Alerts "
-	    "and refusals are those of the fund month, and those of no month "
-	    "raised in it.</p>\n",
-	    (long long)json_integer_value(json_object_get(w, "first_index")),
-	    (long long)json_integer_value(json_object_get(w, "end_index")),
+	lo = json_integer_value(json_object_get(w, "first_index"));
+	hi = json_integer_value(json_object_get(w, "end_index"));
+	if (lo == hi)
+		inspect_puts(&b, "<p>No entry was logged during the period.");
+	else
+		inspect_putf(&b, "<p>Entries logged during the period: indexes "
+		    "%lld to %lld.", (long long)lo, (long long)hi - 1);
+	inspect_putf(&b, " Figures as of the log's size %lld. Alerts and "
+	    "refusals are those of the fund month, and those of no month "
+	    "logged during it.</p>\n",
 	    (long long)json_integer_value(json_object_get(rep, "log_size")));
 	if (json_is_true(json_object_get(rep, "empty")))
 		inspect_puts(&b, "<p class=\"empty\">Nothing was recorded for "
