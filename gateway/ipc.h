@@ -179,12 +179,14 @@ enum ipc_report_what {
 	REPORT_ALERTS,			/* since */
 	REPORT_ACCOUNTS,		/* date ("" today) */
 	REPORT_ACCOUNT_CHANGES,		/* state ("" all) */
+	REPORT_INSPECTION,		/* period; csv (or HTML) */
 };
 
-/* GET /v1/reports/reconciliation and GET /v1/alerts. */
+/* GET /v1/reports/reconciliation, /v1/reports/inspection and /v1/alerts. */
 struct ipc_report_query {
 	uint32_t	what;		/* enum ipc_report_what */
-	uint32_t	csv;		/* Accept: text/csv */
+	uint32_t	csv;		/* 1: Accept: text/csv; 2: text/html
+					 * (inspection only) */
 	char		period[8];	/* YYYY-MM */
 	uint64_t	since;		/* alerts after this id */
 	char		date[12];	/* YYYY-MM-DD or "" */

@@ -24,12 +24,6 @@ extern const struct ctl_command	ctl_report_command;
 extern const struct ctl_command	ctl_alerts_command;
 extern const struct ctl_command	ctl_receipt_command;
 extern const struct ctl_command	ctl_accounts_command;
-
-struct config;
-struct sqlite3;
-/* The keeper's database of the configuration conf (NULL: the default),
- * read-only, and the configuration into *cfp (config_free); NULL if either
- * cannot be opened (said on stderr). */
-struct sqlite3	*ctl_report_open(const char *conf, struct config **cfp);
+extern const struct ctl_command	ctl_inspect_command;
 
 #endif

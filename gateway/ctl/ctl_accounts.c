@@ -11,6 +11,7 @@
 #include "adapters/instr.h"
 #include "config.h"
 #include "ctl/ctl.h"
+#include "ctl/ctl_report.h"
 #include "keeper/entry.h"
 #include "keeper/regbook.h"
 #include "util.h"
@@ -80,7 +81,7 @@ accounts_run(int argc, char *argv[])
 		now[10] = '\0';
 		date = now;
 	}
-	if ((db = ctl_report_open(conf, &cf)) == NULL)
+	if ((db = report_open(conf, &cf)) == NULL)
 		return CTL_EXIT_FAIL;
 	if (regbook_open(db, 1, &book) == -1 ||
 	    (reg = regbook_json(book, date)) == NULL)

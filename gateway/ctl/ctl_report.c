@@ -12,6 +12,7 @@
 #include "adapters/instr.h"
 #include "config.h"
 #include "ctl/ctl.h"
+#include "ctl/ctl_report.h"
 #include "keeper/alerts.h"
 #include "keeper/report.h"
 #include "log.h"
@@ -21,7 +22,7 @@
 #define REPORT_CONF	"/etc/gateway/gateway.conf"
 
 sqlite3 *
-ctl_report_open(const char *conf, struct config **cfp)
+report_open(const char *conf, struct config **cfp)
 {
 	struct config	*cf;
 	sqlite3		*db;
@@ -149,7 +150,7 @@ report_run(int argc, char *argv[])
 	}
 	if (optind != argc || period == NULL || !instr_period_ok(period))
 		goto usage;
-	if ((db = ctl_report_open(conf, &cf)) == NULL)
+	if ((db = report_open(conf, &cf)) == NULL)
 		return CTL_EXIT_FAIL;
 	if ((rec = report_reconciliation(db, &cf->rules, period)) == NULL)
 		fprintf(stderr, "cannot read the ledger\n");
@@ -216,7 +217,7 @@ alerts_run(int argc, char *argv[])
 	}
 	if (optind != argc)
 		goto usage;
-	if ((db = ctl_report_open(conf, &cf)) == NULL)
+	if ((db = report_open(conf, &cf)) == NULL)
 		return CTL_EXIT_FAIL;
 	if ((al = alerts_list(db, since)) == NULL) {
 		fprintf(stderr, "cannot read the alerts\n");

@@ -16,6 +16,7 @@ static const struct ctl_command *const gatewayctl_commands[] = {
 	&ctl_report_command,
 	&ctl_alerts_command,
 	&ctl_accounts_command,
+	&ctl_inspect_command,
 };
 
 static void

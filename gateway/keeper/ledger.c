@@ -12,6 +12,7 @@
 #include "adapters/jcs.h"
 #include "ipc.h"
 #include "keeper/alerts.h"
+#include "keeper/inspect.h"
 #include "keeper/ledger_int.h"
 #include "keeper/outbox.h"
 #include "keeper/registry.h"
@@ -223,7 +224,8 @@ ledger_open(const struct config *cf, struct store *st, struct ledger **out)
 			ledger_fail(l, ledger_sql[j]);
 			goto fail;
 		}
-	if (outbox_open(l->db, cf, &l->ob) == -1 || alerts_open(st, &l->al) == -1)
+	if (outbox_open(l->db, cf, &l->ob) == -1 ||
+	    alerts_open(st, &l->al) == -1 || inspect_init(l->db) == -1)
 		goto fail;
 	l->ncerts = metrics_collect_certs(cf, l->certs, nitems(l->certs));
 	if (cf->courier.finance == -1)

@@ -13,6 +13,7 @@
 #include "ipc.h"
 #include "keeper/alerts.h"
 #include "keeper/entry.h"
+#include "keeper/inspect.h"
 #include "keeper/ledger_int.h"
 #include "keeper/regbook.h"
 #include "keeper/registry.h"
@@ -182,7 +183,8 @@ ledger_accounts_seed(struct ledger *l)
 	    "time", t, "source", "keeper", "reason", "initial", "file",
 	    l->cf->keeper.accounts, "accounts", arr);
 	if (ledger_append(l, e, &index) == -1 ||
-	    regbook_seed(la->book, la->file, index) == -1)
+	    regbook_seed(la->book, la->file, index) == -1 ||
+	    inspect_mark(l->db, "registry", index) == -1)
 		return -1;
 	log_info("the account registry of %zu accounts from %s is now the "
 	    "log's (entry %llu)", registry_count(la->file),

@@ -10,6 +10,7 @@
 #include "ipc.h"
 #include "keeper/alerts.h"
 #include "keeper/entry.h"
+#include "keeper/inspect.h"
 #include "keeper/ledger_int.h"
 #include "keeper/sign.h"
 #include "keeper/store.h"
@@ -77,6 +78,27 @@ ledger_reply_text(struct ledger_reply *r, int status, const char *code,
 	r->blen = r->body ? strlen(r->body) : 0;
 }
 
+/* A member of the instruction's JSON, or NULL. */
+static const char *
+ledger_instr_str(const struct ledger_ctx *x, const char *key)
+{
+	return json_string_value(json_object_get(x->instr_json, key));
+}
+
+/* Indexes the refusal at entry for the inspection report: by the fund
+ * month it is about (the rule's, else the instruction's), in the same
+ * transaction as its entry. */
+static int
+ledger_index_refusal(struct ledger_ctx *x, uint64_t entry, const char *time,
+    const char *rule, int status, const char *city, const char *period)
+{
+	return inspect_refusal(x->l->db, entry, time, rule, status,
+	    instr_kind_name((enum instr_kind)x->m->kind), x->in.id,
+	    x->m->agency, city && city[0] ? city : ledger_instr_str(x,
+	    "city_code"), period && period[0] ? period : ledger_instr_str(x,
+	    "period"));
+}
+
 /* A refusal by a rule: logged with the instruction, nothing else changes.
  * Refusals that are early warnings (DESIGN §1) also raise an alert, its
  * figures (taken) saying why; the refusal's entry records both. */
@@ -86,10 +108,14 @@ ledger_refuse_alert(struct ledger_ctx *x, int status, const char *rule,
     const char *period, json_t *figures)
 {
 	json_t	*e = ledger_entry_base(x, "refusal");
+	char	 t[40];
 	int	 raised, rc = -1;
 
-	if (e == NULL)
+	if (e == NULL || str_copy(t, sizeof(t), json_string_value(
+	    json_object_get(e, "time"))) == -1) {
+		json_decref(e);
 		goto done;
+	}
 	json_object_set_new(e, "rule", json_string(rule));
 	json_object_set_new(e, "status", json_integer(status));
 	json_object_set_new(e, "detail", json_string(detail));
@@ -99,7 +125,9 @@ ledger_refuse_alert(struct ledger_ctx *x, int status, const char *rule,
 		json_object_set_new(e, "alert", json_string(rule));
 		json_object_set(e, "figures", figures);
 	}
-	if (ledger_append(x->l, e, &r->index) == -1)
+	if (ledger_append(x->l, e, &r->index) == -1 ||
+	    ledger_index_refusal(x, r->index, t, rule, status, city,
+	    period) == -1)
 		goto done;
 	if (figures != NULL && alerts_raise(x->l->al, rule, city, period,
 	    x->in.id, json_incref(figures), r->index, &raised) == -1)
@@ -161,7 +189,7 @@ ledger_duplicate(struct ledger_ctx *x, const uint8_t digest[32],
     struct ledger_row *orig, struct ledger_reply *r)
 {
 	json_t	*e;
-	char	 hex[65], subject[128];
+	char	 hex[65], subject[128], t[40];
 	int	 raised;
 
 	hex_encode(hex, orig->digest, 32);
@@ -193,7 +221,14 @@ ledger_duplicate(struct ledger_ctx *x, const uint8_t digest[32],
 	json_object_set_new(e, "original_index",
 	    json_integer((json_int_t)orig->entry));
 	json_object_set_new(e, "original_digest", json_string(hex));
-	if (ledger_append(x->l, e, &r->index) == -1)
+	if (str_copy(t, sizeof(t), json_string_value(json_object_get(e,
+	    "time"))) == -1) {
+		json_decref(e);
+		return -1;
+	}
+	if (ledger_append(x->l, e, &r->index) == -1 ||
+	    ledger_index_refusal(x, r->index, t, "duplicate-conflict", 409,
+	    orig->city, orig->period) == -1)
 		return -1;
 	/* Each conflicting attempt is its own warning: the subject names
 	 * the entry, so none hides behind an earlier one. */

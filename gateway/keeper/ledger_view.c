@@ -6,6 +6,7 @@
 #include "ipc.h"
 #include "keeper/alerts.h"
 #include "keeper/cosigs.h"
+#include "keeper/inspect.h"
 #include "keeper/ledger_int.h"
 #include "keeper/outbox.h"
 #include "keeper/report.h"
@@ -272,6 +273,47 @@ ledger_transfer(struct ledger *l, const struct ipc_transfer_query *q,
 	str_copy(r->ctype, sizeof(r->ctype), "application/json");
 }
 
+/* GET /v1/reports/inspection: JSON, CSV (csv 1) or HTML (csv 2). */
+static void
+ledger_inspection(struct ledger *l, const struct ipc_report_query *q,
+    struct ipc_audit_reply *r, char **body, size_t *blen)
+{
+	json_t		*o;
+	char		 period[8];
+	const char	*ctype = "application/json";
+	int		 rc = -1;
+
+	if (!ipc_str_ok(q->period, sizeof(q->period)) ||
+	    !instr_period_ok(q->period)) {
+		ledger_answer(r, 400, "bad-period", "period must be YYYY-MM",
+		    body, blen);
+		return;
+	}
+	str_copy(period, sizeof(period), q->period);
+	if ((o = inspect_report(l->db, &l->cf->rules, period)) != NULL) {
+		if (q->csv == 1) {
+			rc = inspect_csv(o, body, blen);
+			ctype = "text/csv; charset=UTF-8";
+		} else if (q->csv == 2) {
+			rc = inspect_html(o, body, blen);
+			ctype = "text/html; charset=UTF-8";
+		} else if ((*body = json_dumps(o, JSON_COMPACT |
+		    JSON_SORT_KEYS)) != NULL) {
+			*blen = strlen(*body);
+			rc = 0;
+		}
+		json_decref(o);
+	}
+	if (rc == -1) {
+		*body = NULL;
+		ledger_answer(r, 500, "internal", "the report cannot be made",
+		    body, blen);
+		return;
+	}
+	r->status = 200;
+	str_copy(r->ctype, sizeof(r->ctype), ctype);
+}
+
 void
 ledger_report(struct ledger *l, const struct ipc_report_query *q,
     struct ipc_audit_reply *r, char **body, size_t *blen)
@@ -317,6 +359,9 @@ ledger_report(struct ledger *l, const struct ipc_report_query *q,
 		}
 		o = q->what == REPORT_ACCOUNTS ? ledger_accounts_json(l,
 		    q->date) : ledger_account_changes(l, q->state);
+	} else if (q->what == REPORT_INSPECTION) {
+		ledger_inspection(l, q, r, body, blen);
+		return;
 	}
 	*body = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(o);

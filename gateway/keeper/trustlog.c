@@ -11,6 +11,7 @@
 #include "adapters/jcs.h"
 #include "config.h"
 #include "keeper/entry.h"
+#include "keeper/inspect.h"
 #include "keeper/sign.h"
 #include "keeper/store.h"
 #include "keeper/trustlog.h"
@@ -241,7 +242,8 @@ trustlog_append(struct trustlog *t, struct trust_manifest *m, uint64_t *index)
 		goto done;
 	}
 	if (store_append(t->st, buf, len, index) == -1 ||
-	    trustlog_keep(t, m, *index) == -1) {
+	    trustlog_keep(t, m, *index) == -1 ||
+	    inspect_mark(t->db, "trust", *index) == -1) {
 		log_warnx("%s: %s", __func__, sqlite3_errmsg(t->db));
 		goto done;
 	}

@@ -41,6 +41,7 @@ enum transfer_ep {
 	TE_ACCOUNT_REVIEW,	/* /v1/accounts/changes/{id}/review */
 	TE_ACCOUNTS,		/* GET /v1/accounts */
 	TE_ACCOUNT_LIST,	/* GET /v1/accounts/changes[?state=] */
+	TE_INSPECTION,		/* GET /v1/reports/inspection?period= */
 };
 
 #define TR(r)	(1u << (r))
@@ -234,11 +235,20 @@ transfer_read_head(struct relay_conn *c, struct transfer *t, const char *url,
 	    c->req.method != HTTP_POST) {
 		t->read = TE_ACCOUNT_LIST;
 		str_copy(t->name, sizeof(t->name), "v1/accounts/changes");
+	} else if (n == 22 && memcmp(url, "/v1/reports/inspection", 22) == 0) {
+		t->read = TE_INSPECTION;
+		str_copy(t->name, sizeof(t->name), "v1/reports");
 	} else
 		return -1;
 	if (c->req.method != HTTP_GET && c->req.method != HTTP_HEAD)
 		conn_reply_error(c, 405, "method-not-allowed",
 		    "this endpoint is read with GET");
+	/* The inspection lists every agency's refusals and the gateway's
+	 * trust changes: it is the supervisor's, not a party's. */
+	else if (t->read == TE_INSPECTION && ag->role != ROLE_ADMIN &&
+	    ag->role != ROLE_AUDITOR)
+		conn_reply_error(c, 403, "role-not-allowed",
+		    "the inspection report is for admin and auditor");
 	/* Reports and alerts are for the fund's authorities and auditors. */
 	else if (t->read != TE_TRANSFERS && t->read != TE_RECEIPTS &&
 	    ag->role != ROLE_FINANCE &&
@@ -283,8 +293,9 @@ transfer_report(struct relay_conn *c, struct transfer *t, const char *url,
 	size_t			 alen;
 
 	memset(&q, 0, sizeof(q));
-	if (t->read == TE_REPORT) {
-		q.what = REPORT_RECONCILIATION;
+	if (t->read == TE_REPORT || t->read == TE_INSPECTION) {
+		q.what = t->read == TE_REPORT ? REPORT_RECONCILIATION :
+		    REPORT_INSPECTION;
 		if (transfer_param(url, len, "period", q.period,
 		    sizeof(q.period)) != 0 || !instr_period_ok(q.period)) {
 			conn_reply_error(c, 400, "bad-period",
@@ -295,6 +306,10 @@ transfer_report(struct relay_conn *c, struct transfer *t, const char *url,
 		acc = http_msg_header(&c->req, "Accept", &alen);
 		q.csv = acc != NULL && alen >= 8 && memmem(acc, alen, "text/csv",
 		    8) != NULL;
+		/* The inspection also as the document a supervisor files. */
+		if (t->read == TE_INSPECTION && !q.csv && acc != NULL &&
+		    alen >= 9 && memmem(acc, alen, "text/html", 9) != NULL)
+			q.csv = 2;
 	} else if (t->read == TE_ACCOUNTS) {
 		q.what = REPORT_ACCOUNTS;
 		if (transfer_param(url, len, "date", q.date, sizeof(q.date)) ==
@@ -503,6 +518,7 @@ transfer_parse(struct relay_conn *c, struct transfer *t, const char *body,
 	case TE_RECEIPTS:
 	case TE_REPORT:
 	case TE_ALERTS:
+	case TE_INSPECTION:
 		break;
 	}
 	adapter_fail(err, 404, "no-route", NULL, "no such endpoint");
@@ -523,7 +539,8 @@ transfer_done(struct relay_conn *c, const char *url, size_t ulen)
 	unsigned int		 dlen;
 
 	if (t->read == TE_REPORT || t->read == TE_ALERTS ||
-	    t->read == TE_ACCOUNTS || t->read == TE_ACCOUNT_LIST) {
+	    t->read == TE_ACCOUNTS || t->read == TE_ACCOUNT_LIST ||
+	    t->read == TE_INSPECTION) {
 		transfer_report(c, t, url, ulen);
 		return;
 	}

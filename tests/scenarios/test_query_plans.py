@@ -30,7 +30,7 @@ from month import h        # noqa: E402
 
 # Tables whose rows grow with the log (and never shrink).
 GROWING = ("entries", "nodes", "checkpoints", "instructions", "payments", "arrivals",
-           "outbox", "attempts", "alerts")
+           "outbox", "attempts", "alerts", "refusals", "marks")
 
 # Statements allowed to read a growing table whole, and why.
 WHOLE_READS = [
@@ -106,6 +106,9 @@ class QueryPlans(unittest.TestCase):
         for args in (["report", "reconciliation", "--period", month.period],
                      ["report", "reconciliation", "--period", month.period, "--json"],
                      ["alerts"], ["outbox", "list"], ["outbox", "list", "--all"],
+                     ["inspect", "--period", month.period],
+                     ["inspect", "--period", month.period, "--format", "csv"],
+                     ["inspect", "--period", "2031-01", "--format", "json"],
                      ["audit", "checkpoint"], ["audit", "show", "0"],
                      ["audit", "proof", "--index", "1"]):
             r = ctl.run(conf, *args)
