@@ -118,7 +118,7 @@
     const box = $('flow-chart');
     box.replaceChildren();
     const cities = rep.cities;
-    const max = Math.max(1, ...cities.flatMap((c) => FIGURES.map((f) => c[f])));
+    const max = Math.max(1, ...cities.flatMap((c) => FIGURES.map((f) => c[f + '_fen'])));
     const rowH = 7 * 4 + 8, left = 96, width = 760, top = 8;
     const height = top + cities.length * rowH + 24;
     const s = svg('svg', { viewBox: '0 0 ' + width + ' ' + height, class: 'flow',
@@ -129,10 +129,11 @@
       s.append(svg('text', { x: left - 6, y: y0 + rowH / 2, class: 'label',
         'text-anchor': 'end', 'dominant-baseline': 'middle' }, c.name));
       FIGURES.forEach((f, k) => {
-        const w = Math.max(c[f] > 0 ? 1 : 0, Math.round(plotW * c[f] / max));
+        const v = c[f + '_fen'];
+        const w = Math.max(v > 0 ? 1 : 0, Math.round(plotW * v / max));
         const r = svg('rect', { x: left, y: y0 + 4 + k * 4, width: w, height: 3,
           class: 'bar s' + k });
-        r.append(svg('title', {}, c.name + ' ' + f + ': ' + yuan(c[f])));
+        r.append(svg('title', {}, c.name + ' ' + f + ': ' + yuan(v)));
         s.append(r);
       });
       if (c.flags.length) {
@@ -159,7 +160,8 @@
       const tr = el('tr', { 'data-city': c.city_code });
       tr.append(el('th', { scope: 'row' }, c.name), el('td', { class: 'code' }, c.city_code));
       for (const f of FIGURES) {
-        tr.append(el('td', { class: 'num', 'data-figure': f, 'data-fen': c[f] }, yuan(c[f])));
+        tr.append(el('td', { class: 'num', 'data-figure': f, 'data-fen': c[f + '_fen'] },
+          yuan(c[f + '_fen'])));
       }
       tr.append(el('td', { class: 'flags' }, ...c.flags.map((f) => el('span',
         { class: 'flag-tag' }, f))));
@@ -170,8 +172,8 @@
     const tr = el('tr', { 'data-city': 'total' }, el('th', { scope: 'row' }, 'Province'),
       el('td'));
     for (const f of FIGURES) {
-      tr.append(el('td', { class: 'num', 'data-figure': f, 'data-fen': rep.totals[f] },
-        yuan(rep.totals[f])));
+      tr.append(el('td', { class: 'num', 'data-figure': f,
+        'data-fen': rep.totals[f + '_fen'] }, yuan(rep.totals[f + '_fen'])));
     }
     tr.append(el('td', { class: 'flags' }, ...rep.flags.map((f) => el('span',
       { class: 'flag-tag' }, f))));
@@ -185,8 +187,8 @@
   // remittances and disbursements; the capacity as the gateway counts it: the balance
   // over the average of the (up to) twelve latest months that disbursed anything.
   function capacitySeries(reports, fund) {
-    const rows = reports.map((r) => ({ period: r.period, remitted: r.totals.remitted,
-      disbursed: r.totals.disbursed }));
+    const rows = reports.map((r) => ({ period: r.period, remitted: r.totals.remitted_fen,
+      disbursed: r.totals.disbursed_fen }));
     let bal = fund.balance_fen;
     for (let i = rows.length - 1; i >= 0; i--) {
       rows[i].balance = bal;
@@ -412,12 +414,12 @@
   function deliverySteps(t) {
     const out = [];
     for (const d of t.deliveries || []) {
-      for (const a of d.attempts || []) {
+      for (const a of d.attempts_made || []) {
         out.push(step('Delivery to ' + d.upstream + ' ' + d.path + ', attempt ' + a.attempt,
           a.audit_index, (a.ok ? 'delivered' : 'failed') + ', HTTP ' + a.status + ' at ' +
           new Date(a.time_ms).toISOString() + (a.error ? ' (' + a.error + ')' : '')));
       }
-      if (!(d.attempts || []).length) {
+      if (!(d.attempts_made || []).length) {
         out.push(step('Delivery to ' + d.upstream + ' ' + d.path, null, d.state +
           ', no attempt yet'));
       }
