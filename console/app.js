@@ -632,6 +632,10 @@
     main().catch((e) => {
       $('who').textContent = 'The console cannot start: ' + (e.message || e);
       $('who').className = 'who bad';
-    }).finally(() => { document.body.dataset.state = 'ready'; });
+    }).finally(() => {
+      // Whatever happened, the page is done loading: say so (tests wait for this).
+      document.body.dataset.state = 'ready';
+      document.dispatchEvent(new Event('console-ready'));
+    });
   });
 })();

@@ -40,7 +40,7 @@ class Browser:
     database in home/.pki/nssdb is the one it reads). Every event is kept in self.events,
     in arrival order, as (session_id, method, params)."""
 
-    def __init__(self, home, timeout=30.0):
+    def __init__(self, home, timeout=60.0):
         self.home = home
         self.timeout = timeout
         self.profile = tempfile.mkdtemp(prefix="profile-", dir=home)
@@ -188,6 +188,12 @@ class Page:
         if "exceptionDetails" in res:
             raise CDPError("%s: %s" % (expr, res["exceptionDetails"]))
         return res["result"].get("value")
+
+    def wait_event_in_page(self, ready, event):
+        """Waits until the page's expression ready is true or, if not yet, until the page
+        dispatches event on its document (no polling)."""
+        return self.eval("(%s) || new Promise(r => document.addEventListener(%s, "
+                         "() => r(true), {once: true}))" % (ready, json.dumps(event)))
 
     def wait_for(self, expr, timeout=None, what=None):
         """Waits until expr is truthy in the page; returns its value. The page says when

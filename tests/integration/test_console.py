@@ -95,8 +95,6 @@ class Console(unittest.TestCase):
                      .json()["proof"], h.IO_TIMEOUT * 2, what="a checkpoint over " + cls.did)
         cls.origin = "https://127.0.0.1:%d" % cls.env.admin_port
 
-        cls.home = make_home("admin")
-        cls.addClassCleanup(shutil.rmtree, cls.home, True)
         os.makedirs(POLICY_DIR, exist_ok=True)
         cls.policy = os.path.join(POLICY_DIR, "gateway-console-test-%d.json" % os.getpid())
         rule = {"pattern": "https://127.0.0.1:*",
@@ -104,15 +102,25 @@ class Console(unittest.TestCase):
         with open(cls.policy, "w") as f:
             json.dump({"AutoSelectCertificateForUrls": [json.dumps(rule)]}, f)
         cls.addClassCleanup(os.unlink, cls.policy)
-        cls.browser = cdp.Browser(cls.home)
-        cls.addClassCleanup(cls.browser.close)
+        cls.browsers = {}
         os.makedirs(SHOTS, exist_ok=True)
 
-    def open(self, query):
-        page = self.browser.new_page()
+    @classmethod
+    def browser(cls, who):
+        """A browser whose only client certificate is who's."""
+        if who not in cls.browsers:
+            home = make_home(who)
+            cls.addClassCleanup(shutil.rmtree, home, True)
+            b = cdp.Browser(home)
+            cls.addClassCleanup(b.close)
+            cls.browsers[who] = b
+        return cls.browsers[who]
+
+    def open(self, query, who="admin"):
+        page = self.browser(who).new_page()
         self.addCleanup(page.close)
         page.navigate(self.origin + "/" + query)
-        page.wait_for("document.body.dataset.state === 'ready'", what="the page to load")
+        page.wait_event_in_page("document.body.dataset.state === 'ready'", "console-ready")
         return page
 
     def problems(self, page):
@@ -200,6 +208,22 @@ class Console(unittest.TestCase):
                         ".map(li => li.textContent)")
         self.assertTrue(any("root" in b for b in bad), bad)
         self.assertEqual(self.problems(page), [])
+
+
+    def test_finance_sees_the_fund_not_the_log(self):
+        page = self.open("?period=%s&transfer=%s&kind=disbursement" % (self.period, self.did),
+                         who="finance")
+        self.assertEqual(self.problems(page), [])
+        self.assertIn("as finance (finance)", page.eval("document.getElementById('who').innerText"))
+        self.assertEqual(page.eval("document.querySelectorAll('#flow-table tbody tr').length"), 14)
+        # Log health and the registry are not finance's: hidden, and never asked for.
+        self.assertEqual(page.eval("[document.getElementById('health').hidden, "
+                                   "document.getElementById('registry').hidden]"), [True, True])
+        paths = [p["request"]["url"] for _, p in page.events("Network.requestWillBeSent")]
+        self.assertEqual([u for u in paths if "/v1/health" in u or "/v1/accounts" in u], [])
+        # A party to the disbursement: its proof checks in finance's browser too.
+        self.assertEqual(page.eval("document.getElementById('proof-result').dataset.result"),
+                         "verified")
 
 
 class ConsoleServer(unittest.TestCase):
