@@ -288,6 +288,21 @@ class ConsoleServer(unittest.TestCase):
         for k in ("log", "checkpoint", "cosigned", "wal", "outbox", "witnesses"):
             self.assertIn(k, health)
 
+    def test_reads_through_the_console_are_audited(self):
+        # As on the agency listener: a read of the fund's data leaves an audit entry.
+        before = self.get("/v1/health").json()["log"]["size"]
+        rid = self.get("/v1/alerts", who="finance").header("X-Gateway-Request-Id")
+
+        def entry():
+            size = self.get("/v1/health").json()["log"]["size"]
+            for i in range(before, size):
+                e = self.get("/audit/entries/%d" % i).json()
+                if e.get("request_id") == rid:
+                    return e
+            return None
+        e = h.wait_until(entry, h.IO_TIMEOUT, what="the read's audit entry")
+        self.assertEqual((e["agency"], e["path"], e["status"]), ("finance", "/v1/alerts", 200))
+
     def test_writes_stay_off_the_console(self):
         # Instructions go to the agency listener; the admin action stays the admin's.
         r = self.env.https("POST", "/v1/plans", who="hrss", admin=True, body=b"{}",
