@@ -45,6 +45,10 @@ LLHTTP_CFLAGS = -std=c17 -O2 -g -fPIE -fstack-protector-strong -I$(LLHTTP_INC) -
 LIB_SRCS  = $(filter-out gateway/main.c gateway/witness/witnessd.c,$(wildcard \
 	gateway/*.c gateway/net/*.c gateway/relay/*.c gateway/keeper/*.c \
 	gateway/courier/*.c gateway/witness/*.c adapters/*.c))
+# The supervision console's files, embedded by an assembler block (.incbin)
+# in the library: relay workers can open no file.
+CONSOLE_ASM    = gateway/relay/console_assets.S
+CONSOLE_ASSETS = $(wildcard console/*.html console/*.js console/*.css console/*.svg)
 CTL_SRCS  = $(wildcard gateway/ctl/*.c)
 # gatewayctl's commands without its main(), for unit tests of them.
 CTLLIB_SRCS = $(filter-out gateway/ctl/gatewayctl.c,$(CTL_SRCS))
@@ -60,12 +64,18 @@ $(1)/obj/%.o: %.c
 	@mkdir -p $$(@D)
 	@echo "  CC      $$@"
 	@$$(CC) $(2) -MMD -MP -c $$< -o $$@
+$(1)/obj/%.o: %.S
+	@mkdir -p $$(@D)
+	@echo "  AS      $$@"
+	@$$(CC) -Wa,-I. -c $$< -o $$@
+$(1)/obj/gateway/relay/console_assets.o: $$(CONSOLE_ASSETS)
 $(1)/llhttp/%.o: $$(LLHTTP_SRC)/%.c
 	@mkdir -p $$(@D)
 	@$$(CC) $$(LLHTTP_CFLAGS) $(4) -c $$< -o $$@
 $(1)/libllhttp.a: $(1)/llhttp/llhttp.o $(1)/llhttp/api.o $(1)/llhttp/http.o
 	@ar rcs $$@ $$^
-$(1)/libgw.a: $$(patsubst %.c,$(1)/obj/%.o,$$(LIB_SRCS))
+$(1)/libgw.a: $$(patsubst %.c,$(1)/obj/%.o,$$(LIB_SRCS)) \
+	    $$(patsubst %.S,$(1)/obj/%.o,$$(CONSOLE_ASM))
 	@mkdir -p $$(@D)
 	@rm -f $$@
 	@ar rcs $$@ $$^

@@ -70,6 +70,28 @@ main_check_keys(struct config *cf)
 	return 0;
 }
 
+/* The log's vkey, for the console to serve (relay workers hold no key):
+ * made once here, with the private key released at once. */
+static int
+main_log_vkey(struct runtime *rt)
+{
+	struct checkpoint	cp;
+	int			rc;
+
+	if (checkpoint_init(&cp, &rt->cf->keeper) == -1) {
+		config_error(rt->cf, rt->cf->keeper.line,
+		    "keeper: cannot use log_key %s", rt->cf->keeper.log_key);
+		return -1;
+	}
+	rc = note_verifier_format(&cp.verifier, rt->log_vkey,
+	    sizeof(rt->log_vkey));
+	checkpoint_free(&cp);
+	if (rc == -1)
+		config_error(rt->cf, rt->cf->keeper.line,
+		    "keeper: the log key's name is too long for a vkey");
+	return rc;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -114,6 +136,12 @@ main(int argc, char *argv[])
 	}
 	if (runtime_tls_load(&rt) == -1 ||
 	    (test && main_check_keys(rt.cf) == -1)) {
+		fprintf(stderr, "%s: configuration has errors\n", file);
+		runtime_tls_free(&rt);
+		config_free(rt.cf);
+		return 1;
+	}
+	if (!test && main_log_vkey(&rt) == -1) {
 		fprintf(stderr, "%s: configuration has errors\n", file);
 		runtime_tls_free(&rt);
 		config_free(rt.cf);

@@ -496,6 +496,7 @@ proc_reload(struct runtime *rt)
 	memset(nrt.listen_fd, -1, sizeof(nrt.listen_fd));
 	nrt.access_fd = -1;
 	nrt.kmetrics = rt->kmetrics;
+	str_copy(nrt.log_vkey, sizeof(nrt.log_vkey), rt->log_vkey);
 	if ((nrt.cf = config_load(rt->cf->path)) == NULL ||
 	    runtime_tls_load(&nrt) == -1) {
 		log_warnx("reload: the new configuration has errors (above); "

@@ -44,6 +44,9 @@ struct runtime {
 	struct metrics		*metrics;	/* this generation's workers */
 	struct metrics_keeper	*kmetrics;	/* the keeper's, for all */
 	struct metrics_cert	 certs[RUNTIME_MAX_CERTS];
+	/* The log's public key as a signed-note vkey, made by the parent at
+	 * start-up (log_key changes need a restart): the console serves it. */
+	char			 log_vkey[CFG_VKEY_MAX];
 	size_t			 ncerts;
 };
 

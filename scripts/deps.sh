@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential pkg-config openssl libssl-dev libevent-dev node-llhttp
 libxml2-dev libxml2-utils libjansson-dev libsqlite3-dev sqlite3 libinih-dev
 libseccomp-dev libsystemd-dev libcmocka-dev curl clang libclang-rt-14-dev
-python3 haproxy nginx prometheus systemd iproute2"
+python3 haproxy nginx prometheus systemd iproute2 chromium libnss3-tools"
 
 missing=""
 for p in $PKGS; do
@@ -21,8 +21,10 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-# haproxy and nginx are comparison baselines only; their packages must not
-# start services that would hold ports the tests use.
+# chromium and libnss3-tools serve the console's browser test (a client
+# certificate in an NSS database). haproxy and nginx are comparison baselines
+# only; their packages must not start services that would hold ports the
+# tests use.
 made_policy=0
 if [ ! -e /usr/sbin/policy-rc.d ]; then
 	$SUDO sh -c 'printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d'

@@ -52,6 +52,14 @@ CONF
 	pids="$pids $!"
 done
 
+# The supervision console's users import their certificate and key into a
+# browser as PKCS#12 (password "dev"); written here, never into certs/dev.
+for who in admin auditor finance hrss; do
+	openssl pkcs12 -export -in "$pki/$who.crt" -inkey "$pki/$who.key" \
+	    -name "gateway $who (development)" -passout pass:dev \
+	    -out "$state/$who.p12"
+done
+
 build/gatewayd -t -c config/gateway.conf
 build/gatewayd -c config/gateway.conf &
 pids="$pids $!"
@@ -71,7 +79,12 @@ value_date=$(date -u +%Y-%m-%d)
 cat <<MSG
 
 gateway agency listener: https://127.0.0.1:8443/  (mutual TLS, agency certificates)
-gateway admin listener:  https://127.0.0.1:8444/  (mutual TLS, admin certificate)
+gateway admin listener:  https://127.0.0.1:8444/  (mutual TLS: admin, auditor, finance, hrss)
+
+Supervision console: https://127.0.0.1:8444/
+  first import a certificate into the browser (README, "The supervision console"):
+  $state/admin.p12 (or auditor.p12, finance.p12, hrss.p12), password "dev",
+  and trust $pki/ca.crt for websites
 stub agencies: finance 127.0.0.1:9441, hrss 127.0.0.1:9442, bank 127.0.0.1:9443
 stub records:  $state/stub-*.jsonl
 witnesses:     127.0.0.1:9451, 127.0.0.1:9452 (log: $state/witnesses.log)

@@ -197,6 +197,8 @@ admin_request(struct relay_conn *c)
 		admin_ready(c);
 	else if (len == 8 && memcmp(url, "/metrics", 8) == 0)
 		admin_metrics(c);
+	else if (console_request(c, url, len) == 0)
+		return;
 	else
 		conn_reply_error(c, 404, "no-route", "no such admin endpoint");
 }

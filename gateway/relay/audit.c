@@ -326,8 +326,9 @@ audit_exchange(struct relay_conn *c)
 	access_format(c, line, sizeof(line));
 	if (c->req.url_len > 0)
 		url = http_msg_url(&c->req, &ulen);
-	/* Admin requests and audit reads are read-only and not logged. */
-	if (c->kind != LISTENER_AGENCY ||
+	/* Admin requests and audit reads are read-only and not logged; the
+	 * transfer API's reads are, on either listener. */
+	if ((c->kind != LISTENER_AGENCY && c->xfer == NULL) ||
 	    (ulen >= 7 && memcmp(url, "/audit/", 7) == 0)) {
 		access_write(r, line, 0, 0);
 		return;

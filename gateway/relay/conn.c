@@ -308,7 +308,8 @@ static void
 conn_write(struct relay_conn *c, int status, const char *ctype,
     const char *body, size_t len, int retry, const char *extra)
 {
-	if (c->req.head_done && c->req.method == HTTP_HEAD)
+	/* RFC 9110 §15.4.5: nor has a 304 any content. */
+	if ((c->req.head_done && c->req.method == HTTP_HEAD) || status == 304)
 		body = NULL;
 	http_write_simple(bufferevent_get_output(c->bev), status, ctype, body,
 	    len, c->rid, conn_wants_close(c), retry, extra);
@@ -591,15 +592,18 @@ conn_on_head(struct http_msg *m, void *arg)
 	if (route_path_ok(url, ulen) == -1)
 		return conn_refuse(c, 400, "bad-path",
 		    "request target must be a plain absolute path");
-	if (c->kind == LISTENER_ADMIN && ag->role != ROLE_ADMIN)
-		return conn_refuse(c, 403, "role-not-allowed",
-		    "the admin listener is for the admin role");
+	if (c->kind == LISTENER_ADMIN &&
+	    console_admit(c, ag->role, url, ulen) == -1)
+		return c->close_after ? -1 : 0;
 	/* The audit API is open to every agency and to admin. */
 	if (ulen >= 7 && memcmp(url, "/audit/", 7) == 0) {
 		c->audit_req = 1;
 		return 0;	/* answered in conn_on_done */
 	}
-	if (c->kind == LISTENER_ADMIN)
+	/* On the admin listener the console reads the transfer API's GET
+	 * endpoints through the same handlers (and audit entries) as here. */
+	if (c->kind == LISTENER_ADMIN && (ulen < 4 ||
+	    memcmp(url, "/v1/", 4) != 0 || console_local(url, ulen)))
 		return 0;	/* answered in conn_on_done */
 	/* Every exchange here is audited: no room in the queue, no exchange. */
 	if (audit_backlogged(c->r)) {
@@ -661,7 +665,7 @@ conn_on_done(struct http_msg *m, void *arg)
 		conn_exchange_done(c);
 		return 0;
 	}
-	if (c->audit_req || c->kind == LISTENER_ADMIN) {
+	if (c->audit_req || (c->kind == LISTENER_ADMIN && c->xfer == NULL)) {
 		const char	*url;
 		size_t		 ulen;
 

@@ -165,6 +165,18 @@ void	admin_request(struct relay_conn *);
 /* The connection is going away: its probe must not answer it. */
 void	admin_probe_detach(struct admin_probe *);
 
+/* console.c: the supervision console on the admin listener. */
+/* Whether the caller's role may use this admin-listener path and method;
+ * -1 with a refusal queued, 0 to go on. */
+int	console_admit(struct relay_conn *, enum role, const char *url,
+	    size_t len);
+/* Whether url is one of the console's own JSON endpoints (/v1/health,
+ * /v1/console), answered here rather than by the transfer API. */
+int	console_local(const char *url, size_t len);
+/* Serves the page's files and the console's JSON endpoints: 0 if url
+ * (without its query) is one, -1 if not. */
+int	console_request(struct relay_conn *, const char *url, size_t len);
+
 /* access.c: formats the exchange's access log line (without the closing
  * brace) into dst; writes a line with its audit index (or null). */
 void	access_format(struct relay_conn *, char *dst, size_t dsz);
