@@ -169,7 +169,8 @@ console_json(struct relay_conn *c, const char *body, size_t len)
 }
 
 /* GET /v1/console: who the caller is and what the page may show them,
- * and the log's verifier key (the browser checks proofs with it). */
+ * and the log's verifier key (the browser checks proofs with it). Registry
+ * changes are for everyone here: finance and hrss propose and review them. */
 static void
 console_whoami(struct relay_conn *c)
 {
@@ -183,9 +184,9 @@ console_whoami(struct relay_conn *c)
 	json_escape(vkey, sizeof(vkey), c->r->rt->log_vkey);
 	if (str_printf(body, sizeof(body), "{\"agency\":\"%s\",\"role\":\"%s\","
 	    "\"log\":{\"origin\":\"%s\",\"vkey\":\"%s\"},\"sees\":{\"health\":%s,"
-	    "\"registry\":%s,\"reports\":true,\"alerts\":true}}\n", ag->name,
-	    config_role_name(ag->role), origin, vkey, op ? "true" : "false",
-	    op ? "true" : "false") == -1) {
+	    "\"registry\":true,\"reports\":true,\"alerts\":true}}\n", ag->name,
+	    config_role_name(ag->role), origin, vkey, op ? "true" : "false") ==
+	    -1) {
 		conn_reply_error(c, 500, "internal", "answer too long");
 		return;
 	}

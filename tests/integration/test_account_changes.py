@@ -135,6 +135,17 @@ class AccountChanges(unittest.TestCase):
         self.assertIn(str(review_index), line)
         self.assertEqual(self.env_verify(), 0)
 
+        # The month's inspection lists the initial registry, the proposal and the review.
+        out = subprocess.run([GATEWAYCTL, "inspect", "-c", self.env.config_path, "--period",
+                              day(0)[:7], "--format", "json"], capture_output=True, text=True,
+                             timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        changes = {(c["kind"], c["id"]): c["audit_index"]
+                   for c in json.loads(out.stdout)["changes"]}
+        self.assertEqual(changes[("account-change", "AC-1")], proposal_index)
+        self.assertEqual(changes[("account-review", "AC-1")], review_index)
+        self.assertIn("registry", [k for k, _ in changes])
+
     def env_verify(self):
         out = subprocess.run([GATEWAYCTL, "audit", "verify", "-c", self.env.config_path],
                              capture_output=True, text=True, timeout=120)
