@@ -254,6 +254,8 @@
     const rep = await getJSON('/v1/reports/reconciliation?period=' + encodeURIComponent(period));
     drawFlowTable(rep);
     drawFlowChart(rep);
+    // A navigation asks for text/html: the gateway answers with the document.
+    $('inspection-link').href = '/v1/reports/inspection?period=' + encodeURIComponent(period);
     // The window ends with the current month, so that the balance now applies to it.
     const months = monthsBack(thisMonth() > period ? thisMonth() : period, 24);
     const reps = await Promise.all(months.map((m) => m === period ? rep :

@@ -6,7 +6,8 @@ set -eu
 PKGS="build-essential pkg-config openssl libssl-dev libevent-dev node-llhttp
 libxml2-dev libxml2-utils libjansson-dev libsqlite3-dev sqlite3 libinih-dev
 libseccomp-dev libsystemd-dev libcmocka-dev curl clang libclang-rt-14-dev
-python3 haproxy nginx prometheus systemd iproute2 chromium libnss3-tools"
+python3 haproxy nginx prometheus systemd iproute2 chromium libnss3-tools
+fonts-wqy-microhei"
 
 missing=""
 for p in $PKGS; do
@@ -22,7 +23,8 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # chromium and libnss3-tools serve the console's browser test (a client
-# certificate in an NSS database). haproxy and nginx are comparison baselines
+# certificate in an NSS database); fonts-wqy-microhei draws the cities' names
+# in its screenshots (a bare Debian has no CJK font). haproxy and nginx are comparison baselines
 # only; their packages must not start services that would hold ports the
 # tests use.
 made_policy=0

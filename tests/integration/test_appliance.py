@@ -52,11 +52,11 @@ class Metrics(unittest.TestCase):
         self.assertEqual(env.https("GET", "/pass/finance/m", who="hrss").status, 403)
         with self.assertRaises((OSError, h.ssl.SSLError)):
             env.https("GET", "/pass/finance/m", who="expired")
-        # The audit entries become durable and checkpointed within ~1 s: the start's
-        # trust entry, then the 4 exchanges.
-        h.wait_until(lambda: "gateway_audit_checkpoint_size 5" in
+        # The audit entries become durable and checkpointed within ~1 s: the initial
+        # account registry and the start's trust entry, then the 4 exchanges.
+        h.wait_until(lambda: "gateway_audit_checkpoint_size 6" in
                      env.https("GET", "/metrics", who="admin", admin=True).body.decode(),
-                     5, what="a checkpoint covering the trust entry and the 4 exchanges")
+                     5, what="a checkpoint covering the start's 2 entries and the 4 exchanges")
         r = env.https("GET", "/metrics", who="admin", admin=True)
         self.assertEqual(r.status, 200)
         self.assertTrue(r.header("Content-Type").startswith("text/plain; version=0.0.4"))
@@ -73,7 +73,7 @@ class Metrics(unittest.TestCase):
             r'status="403"\} 1',
             r'gateway_tls_handshake_failures_total\{listener="agency",'
             r'reason="expired"\} 1',
-            r'gateway_audit_entries 5',
+            r'gateway_audit_entries 6',
             r'gateway_trust_entries_total 1',
             r'gateway_certificate_expiry_seconds\{file="[^"]*gateway\.crt"\} \d+',
             r'gateway_request_duration_seconds_count\{route="finance-passthrough"\} 4',

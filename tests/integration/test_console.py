@@ -195,6 +195,15 @@ class Console(unittest.TestCase):
         self.assertIn("270362030020009995",
                       page.eval("document.getElementById('registry-pending').innerText"))
 
+        # The month's inspection report is a link away, and it is the document.
+        href = page.eval("document.getElementById('inspection-link').getAttribute('href')")
+        self.assertEqual(href, "/v1/reports/inspection?period=" + self.period)
+        doc = self.env.https("GET", href, who="admin", admin=True,
+                             headers={"Accept": "text/html"})
+        self.assertEqual(doc.status, 200, doc)
+        self.assertTrue(doc.header("Content-Type").startswith("text/html"))
+        self.assertIn("CON-AC1", doc.body.decode())
+
         # Alerts and log health are there for the admin.
         self.assertEqual(page.eval("document.getElementById('health').hidden"), False)
         self.assertIn("entries", page.eval("document.getElementById('health-facts').innerText"))
