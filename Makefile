@@ -184,10 +184,11 @@ demo: all
 	@$(MAKE) --no-print-directory pki
 	@GATEWAYD=build/gatewayd STUBD=build/stubd python3 tests/scenarios/demo.py
 
+# Every part, even after one failed (exit 1 then), tables in build/bench/, charts and the
+# generated sections of BENCHMARKS.md (tests/bench/all.sh; BENCH_SECONDS shortens it).
 bench: deps
 	@$(MAKE) --no-print-directory _build pki
-	@sh tests/bench/run.sh && { [ ! -f tests/bench/keeper.sh ] || sh tests/bench/keeper.sh; }; \
-	st=$$?; sh tests/bench/instr.sh || st=1; exit $$st
+	@BENCH_VIA="make bench" sh tests/bench/all.sh
 
 # A simulated year (SOAK_ENTRIES, default 20 million entries); not in make check.
 soak: deps

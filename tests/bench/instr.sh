@@ -27,7 +27,8 @@
 # seccomp and Landlock confinement, as deployed; no only to tell its cost), INSTR_KEEP (1: keep the
 # temporary folder), BENCH_CERTS (certs/dev), BENCH_GATEWAYD (build/gatewayd), TMPDIR (where
 # the temporary folder and so the database go: keep it on a real disk, not tmpfs).
-# Output: a table on stdout and build/bench/instr.md. Exit status 0 when every run got 202s
+# Output: a table on stdout, build/bench/instr.md, and build/bench/instr.tsv (one line per run
+# under the run's date, machine and command). Exit status 0 when every run got 202s
 # only and each audit log verifies with at least as many entries as 202s, 1 otherwise.
 # Builds nothing: make build/gatewayd build/gatewayctl build/loadgen build/stubd first.
 # shellcheck disable=SC2317 # cleanup runs from the trap
@@ -56,6 +57,10 @@ GATEWAYD=${BENCH_GATEWAYD:-$BUILD/gatewayd}
 CTL=$BUILD/gatewayctl
 STUBD=$BUILD/stubd
 MD=$BUILD/bench/instr.md
+TSV=$BUILD/bench/instr.tsv
+# shellcheck source=tests/bench/meta.sh disable=SC1091
+. "$ROOT/tests/bench/meta.sh"
+bench_meta_init tests/bench/instr.sh
 HZ=$(getconf CLK_TCK)
 
 status=0
@@ -744,10 +749,21 @@ notes ""
 
 mkdir -p "$(dirname "$MD")"
 {
+	bench_meta_tsv
+	printf '# database: %s\n# connections: %s\n# seconds: %s\n# workers: %s\n# sandbox: %s\n' \
+		"$FS" "$CONNS" "$SECS" "$WORKERS" "$SANDBOX"
+	printf 'run\tdescription\tinstructions_per_s\tp50_ms\tp99_ms\terrors\tentries_per_commit\taudit_verify\n'
+	for name in "${RUNS[@]}"; do
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "${DESC[$name]}" "${RPS[$name]}" \
+			"${P50[$name]}" "${P99[$name]}" "${ERRS[$name]}" "${BATCH[$name]}" "${VERIFY[$name]}"
+	done
+} >"$TSV"
+{
 	echo "# Transfer API benchmark"
 	echo
-	echo "$(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, $(uname -sr); $(openssl version | cut -d' ' -f1-2)," \
-		"SQLite $(sqlite3 --version 2>/dev/null | cut -d' ' -f1 || echo '?'), database on $FS."
+	bench_meta_md
+	echo
+	echo "Database on $FS."
 	echo
 	echo "Client -> gateway: mTLS 1.3 (client certificate pinned to its agency, no tickets)," \
 		"HTTP/1.1 keep-alive, $CONNS connections from one tests/bench/loadgen process ($LG_THREADS" \

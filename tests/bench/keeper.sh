@@ -5,22 +5,26 @@
 # Builds nothing: run `make _build` first (build/keeper_bench, build/gatewayctl).
 #
 # Environment (defaults in brackets):
-#   SLOTS [8]  WINDOW [64]  DURATION [10] seconds  WARMUP [1]
+#   SLOTS [8]  WINDOW [64]  DURATION [BENCH_SECONDS or 10] seconds  WARMUP [1]
 #   VERIFY_ENTRIES [1000000] (0: skip)  VERIFY_RUNS [1]
 #   BENCH_DIR [a fresh folder under ${TMPDIR:-/tmp}]: holds the database
 #   KEEP=1 keeps BENCH_DIR; PERF=1 wraps the throughput run in `perf stat`
-# Output: a markdown table on stdout and in build/bench/keeper.md.
+# Output: a markdown table on stdout and in build/bench/keeper.md; the same figures as
+# "metric<TAB>value" lines under the run's date, machine and command in build/bench/keeper.tsv.
 set -eu
 
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
+# shellcheck source=tests/bench/meta.sh disable=SC1091
+. "$ROOT/tests/bench/meta.sh"
+bench_meta_init tests/bench/keeper.sh
 BENCH=${KEEPER_BENCH:-$ROOT/build/keeper_bench}
 CTL=${GATEWAYCTL:-$ROOT/build/gatewayctl}
 CERTS=${GW_CERTS:-$ROOT/certs/dev}
 export GW_SCHEMAS=${GW_SCHEMAS:-$ROOT/config/schemas}
 SLOTS=${SLOTS:-8}
 WINDOW=${WINDOW:-64}
-DURATION=${DURATION:-10}
+DURATION=${DURATION:-${BENCH_SECONDS:-10}}
 WARMUP=${WARMUP:-1}
 VERIFY_ENTRIES=${VERIFY_ENTRIES:-1000000}
 VERIFY_RUNS=${VERIFY_RUNS:-1}
@@ -103,18 +107,34 @@ if [ "${PERF:-0}" = 1 ] && command -v perf >/dev/null 2>&1; then
 fi
 
 mkdir -p build/bench
+rm -f build/bench/keeper.md build/bench/keeper.tsv
+# shellcheck disable=SC2086
+$RUN > build/bench/keeper.out
 {
 	echo "## Keeper benchmark"
 	echo
-	echo "$(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, $(uname -r), database on $FS," \
-		"SQLite $(sqlite3 --version 2>/dev/null | cut -d' ' -f1 || echo '?')"
+	bench_meta_md
 	echo
-	# shellcheck disable=SC2086
-	$RUN
+	echo "Database on $FS."
+	echo
+	cat build/bench/keeper.out
 	echo
 	echo "Goals: 20000 durable appends/s; 1000000 entries/s verified."
 } > build/bench/keeper.md.tmp
 mv build/bench/keeper.md.tmp build/bench/keeper.md
+# The table's rows as metric<TAB>value (bold marks dropped).
+{
+	bench_meta_tsv
+	printf '# database: %s\n' "$FS"
+	printf 'metric\tvalue\n'
+	awk -F' [|] ' '/^[|] / && !/^[|] keeper benchmark [|]/ && !/^[|]---/ {
+		k = $1; v = $2
+		sub(/^[|] /, "", k); sub(/ [|]$/, "", v)
+		gsub(/[*]/, "", k); gsub(/[*]/, "", v)
+		printf "%s\t%s\n", k, v
+	}' build/bench/keeper.out
+} > build/bench/keeper.tsv
+rm -f build/bench/keeper.out
 cat build/bench/keeper.md
 if [ -f "$DIR/perf-stat.txt" ]; then
 	cat "$DIR/perf-stat.txt" >&2

@@ -36,6 +36,8 @@ loadgen_run(const struct loadgen_opts *o, const struct loadgen_request *reqs,
 		w[i].ctxs = ctxs;
 		w[i].nreqs = nreqs;
 		w[i].end_us = end;
+		w[i].warm_us = o->warmup_ms > 0 ?
+		    end - (o->duration_ms - o->warmup_ms) * 1000u : 0;
 		w[i].first = first;
 		w[i].nconns = o->conns / o->threads + (i < o->conns % o->threads);
 		first += w[i].nconns;
@@ -110,7 +112,7 @@ main(int argc, char **argv)
 	}
 	if (rc == -1)
 		return 2;
-	secs = (double)o.duration_ms / 1000.0;
+	secs = (double)(o.duration_ms - o.warmup_ms) / 1000.0;
 	if (o.json)
 		loadgen_report_json(stdout, &o, &total, secs);
 	else

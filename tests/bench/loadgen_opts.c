@@ -15,7 +15,7 @@ enum {
 	LOADGEN_OPT_NEWCONN, LOADGEN_OPT_METHOD, LOADGEN_OPT_BODY,
 	LOADGEN_OPT_HEADER, LOADGEN_OPT_JSON, LOADGEN_OPT_TIMEOUT, LOADGEN_OPT_SNI,
 	LOADGEN_OPT_TEMPLATE, LOADGEN_OPT_CTYPE, LOADGEN_OPT_EXPECT,
-	LOADGEN_OPT_IDPREFIX, LOADGEN_OPT_RATE
+	LOADGEN_OPT_IDPREFIX, LOADGEN_OPT_RATE, LOADGEN_OPT_WARMUP
 };
 
 static const struct option loadgen_opts_long[] = {
@@ -38,6 +38,7 @@ static const struct option loadgen_opts_long[] = {
 	{ "expect",	required_argument, NULL, LOADGEN_OPT_EXPECT },
 	{ "id-prefix",	required_argument, NULL, LOADGEN_OPT_IDPREFIX },
 	{ "rate",	required_argument, NULL, LOADGEN_OPT_RATE },
+	{ "warmup",	required_argument, NULL, LOADGEN_OPT_WARMUP },
 	{ "help",	no_argument,	   NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -84,6 +85,8 @@ loadgen_opts_usage(FILE *fp)
 	    "  --rate N           at most N requests a second over all connections,\n"
 	    "                     each connection sending on its own schedule (keep-\n"
 	    "                     alive only); default: as fast as answers come\n"
+	    "  --warmup DURATION  the first DURATION of -d is not counted (connection\n"
+	    "                     set-up, pools filling); rates are over the rest\n"
 	    "Exit status: 0 if at least one request succeeded, 1 if none,\n"
 	    "2 on usage or set-up errors.\n", LOADGEN_MAX_TEMPLATES,
 	    LOADGEN_ID_PREFIX_MAX);
@@ -241,6 +244,10 @@ loadgen_opts_check(struct loadgen_opts *o)
 		}
 		o->pace_us = (uint64_t)o->conns * 1000000u / o->rate;
 	}
+	if (o->warmup_ms >= o->duration_ms) {
+		log_warnx("%s: --warmup must be shorter than -d", __func__);
+		return -1;
+	}
 	if (o->threads > o->conns)
 		o->threads = o->conns;
 	if (loadgen_url_parse(o, o->url) == -1 || loadgen_url_resolve(o) == -1)
@@ -358,6 +365,12 @@ loadgen_opts_parse(struct loadgen_opts *o, int argc, char **argv)
 				return -1;
 			}
 			o->rate = v;
+			break;
+		case LOADGEN_OPT_WARMUP:
+			if (parse_duration_ms(optarg, 3600000, &o->warmup_ms) == -1) {
+				log_warnx("%s: --warmup: a duration up to 1h", __func__);
+				return -1;
+			}
 			break;
 		case 'h':
 			o->help = 1;

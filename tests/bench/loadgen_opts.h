@@ -51,6 +51,7 @@ struct loadgen_opts {
 	unsigned		 conns;
 	unsigned		 threads;
 	uint64_t		 duration_ms;
+	uint64_t		 warmup_ms;	/* --warmup: first part of -d, not counted */
 	uint64_t		 timeout_ms;
 	int			 new_conn;
 	int			 json;

@@ -31,6 +31,9 @@ loadgen_worker_loop(struct loadgen_worker *w, struct loadgen_env *env,
 		loadgen_conn_start(&conns[i], now);
 	while ((now = loadgen_clock_us()) < w->end_us) {
 		timeout = (int)((w->end_us - now) / 1000u) + 1;
+		if (w->warm_us != 0 && w->warm_us > now &&
+		    timeout > (int)((w->warm_us - now) / 1000u) + 1)
+			timeout = (int)((w->warm_us - now) / 1000u) + 1;
 		if (timeout > (int)(LOADGEN_WORKER_SCAN_US / 1000u))
 			timeout = (int)(LOADGEN_WORKER_SCAN_US / 1000u);
 		n = epoll_wait(env->epfd, evs, LOADGEN_WORKER_EVENTS, timeout);
@@ -43,6 +46,12 @@ loadgen_worker_loop(struct loadgen_worker *w, struct loadgen_env *env,
 		for (i = 0; i < (unsigned)n; i++)
 			loadgen_conn_event(evs[i].data.ptr, evs[i].events);
 		now = loadgen_clock_us();
+		/* End of the warm-up: what came before is not counted. Requests
+		 * in flight count when their answer comes. */
+		if (w->warm_us != 0 && now >= w->warm_us) {
+			memset(&w->stats, 0, sizeof(w->stats));
+			w->warm_us = 0;
+		}
 		if (now - last_scan >= LOADGEN_WORKER_SCAN_US) {
 			for (i = 0; i < w->nconns; i++)
 				loadgen_conn_tick(&conns[i], now);

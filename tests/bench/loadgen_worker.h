@@ -18,6 +18,7 @@ struct loadgen_worker {
 	unsigned			 first;		/* index of its first connection */
 	unsigned			 nconns;
 	uint64_t			 end_us;	/* the shared deadline */
+	uint64_t			 warm_us;	/* counters restart then (0: never) */
 	pthread_t			 thread;
 	int				 started;
 	int				 rc;

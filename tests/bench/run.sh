@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Passthrough benchmark (`make bench`): the same mTLS load through the gateway, HAProxy and nginx on
-# loopback, each relaying over mTLS to the same stub upstream; prints a table and writes build/bench/relay.md.
+# loopback, each relaying over mTLS to the same stub upstream, at several connection counts (a
+# concurrency sweep); prints a table and writes build/bench/relay.tsv (every point) and relay.md.
 #
-# Environment: BENCH_SECONDS (per front end and mode, default 10), BENCH_ROUNDS (interleaved
-# rounds the seconds are split into, 5), BENCH_CONNS (keep-alive connections, 32),
-# BENCH_HS_CONNS (--new-conn connections, 16), BENCH_THREADS (loadgen threads, 1), BENCH_PORT_BASE
+# Environment: BENCH_SECONDS (measured seconds per front end, mode and connection count, default
+# 10), BENCH_ROUNDS (interleaved rounds the seconds are split into, 5), BENCH_CONNS (keep-alive
+# connections of the headline table, 32), BENCH_HS_CONNS (--new-conn connections of the headline
+# table, 16), BENCH_CONNS_LIST (keep-alive sweep, "1 4 16 64 256"; BENCH_CONNS is added),
+# BENCH_HS_CONNS_LIST (handshake sweep, "1 4 16 64"; BENCH_HS_CONNS is added), BENCH_WARMUP_MS
+# (keep-alive rounds: first part not counted, connection set-up, 500), BENCH_POOL (idle upstream
+# connections the gateway and nginx keep, default the largest count of the sweeps; HAProxy keeps
+# all), BENCH_THREADS (loadgen threads, 1), BENCH_PORT_BASE
 # (18443: gateway +0, HAProxy +1, nginx +2, gateway admin +3, stub +7), BENCH_CERTS (certs/dev),
 # BENCH_STUB_THREADS (1), BENCH_ACCESS_LOG (1: every front end writes one access line per request),
 # BENCH_KEEP (1: keep the temporary folder with configurations, logs and raw results),
@@ -36,6 +42,11 @@ URL_PATH=/pass/finance/ping
 LOADGEN=$BUILD/loadgen
 GATEWAYD=${BENCH_GATEWAYD:-$BUILD/gatewayd}
 MD=$BUILD/bench/relay.md
+TSV=$BUILD/bench/relay.tsv
+WARM_MS=${BENCH_WARMUP_MS:-500}
+# shellcheck source=tests/bench/meta.sh disable=SC1091
+. "$ROOT/tests/bench/meta.sh"
+bench_meta_init tests/bench/run.sh
 # Two workers everywhere: the machine has two cores (shared with the load generator).
 WORKERS=2
 
@@ -110,7 +121,25 @@ loadgen() {
 
 # ---- preconditions ---------------------------------------------------------------------------
 
-for v in "$SECS" "$ROUNDS" "$KA_CONNS" "$HS_CONNS" "$LG_THREADS" "$STUB_THREADS" "$BASE"; do
+# conns_list LIST EXTRA: the counts of LIST (spaces or commas) and EXTRA, sorted, once each.
+conns_list() {
+	printf '%s %s\n' "$1" "$2" | tr ', ' '\n' | grep -v '^$' | sort -n -u | tr '\n' ' '
+}
+KA_LIST=$(conns_list "${BENCH_CONNS_LIST:-1 4 16 64 256}" "$KA_CONNS")
+HS_LIST=$(conns_list "${BENCH_HS_CONNS_LIST:-1 4 16 64}" "$HS_CONNS")
+case $WARM_MS in
+'' | *[!0-9]*)
+	say "BENCH_WARMUP_MS must be a number of milliseconds (got '$WARM_MS')"
+	exit 1
+	;;
+esac
+# Idle upstream connections the gateway and nginx keep (HAProxy keeps every one by default):
+# enough for the largest count of the sweep, or they would open and close upstream
+# connections all the time above it and the sweep would measure their pool size.
+POOL=${BENCH_POOL:-$(printf '%s %s\n' "$KA_LIST" "$HS_LIST" | tr ' ' '\n' | sort -n | tail -n 1)}
+# shellcheck disable=SC2086 # the lists are words
+for v in "$POOL" "$SECS" "$ROUNDS" "$KA_CONNS" "$HS_CONNS" "$LG_THREADS" "$STUB_THREADS" "$BASE" \
+	$KA_LIST $HS_LIST; do
 	case $v in
 	'' | *[!0-9]* | 0)
 		say "BENCH_* settings must be positive integers (got '$v')"
@@ -237,7 +266,7 @@ gateway_conf() {
 	key = $CERTS/gateway-client.key
 	connect_timeout = 2s
 	timeout = 10s
-	pool = 32
+	pool = $POOL
 
 	[route finance-passthrough]
 	prefix = /pass/finance/
@@ -253,6 +282,10 @@ gateway_conf() {
 	idle_timeout = 60s
 	max_connections = 4096
 	max_connections_per_agency = 4096
+	# All the load comes from one address, 256 connections at once at the top of the
+	# sweep: HAProxy and nginx have no handshake budget, so none here either.
+	max_handshakes = 4096
+	max_handshakes_per_address = 4096
 
 	# The audit log and its key live in the temporary folder (on disk, like /tmp here).
 	[keeper]
@@ -379,7 +412,7 @@ nginx_conf() {
 	  scgi_temp_path $TMP/nginx/scgi;
 	  upstream finance {
 	    server 127.0.0.1:$STUB_PORT;
-	    keepalive 32;
+	    keepalive $POOL;
 	    keepalive_requests 1000000;
 	  }
 	  server {
@@ -434,11 +467,11 @@ NAMES=(gateway haproxy nginx)
 declare -A PORT=([gateway]=$GW_PORT [haproxy]=$HA_PORT [nginx]=$NG_PORT)
 declare -A UP KA_RPS KA_P99 HS_RPS HS_P99 NOTE
 
-# One warm-up second through the whole chain (fills the upstream pools); a front end
+# One warm-up second through the whole chain (opens upstream connections); a front end
 # that cannot answer 2xx here is left out.
 smoke() {
 	local name=$1 out
-	out=$(loadgen "${PORT[$name]}" -c "$KA_CONNS" -d 1)
+	out=$(loadgen "${PORT[$name]}" -c 16 -d 1)
 	if [ "$(jnum "$out" ok)" = "" ] || [ "$(jnum "$out" ok)" = 0 ]; then
 		say "$name: no 2xx answer through it; see below"
 		printf '%s\n' "$out" >&2
@@ -447,17 +480,19 @@ smoke() {
 	fi
 }
 
-# Per-round results, "rps p99 errors" lines appended per front end and mode, and the
-# non-zero error kinds ("status:3 io:1 ") of every round.
+# Per-round results, "rps p99 errors" lines appended per front end, mode and connection
+# count, and the non-zero error kinds ("status:3 io:1 ") of every round.
 declare -A ROUNDS_OUT ERRKINDS
+# Summaries per front end, mode and connection count.
+declare -A SW_RPS SW_P99 SW_ERRS
 
-# run_round NAME MODE MS: one loadgen run, its numbers appended to ROUNDS_OUT.
+# run_round NAME MODE CONNS MS: one loadgen run, its numbers appended to ROUNDS_OUT.
 run_round() {
-	local name=$1 mode=$2 ms=$3 out rps p99 errs
+	local name=$1 mode=$2 conns=$3 ms=$4 out rps p99 errs key=$1,$2,$3
 	if [ "$mode" = ka ]; then
-		out=$(loadgen "${PORT[$name]}" -c "$KA_CONNS" -d "${ms}ms")
+		out=$(loadgen "${PORT[$name]}" -c "$conns" -d "$((ms + WARM_MS))ms" --warmup "${WARM_MS}ms")
 	else
-		out=$(loadgen "${PORT[$name]}" -c "$HS_CONNS" -d "${ms}ms" --new-conn)
+		out=$(loadgen "${PORT[$name]}" -c "$conns" -d "${ms}ms" --new-conn)
 	fi
 	rps=$(jnum "$out" rps)
 	p99=$(jnum "$out" p99)
@@ -466,19 +501,19 @@ run_round() {
 	# No answer at all in a round (a stall shorter than loadgen's timeout): one error.
 	if [ "$(jnum "$out" ok)" = 0 ]; then
 		errs=$((errs + 1))
-		ERRKINDS[$name,$mode]="${ERRKINDS[$name,$mode]:-}no-answer:1 "
+		ERRKINDS[$key]="${ERRKINDS[$key]:-}no-answer:1 "
 	fi
-	ERRKINDS[$name,$mode]="${ERRKINDS[$name,$mode]:-}$(printf '%s' "$out" |
+	ERRKINDS[$key]="${ERRKINDS[$key]:-}$(printf '%s' "$out" |
 		sed -n 's/.*"errors":{\([^}]*\)}.*/\1/p' | tr ',' '\n' | tr -d '"' |
 		grep -v -e ':0$' -e '^total:' | tr '\n' ' ')"
-	ROUNDS_OUT[$name,$mode]="${ROUNDS_OUT[$name,$mode]:-}$rps $p99 $errs"$'\n'
+	ROUNDS_OUT[$key]="${ROUNDS_OUT[$key]:-}$rps $p99 $errs"$'\n'
 	printf '%s\n' "$out" >>"$TMP/results.jsonl"
 }
 
-# summarize NAME MODE: mean req/s and median p99 over the rounds, errors summed.
+# summarize NAME MODE CONNS: mean req/s and median p99 over the rounds, errors summed.
 summarize() {
-	local name=$1 mode=$2 sum rps p99 errs kinds
-	sum=$(printf '%s' "${ROUNDS_OUT[$name,$mode]:-}" | sort -n -k2 | awk '
+	local name=$1 mode=$2 conns=$3 sum rps p99 errs kinds key=$1,$2,$3
+	sum=$(printf '%s' "${ROUNDS_OUT[$key]:-}" | sort -n -k2 | awk '
 		{ rps += $1; p99[NR] = $2; errs += $3 }
 		END {
 			if (NR == 0) { print "0 0 0"; exit }
@@ -486,19 +521,22 @@ summarize() {
 			printf "%.1f %.3f %d\n", rps / NR, m, errs
 		}')
 	read -r rps p99 errs <<<"$sum"
-	if [ "$mode" = ka ]; then
+	SW_RPS[$key]=$rps
+	SW_P99[$key]=$p99
+	SW_ERRS[$key]=$errs
+	if [ "$mode" = ka ] && [ "$conns" = "$KA_CONNS" ]; then
 		KA_RPS[$name]=$rps
 		KA_P99[$name]=$p99
-	else
+	elif [ "$mode" = hs ] && [ "$conns" = "$HS_CONNS" ]; then
 		HS_RPS[$name]=$rps
 		HS_P99[$name]=$p99
 	fi
 	if [ "$errs" != 0 ]; then
-		kinds=$(printf '%s' "${ERRKINDS[$name,$mode]:-}" | tr ' ' '\n' | awk -F: '
+		kinds=$(printf '%s' "${ERRKINDS[$key]:-}" | tr ' ' '\n' | awk -F: '
 			NF == 2 { n[$1] += $2 }
 			END { for (k in n) printf "%s%s %d", sep, k, n[k]; sep = ", " }')
 		NOTE[$name]="${NOTE[$name]:-}${NOTE[$name]:+; }$errs errors in the $([ "$mode" = ka ] &&
-			echo keep-alive || echo handshake) runs ($kinds)"
+			echo keep-alive || echo handshake) runs with $conns connections ($kinds)"
 		status=1
 	fi
 }
@@ -525,22 +563,29 @@ for name in "${NAMES[@]}"; do
 done
 ROUND_MS=$((SECS * 1000 / ROUNDS))
 [ "$ROUND_MS" -ge 500 ] || ROUND_MS=500
-say "upstream: $STUB_KIND; ${#UPNAMES[@]} front ends x 2 modes x $ROUNDS rounds of ${ROUND_MS}ms" \
-	"(keep-alive -c $KA_CONNS, handshakes --new-conn -c $HS_CONNS)"
+say "upstream: $STUB_KIND; ${#UPNAMES[@]} front ends x $ROUNDS rounds of ${ROUND_MS}ms at each" \
+	"count: keep-alive with $KA_LIST connections (+${WARM_MS}ms warm-up a round)," \
+	"handshakes (--new-conn) with $HS_LIST"
 # Short rounds, interleaved and in a rotating order: on a shared two-core machine a
-# disturbance then spreads over every front end instead of spoiling one of them.
+# disturbance then spreads over every front end and connection count instead of spoiling
+# one of them.
 for mode in ka hs; do
+	if [ "$mode" = ka ]; then list=$KA_LIST; else list=$HS_LIST; fi
 	for r in $(seq 0 $((ROUNDS - 1))); do
 		n=${#UPNAMES[@]}
-		for i in $(seq 0 $((n - 1))); do
-			run_round "${UPNAMES[$(((i + r) % n))]}" "$mode" "$ROUND_MS"
+		j=0
+		for conns in $list; do
+			for i in $(seq 0 $((n - 1))); do
+				run_round "${UPNAMES[$(((i + r + j) % n))]}" "$mode" "$conns" "$ROUND_MS"
+			done
+			j=$((j + 1))
 		done
 	done
 	say "$([ "$mode" = ka ] && echo keep-alive || echo handshake) runs done"
 done
 for name in "${UPNAMES[@]}"; do
-	summarize "$name" ka
-	summarize "$name" hs
+	for conns in $KA_LIST; do summarize "$name" ka "$conns"; done
+	for conns in $HS_LIST; do summarize "$name" hs "$conns"; done
 done
 
 # ---- reporting ---------------------------------------------------------------------------------
@@ -585,33 +630,92 @@ notes() {
 	return 0
 }
 
+# sweep FMT MODE KIND: req/s (p99 ms) of every front end at each connection count of MODE.
+sweep() {
+	local fmt=$1 mode=$2 list conns name row
+	if [ "$mode" = ka ]; then list=$KA_LIST; else list=$HS_LIST; fi
+	# shellcheck disable=SC2059
+	printf "$fmt" "connections" "${NAMES[@]}"
+	[ "$3" = md ] && printf '|---:|---:|---:|---:|\n'
+	for conns in $list; do
+		row=()
+		for name in "${NAMES[@]}"; do
+			if [ "${UP[$name]}" = 1 ]; then
+				row+=("${SW_RPS[$name,$mode,$conns]} (${SW_P99[$name,$mode,$conns]})")
+			else
+				row+=("-")
+			fi
+		done
+		# shellcheck disable=SC2059
+		printf "$fmt" "$conns" "${row[@]}"
+	done
+}
+
 echo
 table '%-10s %18s %9s %14s %9s\n' text
 echo
 ratios ""
 notes ""
+echo
+echo "keep-alive req/s (p99 ms) by connections:"
+sweep '%-12s %22s %22s %22s\n' ka text
+echo
+echo "handshakes/s (p99 ms) by connections:"
+sweep '%-12s %22s %22s %22s\n' hs text
 
+mkdir -p "$(dirname "$TSV")"
+# Every point: one line per front end, mode and connection count (a front end that did not
+# run has no lines; its "up" line says so).
+{
+	bench_meta_tsv
+	printf '# upstream: %s\n# workers: %s\n# access_log: %s\n# rounds: %s x %s ms (keep-alive: +%s ms warm-up each)\n' \
+		"$STUB_KIND" "$WORKERS" "$ACCESS_LOG" "$ROUNDS" "$ROUND_MS" "$WARM_MS"
+	printf '# headline: keep-alive %s, handshakes %s connections\n' "$KA_CONNS" "$HS_CONNS"
+	for name in "${NAMES[@]}"; do
+		printf '# up %s: %s\n' "$name" "${UP[$name]}"
+	done
+	printf 'front_end\tmode\tconnections\treq_per_s\tp99_ms\terrors\n'
+	for name in "${UPNAMES[@]}"; do
+		for conns in $KA_LIST; do
+			printf '%s\tkeep-alive\t%s\t%s\t%s\t%s\n' "$name" "$conns" \
+				"${SW_RPS[$name,ka,$conns]}" "${SW_P99[$name,ka,$conns]}" "${SW_ERRS[$name,ka,$conns]}"
+		done
+		for conns in $HS_LIST; do
+			printf '%s\thandshake\t%s\t%s\t%s\t%s\n' "$name" "$conns" \
+				"${SW_RPS[$name,hs,$conns]}" "${SW_P99[$name,hs,$conns]}" "${SW_ERRS[$name,hs,$conns]}"
+		done
+	done
+} >"$TSV"
+say "wrote $TSV"
 mkdir -p "$(dirname "$MD")"
 {
 	echo "# Passthrough relay benchmark"
 	echo
-	echo "$(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, $(uname -sr); $(openssl version | cut -d' ' -f1-2)," \
-		"$(haproxy -v 2>/dev/null | head -n1 | cut -d' ' -f1-3), $(nginx -v 2>&1 | cut -d' ' -f3)."
+	bench_meta_md
 	echo
 	echo "Client -> front end: mTLS (TLS 1.3, client certificate required and checked against ca.crt and" \
 		"crl.pem, same server certificate, no tickets), HTTP/1.1, GET $URL_PATH with the finance" \
 		"agency's certificate. Front end -> upstream ($STUB_KIND): mTLS, certificate and name verified," \
 		"keep-alive pool. $WORKERS workers or threads per front end; access log" \
 		"$([ "$ACCESS_LOG" = 1 ] && echo "on (one line per request, to a file)" || echo off)."
-	echo "Load: tests/bench/loadgen on the same machine, ${SECS}s per front end and mode, as $ROUNDS" \
-		"interleaved rounds (req/s: mean of the rounds, p99: median of the rounds); keep-alive with $KA_CONNS" \
-		"connections, handshakes with a new connection per request (full handshake, no resumption)" \
-		"with $HS_CONNS connections. Rates count 2xx answers."
+	echo "Load: tests/bench/loadgen (one thread) on the same machine, ${SECS}s per front end, mode and" \
+		"connection count, as $ROUNDS interleaved rounds of $ROUND_MS ms in a rotating order (req/s: mean" \
+		"of the rounds, p99: median of the rounds); keep-alive rounds leave out their first $WARM_MS ms" \
+		"(connection set-up); handshakes: a new connection per request (full handshake, no resumption)." \
+		"Rates count 2xx answers. Headline: keep-alive with $KA_CONNS connections, handshakes with $HS_CONNS."
 	echo
 	table '| %s | %s | %s | %s | %s |\n' md
 	echo
 	ratios "- "
 	notes "- "
+	echo
+	echo "Keep-alive req/s (p99 ms) by connections:"
+	echo
+	sweep '| %s | %s | %s | %s |\n' ka md
+	echo
+	echo "Handshakes/s (p99 ms) by connections:"
+	echo
+	sweep '| %s | %s | %s | %s |\n' hs md
 } >"$MD"
 say "wrote $MD"
 exit $status
