@@ -9,6 +9,7 @@
 
 #include <ini.h>
 
+#include "adapters/accounts.h"
 #include "adapters/instr.h"
 #include "adapters/iso20022.h"
 #include "keeper/registry.h"
@@ -105,17 +106,9 @@ registry_name_char(char c)
 	    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
 }
 
-/* A section or bank name: 1-63 name characters, as config.c's names. */
-static int
-registry_name_ok(const char *s)
-{
-	size_t	i;
-
-	for (i = 0; s[i] != '\0'; i++)
-		if (!registry_name_char(s[i]))
-			return 0;
-	return i > 0 && i < REGISTRY_NAME_MAX;
-}
+/* Section and bank names are checked as an account change's are. */
+_Static_assert(REGISTRY_NAME_MAX == INSTR_ACCT_NAME_MAX,
+    "accounts_name_ok bounds registry names");
 
 const char *
 registry_role_name(enum registry_role r)
@@ -298,7 +291,7 @@ registry_value(struct registry_parse *p, enum registry_key k, const char *v)
 		}
 		return str_copy(a->city, sizeof(a->city), v);
 	case REG_K_BANK:
-		if (!registry_name_ok(v)) {
+		if (!accounts_name_ok(v)) {
 			registry_error(p, p->line, "bad bank agency name \"%s\"",
 			    registry_printable(q, sizeof(q), v));
 			return -1;
@@ -409,7 +402,7 @@ registry_section_line(struct registry_parse *p, char *s)
 	for (t = end; t > name && registry_blank(t[-1]); t--)
 		;
 	*t = '\0';
-	if (!registry_name_ok(name)) {
+	if (!accounts_name_ok(name)) {
 		registry_error(p, p->line, "bad account name \"%s\" (1-%d of "
 		    "A-Z a-z 0-9 . _ -)", registry_printable(q, sizeof(q), name),
 		    REGISTRY_NAME_MAX - 1);
@@ -684,7 +677,7 @@ registry_put(struct registry *reg, const struct registry_account *a,
 	const struct registry_account	*b;
 	size_t				 i, at = reg->n;
 
-	if (!registry_name_ok(a->name)) {
+	if (!accounts_name_ok(a->name)) {
 		str_copy(why, whysz, "bad account name");
 		return -1;
 	}
@@ -710,7 +703,7 @@ registry_put(struct registry *reg, const struct registry_account *a,
 		    "city " REGISTRY_PROVINCE : "one of the 14 pooling areas");
 		return -1;
 	}
-	if (a->bank[0] != '\0' && !registry_name_ok(a->bank)) {
+	if (a->bank[0] != '\0' && !accounts_name_ok(a->bank)) {
 		str_copy(why, whysz, "bad bank agency name");
 		return -1;
 	}
