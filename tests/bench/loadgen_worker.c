@@ -17,14 +17,35 @@
 #define LOADGEN_WORKER_SCAN_US	10000u
 #define LOADGEN_WORKER_EVENTS	256
 
+/* --rate: sends every paced connection whose slot has come and returns the
+ * earliest slot still ahead (UINT64_MAX if none). Paced connections are served
+ * at their slot, not at the coarse scan, which would cap each one at a hundred
+ * requests a second. */
+static uint64_t
+loadgen_worker_pace(struct loadgen_conn *conns, unsigned n, uint64_t now)
+{
+	uint64_t	next = UINT64_MAX;
+	unsigned	i;
+
+	for (i = 0; i < n; i++) {
+		if (conns[i].state != LOADGEN_CONN_PACED)
+			continue;
+		if (now >= conns[i].next_us)
+			loadgen_conn_tick(&conns[i], now);
+		if (conns[i].state == LOADGEN_CONN_PACED && conns[i].next_us < next)
+			next = conns[i].next_us;
+	}
+	return next;
+}
+
 static int
 loadgen_worker_loop(struct loadgen_worker *w, struct loadgen_env *env,
     struct loadgen_conn *conns)
 {
 	struct epoll_event	evs[LOADGEN_WORKER_EVENTS];
-	uint64_t		now, last_scan;
+	uint64_t		now, last_scan, next_pace = UINT64_MAX;
 	unsigned		i;
-	int			n, timeout;
+	int			n, timeout, pace_ms;
 
 	now = last_scan = loadgen_clock_us();
 	for (i = 0; i < w->nconns; i++)
@@ -36,6 +57,12 @@ loadgen_worker_loop(struct loadgen_worker *w, struct loadgen_env *env,
 			timeout = (int)((w->warm_us - now) / 1000u) + 1;
 		if (timeout > (int)(LOADGEN_WORKER_SCAN_US / 1000u))
 			timeout = (int)(LOADGEN_WORKER_SCAN_US / 1000u);
+		if (next_pace != UINT64_MAX) {
+			pace_ms = next_pace > now ?
+			    (int)((next_pace - now + 999u) / 1000u) : 0;
+			if (timeout > pace_ms)
+				timeout = pace_ms;
+		}
 		n = epoll_wait(env->epfd, evs, LOADGEN_WORKER_EVENTS, timeout);
 		if (n == -1) {
 			if (errno == EINTR)
@@ -52,6 +79,8 @@ loadgen_worker_loop(struct loadgen_worker *w, struct loadgen_env *env,
 			memset(&w->stats, 0, sizeof(w->stats));
 			w->warm_us = 0;
 		}
+		if (env->opts->pace_us != 0)
+			next_pace = loadgen_worker_pace(conns, w->nconns, now);
 		if (now - last_scan >= LOADGEN_WORKER_SCAN_US) {
 			for (i = 0; i < w->nconns; i++)
 				loadgen_conn_tick(&conns[i], now);

@@ -396,7 +396,7 @@ class GatewayConfig:
                  extra_routes=(), extra_upstreams=(), agencies=None,
                  bank_charset="GB18030", bank_key="bank-sign.key", courier=None,
                  accounts=None, rules=None, keeper=(), listener_extra=None,
-                 witnesses=()):
+                 witnesses=(), upstream_pool=8):
         self.workdir = workdir
         self.agency_port = agency_port
         self.admin_port = admin_port
@@ -469,7 +469,7 @@ class GatewayConfig:
             kv("key", key("gateway-client"))
             kv("connect_timeout", "2s")
             kv("timeout", tmo)
-            kv("pool", 8)
+            kv("pool", upstream_pool)
             for k, v in (more[0] if more else {}).items():
                 kv(k, v)
         # Witnesses (name, port, cosignature vkey), each behind its own upstream.
