@@ -70,6 +70,22 @@ int	ledger_accounts_seed(struct ledger *);
 int	ledger_instr(struct ledger *, unsigned slot, const struct ipc_instr *,
 	    const char *canon, size_t len, struct ledger_reply *reply);
 
+/* The same in two steps, so that the first runs in a signing thread while
+ * the committing thread writes (keeper.c): ledger_prep_new keeps canon
+ * (len bytes, which must outlive the prep; kind as the relay said), its
+ * job parses, hashes and signs it, and once signer_wait has returned for
+ * it ledger_instr_prepared does the rest inside the transaction. NULL when
+ * memory runs out. The prep is the caller's (ledger_prep_free). */
+struct ledger_prep;
+struct signer_job;
+struct ledger_prep	*ledger_prep_new(struct ledger *, unsigned kind,
+	    const char *canon, size_t len);
+struct signer_job	*ledger_prep_job(struct ledger_prep *);
+void	ledger_prep_free(struct ledger_prep *);
+int	ledger_instr_prepared(struct ledger *, unsigned slot,
+	    const struct ipc_instr *, const char *canon, size_t len,
+	    struct ledger_prep *, struct ledger_reply *reply);
+
 /* Inside a transaction: logs a delivery attempt's outcome and moves the
  * row and its instruction on. *parked is set when the row is parked. -1
  * when the store fails; an outcome for an unknown or settled row is logged

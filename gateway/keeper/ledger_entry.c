@@ -22,11 +22,19 @@ ledger_sign(const struct sign_key *k, const void *msg, size_t len)
 {
 	uint8_t	 sig[SIGN_MAX_SIG];
 	size_t	 slen;
+
+	if (sign_sign(k, msg, len, sig, sizeof(sig), &slen) == -1)
+		return NULL;
+	return ledger_sig_json(k, sig, slen);
+}
+
+json_t *
+ledger_sig_json(const struct sign_key *k, const uint8_t *sig, size_t slen)
+{
 	char	*b64;
 	json_t	*o;
 
-	if (sign_sign(k, msg, len, sig, sizeof(sig), &slen) == -1 ||
-	    (b64 = ledger_b64(sig, slen)) == NULL)
+	if (slen == 0 || (b64 = ledger_b64(sig, slen)) == NULL)
 		return NULL;
 	o = json_pack("{s:s, s:s, s:s}", "alg", sign_alg_name(k->alg),
 	    "key_id", k->key_id, "value", b64);
@@ -93,7 +101,7 @@ ledger_index_refusal(struct ledger_ctx *x, uint64_t entry, const char *time,
     const char *rule, int status, const char *city, const char *period)
 {
 	return inspect_refusal(x->l->db, entry, time, rule, status,
-	    instr_kind_name((enum instr_kind)x->m->kind), x->in.id,
+	    instr_kind_name((enum instr_kind)x->m->kind), x->in->id,
 	    x->m->agency, city && city[0] ? city : ledger_instr_str(x,
 	    "city_code"), period && period[0] ? period : ledger_instr_str(x,
 	    "period"));
@@ -130,7 +138,7 @@ ledger_refuse_alert(struct ledger_ctx *x, int status, const char *rule,
 	    period) == -1)
 		goto done;
 	if (figures != NULL && alerts_raise(x->l->al, rule, city, period,
-	    x->in.id, json_incref(figures), r->index, &raised) == -1)
+	    x->in->id, json_incref(figures), r->index, &raised) == -1)
 		goto done;
 	ledger_reply_text(r, status, rule, detail);
 	rc = 0;
@@ -166,7 +174,7 @@ ledger_receipt(struct ledger_ctx *x, json_t *sig, uint64_t index,
 	    (b64 = ledger_b64(leaf, sizeof(leaf))) == NULL)
 		goto done;
 	o = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:O}", "status",
-	    status, "kind", instr_kind_name(x->in.kind), "id", x->in.id,
+	    status, "kind", instr_kind_name(x->in->kind), "id", x->in->id,
 	    "audit_index", (json_int_t)index, "leaf_hash", b64, "log",
 	    x->l->cf->keeper.origin, "digest", d, "signature", sig);
 	if (o == NULL)
@@ -197,8 +205,8 @@ ledger_duplicate(struct ledger_ctx *x, const uint8_t digest[32],
 		if ((e = ledger_entry_base(x, "replay")) == NULL)
 			return -1;
 		json_object_set_new(e, "instruction_kind",
-		    json_string(instr_kind_name(x->in.kind)));
-		json_object_set_new(e, "id", json_string(x->in.id));
+		    json_string(instr_kind_name(x->in->kind)));
+		json_object_set_new(e, "id", json_string(x->in->id));
 		json_object_set_new(e, "digest", json_string(hex));
 		json_object_set_new(e, "original_index",
 		    json_integer((json_int_t)orig->entry));
@@ -233,10 +241,10 @@ ledger_duplicate(struct ledger_ctx *x, const uint8_t digest[32],
 	/* Each conflicting attempt is its own warning: the subject names
 	 * the entry, so none hides behind an earlier one. */
 	str_printf(subject, sizeof(subject), "%s:%s@%llu",
-	    instr_kind_name(x->in.kind), x->in.id, (unsigned long long)r->index);
+	    instr_kind_name(x->in->kind), x->in->id, (unsigned long long)r->index);
 	if (alerts_raise(x->l->al, "duplicate-id-different-content",
 	    orig->city, orig->period, subject, json_pack("{s:s, s:s, s:s, "
-	    "s:s, s:I}", "kind", instr_kind_name(x->in.kind), "id", x->in.id,
+	    "s:s, s:I}", "kind", instr_kind_name(x->in->kind), "id", x->in->id,
 	    "original_digest", hex, "digest", x->digest_hex, "original_index",
 	    (json_int_t)orig->entry), r->index, &raised) == -1)
 		return -1;

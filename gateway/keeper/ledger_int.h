@@ -11,10 +11,13 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
+#include "adapters/adapter.h"
 #include "adapters/instr.h"
 #include "adapters/pain001.h"
 #include "config.h"
 #include "keeper/ledger.h"
+#include "keeper/sign.h"
+#include "keeper/signer.h"
 #include "metrics.h"
 
 struct alerts;
@@ -76,12 +79,29 @@ struct ledger_row {
 	char			 bank[CFG_NAME_MAX];
 };
 
+/* What ledger_prep_run makes of an instruction, in a signing thread. */
+struct ledger_prep {
+	struct signer_job	 job;
+	const struct sign_key	*key;
+	enum instr_kind		 kind;
+	const char		*canon;		/* the item's */
+	size_t			 len;
+	int			 parsed;	/* 0: in and root; -1: err */
+	struct instr		 in;
+	json_t			*root;		/* owned */
+	struct adapter_error	 err;
+	uint8_t			 digest[32];
+	uint8_t			 sig[SIGN_MAX_SIG];
+	size_t			 siglen;	/* 0: signing failed */
+};
+
 /* What one exchange is about, for its entry. */
 struct ledger_ctx {
 	struct ledger			*l;
 	unsigned			 slot;
 	const struct ipc_instr		*m;
-	struct instr			 in;
+	struct instr			*in;		/* the prep's */
+	const struct ledger_prep	*prep;
 	const char			*canon;
 	size_t				 clen;
 	char				 digest_hex[65];
@@ -105,6 +125,9 @@ int	ledger_queue(struct ledger_ctx *x, int upstream, const char *path,
 
 /* ledger_entry.c */
 json_t	*ledger_sign(const struct sign_key *k, const void *msg, size_t len);
+/* {"alg", "key_id", "value"} of a signature k made (sig, slen bytes). */
+json_t	*ledger_sig_json(const struct sign_key *k, const uint8_t *sig,
+	    size_t slen);
 json_t	*ledger_entry_base(struct ledger_ctx *x, const char *kind);
 int	ledger_append(struct ledger *l, json_t *e, uint64_t *index);
 void	ledger_reply_text(struct ledger_reply *r, int status, const char *code,
