@@ -185,6 +185,11 @@ keeper_commit(evutil_socket_t fd, short what, void *arg)
 			ok = store_rollback_savepoint(k->st) == 0;
 		}
 	}
+	/* The receipts signed meanwhile go into their rows, in the same
+	 * transaction: nothing is answered before its receipt is durable. */
+	if (ok && ledger_receipts_finish(k->lg) == -1)
+		ok = 0;
+	ledger_receipts_abandon(k->lg);
 	if (ok)
 		ok = store_commit(k->st) == 0;
 	else
@@ -670,6 +675,7 @@ keeper_main(struct config *cf, int ctl_fd, struct metrics_keeper *km)
 	 * committing thread signs, as it did before. */
 	if (signer_start(SIGNER_THREADS, &k.signer) == -1)
 		log_warnx("keeper: no signing threads; commits sign");
+	ledger_set_signer(k.lg, k.signer);
 	/* Tell the parent the log is open and checked. */
 	if (write(ctl_fd, "R", 1) != 1)
 		return 1;
@@ -726,6 +732,7 @@ keeper_main(struct config *cf, int ctl_fd, struct metrics_keeper *km)
 	event_base_free(k.base);
 	free(k.batch);
 	free(k.msg);
+	ledger_set_signer(k.lg, NULL);
 	signer_stop(k.signer);
 	wal_flusher_stop(k.wal);
 	checkpoint_free(&k.cp);

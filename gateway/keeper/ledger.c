@@ -112,6 +112,8 @@ static const char *const ledger_sql[LG_COUNT] = {
 	    "c.what = 'collected' AND c.period >= ?1 AND c.n > 0 AND "
 	    "coalesce(r.amount, 0) < c.amount "
 	    "ORDER BY c.city, c.period",
+	[LG_RECEIPT] = "UPDATE instructions SET receipt = ? WHERE kind = ? "
+	    "AND id = ?",
 };
 
 int
@@ -250,6 +252,8 @@ ledger_free(struct ledger *l)
 
 	if (l == NULL)
 		return;
+	ledger_receipts_abandon(l);
+	free(l->pending);
 	for (j = 0; j < LG_COUNT; j++)
 		sqlite3_finalize(l->s[j]);
 	outbox_free(l->ob);
@@ -261,6 +265,12 @@ ledger_free(struct ledger *l)
 	free(l);
 }
 
+
+void
+ledger_set_signer(struct ledger *l, struct signer *s)
+{
+	l->signer = s;
+}
 
 struct outbox *
 ledger_outbox(struct ledger *l)
@@ -303,7 +313,8 @@ ledger_find(struct ledger *l, const char *kind, const char *id,
 		sqlite3_reset(st);
 		return -1;
 	}
-	memcpy(row->receipt, sqlite3_column_blob(st, 2), (size_t)n);
+	if (n > 0)	/* 0: a receipt of this batch, not made yet */
+		memcpy(row->receipt, sqlite3_column_blob(st, 2), (size_t)n);
 	row->receipt[n] = '\0';
 	row->rlen = (size_t)n;
 	row->entry = (uint64_t)sqlite3_column_int64(st, 3);
@@ -448,11 +459,12 @@ ledger_accept(struct ledger_ctx *x, const uint8_t digest[32],
 	enum ledger_event	 ev = LE_BANK_PENDING;
 	enum ledger_state	 state = LS_ACCEPTED, to;
 	json_t			*sig = NULL, *e = NULL, *file = NULL;
-	char			*receipt = NULL, *body = NULL, *bfile = NULL;
+	struct ledger_pending	*pend = NULL;
+	char			*body = NULL, *bfile = NULL;
 	char			 headers[2048] = "", idem[80];
 	const char		*city = NULL, *period = NULL;
 	int64_t			 amount = 0;
-	size_t			 rlen, blen, flen = 0, bidx = 0, i;
+	size_t			 blen, flen = 0, bidx = 0, i;
 	int			 refused = 0, rc = -1, status = 202;
 
 	memset(&other, 0, sizeof(other));
@@ -549,11 +561,12 @@ ledger_accept(struct ledger_ctx *x, const uint8_t digest[32],
 	if (rc == -1)
 		goto done;
 	rc = -1;
-	if (ledger_receipt(x, sig, r->index, status == 202 ? "accepted" :
-	    "recorded", &receipt, &rlen) == -1 ||
+	/* The receipt is signed meanwhile and stored at the end of the
+	 * batch (ledger_receipts_finish): the row holds none until then. */
+	if (ledger_receipt_start(x, sig, r->index, status == 202 ? "accepted" :
+	    "recorded", &pend) == -1 ||
 	    ledger_insert(x, digest, city, period, amount,
-	    bank ? bank->name : NULL, state, r->index, status, receipt,
-	    rlen) == -1)
+	    bank ? bank->name : NULL, state, r->index, status, "", 0) == -1)
 		goto done;
 
 	/* Side effects on other instructions, then the deliveries. */
@@ -661,10 +674,10 @@ ledger_accept(struct ledger_ctx *x, const uint8_t digest[32],
 		    body, blen) == -1)
 			goto done;
 	}
+	if (ledger_receipt_queue(x->l, pend, r) == -1)
+		goto done;
+	pend = NULL;
 	r->status = status;
-	r->body = receipt;
-	r->blen = rlen;
-	receipt = NULL;
 	rc = 0;
 done:
 	if (rc == -1)
@@ -673,7 +686,7 @@ done:
 	json_decref(sig);
 	json_decref(e);
 	json_decref(file);
-	free(receipt);
+	ledger_pending_free(x->l, pend);
 	free(body);
 	free(bfile);
 	free(pin);
@@ -771,7 +784,16 @@ ledger_instr_prepared(struct ledger *l, unsigned slot,
 		return ledger_refuse(&x, 403, "role-not-allowed",
 		    "the sender's role may not send this instruction", r);
 	if ((rc = ledger_find(l, instr_kind_name(x.in->kind), x.in->id,
-	    &orig)) == 1) {
+	    &orig)) == 1 && orig.rlen == 0) {
+		/* Accepted earlier in this batch: its receipt is still being
+		 * signed, and the replay gets the same bytes. */
+		free(orig.receipt);
+		orig.receipt = NULL;
+		if (ledger_receipt_pending(l, instr_kind_name(x.in->kind),
+		    x.in->id, &orig.receipt, &orig.rlen) != 1)
+			rc = ledger_fail(l, "receipt of this batch");
+	}
+	if (rc == 1) {
 		rc = ledger_duplicate(&x, p->digest, &orig, r);
 		free(orig.receipt);
 	} else if (rc == 0 && l->frozen)
@@ -795,6 +817,9 @@ ledger_instr(struct ledger *l, unsigned slot, const struct ipc_instr *m,
 		return -1;
 	signer_wait(NULL, &p->job);
 	rc = ledger_instr_prepared(l, slot, m, canon, len, p, r);
+	if (rc == 0)
+		rc = ledger_receipts_finish(l);
+	ledger_receipts_abandon(l);
 	ledger_prep_free(p);
 	return rc;
 }

@@ -86,6 +86,18 @@ int	ledger_instr_prepared(struct ledger *, unsigned slot,
 	    const struct ipc_instr *, const char *canon, size_t len,
 	    struct ledger_prep *, struct ledger_reply *reply);
 
+/* The receipts of the instructions accepted in this transaction are
+ * signed on the signing threads and stored here, before the commit; each
+ * becomes its reply's body. -1: the store failed (roll back). Whatever
+ * the result, nothing is left pending. */
+int	ledger_receipts_finish(struct ledger *);
+/* A transaction rolled back: its pending receipts are dropped. */
+void	ledger_receipts_abandon(struct ledger *);
+/* The signing threads receipts go to (NULL: none); before any instruction
+ * and after signer_stop no more. */
+struct signer;
+void	ledger_set_signer(struct ledger *, struct signer *);
+
 /* Inside a transaction: logs a delivery attempt's outcome and moves the
  * row and its instruction on. *parked is set when the row is parked. -1
  * when the store fails; an outcome for an unknown or settled row is logged

@@ -14,6 +14,7 @@
 #include "keeper/ledger_int.h"
 #include "keeper/sign.h"
 #include "keeper/store.h"
+#include "log.h"
 #include "util.h"
 
 /* {"alg", "key_id", "value"} of k's signature over msg; NULL on failure. */
@@ -154,40 +155,171 @@ ledger_refuse(struct ledger_ctx *x, int status, const char *rule,
 	return ledger_refuse_alert(x, status, rule, detail, r, NULL, NULL, NULL);
 }
 
+/* ledger_pending's job: the receipt's signature, in a signing thread. */
+static void
+ledger_receipt_sign(void *arg)
+{
+	struct ledger_pending	*p = arg;
+
+	if (sign_sign(p->key, p->msg, p->mlen, p->sig, sizeof(p->sig),
+	    &p->siglen) == -1)
+		p->siglen = 0;
+}
+
+void
+ledger_pending_free(struct ledger *l, struct ledger_pending *p)
+{
+	if (p == NULL)
+		return;
+	/* The job reads msg: never freed under a signing thread. */
+	signer_wait(l->signer, &p->job);
+	json_decref(p->o);
+	free(p->msg);
+	free(p->receipt);
+	free(p);
+}
+
 /* The receipt: what the caller keeps as proof of acceptance. It commits
  * to the log: its own signature covers the instruction's digest and
  * signature, the log's origin, the entry's index and its leaf hash, so a
  * receipt checked against a cosigned checkpoint shows the log it came
- * from holds the instruction there. */
+ * from holds the instruction there. Its signature is made by a signing
+ * thread while the committer goes on (*out, the caller's: queued with
+ * ledger_receipt_queue or freed with ledger_pending_free). */
 int
-ledger_receipt(struct ledger_ctx *x, json_t *sig, uint64_t index,
-    const char *status, char **out, size_t *len)
+ledger_receipt_start(struct ledger_ctx *x, json_t *sig, uint64_t index,
+    const char *status, struct ledger_pending **out)
 {
-	uint8_t	 leaf[MERKLE_HASH_LEN];
-	json_t	*o, *rsig = NULL;
-	char	 d[80], *b64 = NULL, *msg = NULL;
-	size_t	 mlen;
-	int	 rc = -1;
+	struct ledger_pending	*p = NULL;
+	uint8_t			 leaf[MERKLE_HASH_LEN];
+	char			 d[80], *b64 = NULL;
+	int			 rc = -1;
 
+	*out = NULL;
 	str_printf(d, sizeof(d), "sha-256:%s", x->digest_hex);
 	if (store_subtree(x->l->st, index, 0, leaf) == -1 ||
-	    (b64 = ledger_b64(leaf, sizeof(leaf))) == NULL)
+	    (b64 = ledger_b64(leaf, sizeof(leaf))) == NULL ||
+	    (p = calloc(1, sizeof(*p))) == NULL)
 		goto done;
-	o = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:O}", "status",
-	    status, "kind", instr_kind_name(x->in->kind), "id", x->in->id,
+	p->job.fn = ledger_receipt_sign;
+	p->job.arg = p;
+	p->key = x->l->key;
+	if (str_copy(p->kind, sizeof(p->kind), instr_kind_name(x->in->kind)) ==
+	    -1 || str_copy(p->id, sizeof(p->id), x->in->id) == -1)
+		goto done;
+	p->o = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:O}", "status",
+	    status, "kind", p->kind, "id", p->id,
 	    "audit_index", (json_int_t)index, "leaf_hash", b64, "log",
 	    x->l->cf->keeper.origin, "digest", d, "signature", sig);
-	if (o == NULL)
+	if (p->o == NULL || jcs_serialize(p->o, &p->msg, &p->mlen) == -1)
 		goto done;
-	if (jcs_serialize(o, &msg, &mlen) == 0 &&
-	    (rsig = ledger_sign(x->l->key, msg, mlen)) != NULL &&
-	    json_object_set_new(o, "receipt_signature", rsig) == 0)
-		rc = jcs_serialize(o, out, len);
-	json_decref(o);
+	signer_submit(x->l->signer, &p->job);
+	*out = p;
+	p = NULL;
+	rc = 0;
 done:
 	free(b64);
-	free(msg);
+	ledger_pending_free(x->l, p);
 	return rc;
+}
+
+/* Waits for p's signature and makes the receipt's bytes (p->receipt). */
+static int
+ledger_receipt_make(struct ledger *l, struct ledger_pending *p)
+{
+	json_t	*rsig;
+
+	if (p->receipt != NULL)
+		return 0;
+	signer_wait(l->signer, &p->job);
+	if ((rsig = ledger_sig_json(l->key, p->sig, p->siglen)) == NULL ||
+	    json_object_set_new(p->o, "receipt_signature", rsig) == -1)
+		return -1;
+	return jcs_serialize(p->o, &p->receipt, &p->rlen);
+}
+
+int
+ledger_receipt_queue(struct ledger *l, struct ledger_pending *p,
+    struct ledger_reply *r)
+{
+	struct ledger_pending	**np;
+	size_t			  n;
+
+	if (l->npending == l->maxpending) {
+		n = l->maxpending ? 2 * l->maxpending : 64;
+		if ((np = reallocarray(l->pending, n, sizeof(*np))) == NULL)
+			return -1;
+		l->pending = np;
+		l->maxpending = n;
+	}
+	p->r = r;
+	l->pending[l->npending++] = p;
+	return 0;
+}
+
+int
+ledger_receipt_pending(struct ledger *l, const char *kind, const char *id,
+    char **out, size_t *len)
+{
+	struct ledger_pending	*p;
+	size_t			 i;
+
+	for (i = 0; i < l->npending; i++) {
+		p = l->pending[i];
+		if (strcmp(p->kind, kind) != 0 || strcmp(p->id, id) != 0)
+			continue;
+		if (ledger_receipt_make(l, p) == -1 ||
+		    (*out = malloc(p->rlen + 1)) == NULL)
+			return -1;
+		memcpy(*out, p->receipt, p->rlen + 1);
+		*len = p->rlen;
+		return 1;
+	}
+	return 0;
+}
+
+int
+ledger_receipts_finish(struct ledger *l)
+{
+	struct ledger_pending	*p;
+	sqlite3_stmt		*st = l->s[LG_RECEIPT];
+	size_t			 i;
+	int			 rc = 0;
+
+	for (i = 0; i < l->npending; i++) {
+		p = l->pending[i];
+		if (rc == 0 && ledger_receipt_make(l, p) == -1)
+			rc = -1;
+		if (rc == 0) {
+			sqlite3_bind_blob(st, 1, p->receipt, (int)p->rlen,
+			    SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, p->kind, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 3, p->id, -1, SQLITE_STATIC);
+			if (ledger_step(l, LG_RECEIPT, "receipt") == -1 ||
+			    sqlite3_changes(l->db) != 1)
+				rc = -1;
+		}
+		if (rc == 0) {
+			p->r->body = p->receipt;
+			p->r->blen = p->rlen;
+			p->receipt = NULL;
+		}
+		ledger_pending_free(l, p);
+	}
+	l->npending = 0;
+	if (rc == -1)
+		log_warnx("%s: the receipts could not be stored", __func__);
+	return rc;
+}
+
+void
+ledger_receipts_abandon(struct ledger *l)
+{
+	size_t	i;
+
+	for (i = 0; i < l->npending; i++)
+		ledger_pending_free(l, l->pending[i]);
+	l->npending = 0;
 }
 
 /* The same id again: the same content gets the original receipt byte for
