@@ -390,11 +390,14 @@ ledger_envelope(struct ledger_ctx *x, json_t *sig, uint64_t index, char **out,
 	json_t	*env;
 	int	 rc;
 
-	env = json_pack("{s:O, s:O, s:I}", "instruction", x->instr_json,
-	    "signature", sig, "audit_index", (json_int_t)index);
+	/* The instruction's canonical bytes go in as they are (see
+	 * ledger_append_instr). */
+	env = json_pack("{s:O, s:I}", "signature", sig, "audit_index",
+	    (json_int_t)index);
 	if (env == NULL)
 		return -1;
-	rc = jcs_serialize(env, out, len);
+	rc = jcs_serialize_with(env, "instruction", x->canon, x->clen, out,
+	    len);
 	json_decref(env);
 	return rc;
 }
@@ -551,12 +554,11 @@ ledger_accept(struct ledger_ctx *x, const uint8_t digest[32],
 	    x->prep->siglen)) == NULL ||
 	    (e = ledger_entry_base(x, "instruction")) == NULL)
 		goto done;
-	json_object_set(e, "instruction", x->instr_json);
 	json_object_set_new(e, "digest", json_string(x->digest_hex));
 	json_object_set(e, "signature", sig);
 	if (file != NULL)
 		json_object_set(e, "file", file);
-	rc = ledger_append(x->l, e, &r->index);
+	rc = ledger_append_instr(x, e, &r->index);
 	e = NULL;
 	if (rc == -1)
 		goto done;

@@ -77,6 +77,31 @@ ledger_append(struct ledger *l, json_t *e, uint64_t *index)
 	return rc;
 }
 
+/* The same for an entry about x's instruction, which it carries as its
+ * member "instruction" once the bytes were parsed: they passed
+ * instr_parse_canonical, so they are the canonical form of the parsed
+ * JSON and go in as they are, not serialized a second time. */
+int
+ledger_append_instr(struct ledger_ctx *x, json_t *e, uint64_t *index)
+{
+	char	*buf;
+	size_t	 len;
+	int	 rc;
+
+	if (e == NULL)
+		return -1;
+	if (x->instr_json == NULL)
+		return ledger_append(x->l, e, index);
+	rc = jcs_serialize_with(e, "instruction", x->canon, x->clen, &buf,
+	    &len);
+	json_decref(e);
+	if (rc == -1)
+		return -1;
+	rc = store_append(x->l->st, buf, len, index);
+	free(buf);
+	return rc;
+}
+
 void
 ledger_reply_text(struct ledger_reply *r, int status, const char *code,
     const char *detail)
@@ -128,13 +153,11 @@ ledger_refuse_alert(struct ledger_ctx *x, int status, const char *rule,
 	json_object_set_new(e, "rule", json_string(rule));
 	json_object_set_new(e, "status", json_integer(status));
 	json_object_set_new(e, "detail", json_string(detail));
-	if (x->instr_json != NULL)
-		json_object_set(e, "instruction", x->instr_json);
 	if (figures != NULL) {
 		json_object_set_new(e, "alert", json_string(rule));
 		json_object_set(e, "figures", figures);
 	}
-	if (ledger_append(x->l, e, &r->index) == -1 ||
+	if (ledger_append_instr(x, e, &r->index) == -1 ||
 	    ledger_index_refusal(x, r->index, t, rule, status, city,
 	    period) == -1)
 		goto done;
@@ -357,7 +380,6 @@ ledger_duplicate(struct ledger_ctx *x, const uint8_t digest[32],
 	json_object_set_new(e, "alert",
 	    json_string("duplicate-id-different-content"));
 	json_object_set_new(e, "status", json_integer(409));
-	json_object_set(e, "instruction", x->instr_json);
 	json_object_set_new(e, "original_index",
 	    json_integer((json_int_t)orig->entry));
 	json_object_set_new(e, "original_digest", json_string(hex));
@@ -366,7 +388,7 @@ ledger_duplicate(struct ledger_ctx *x, const uint8_t digest[32],
 		json_decref(e);
 		return -1;
 	}
-	if (ledger_append(x->l, e, &r->index) == -1 ||
+	if (ledger_append_instr(x, e, &r->index) == -1 ||
 	    ledger_index_refusal(x, r->index, t, "duplicate-conflict", 409,
 	    orig->city, orig->period) == -1)
 		return -1;

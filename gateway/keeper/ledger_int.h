@@ -152,6 +152,7 @@ json_t	*ledger_sig_json(const struct sign_key *k, const uint8_t *sig,
 	    size_t slen);
 json_t	*ledger_entry_base(struct ledger_ctx *x, const char *kind);
 int	ledger_append(struct ledger *l, json_t *e, uint64_t *index);
+int	ledger_append_instr(struct ledger_ctx *x, json_t *e, uint64_t *index);
 void	ledger_reply_text(struct ledger_reply *r, int status, const char *code,
 	    const char *detail);
 int	ledger_refuse_alert(struct ledger_ctx *x, int status, const char *rule,
