@@ -220,7 +220,7 @@ ledger_receipt_start(struct ledger_ctx *x, json_t *sig, uint64_t index,
 
 	*out = NULL;
 	str_printf(d, sizeof(d), "sha-256:%s", x->digest_hex);
-	if (store_subtree(x->l->st, index, 0, leaf) == -1 ||
+	if (store_leaf(x->l->st, index, leaf) == -1 ||
 	    (b64 = ledger_b64(leaf, sizeof(leaf))) == NULL ||
 	    (p = calloc(1, sizeof(*p))) == NULL)
 		goto done;
