@@ -736,6 +736,14 @@ int
 instr_parse_canonical(const char *buf, size_t len, enum instr_kind want_kind,
     struct instr *out, struct adapter_error *err)
 {
+	return instr_parse_canonical_root(buf, len, want_kind, out, NULL, err);
+}
+
+int
+instr_parse_canonical_root(const char *buf, size_t len,
+    enum instr_kind want_kind, struct instr *out, json_t **rootp,
+    struct adapter_error *err)
+{
 	json_t		*root = NULL;
 	enum instr_kind	 kind;
 	int		 rc = -1;
@@ -783,6 +791,10 @@ instr_parse_canonical(const char *buf, size_t len, enum instr_kind want_kind,
 	if (rc == 0)
 		rc = instr_parse_same(out, buf, len, err);
 done:
+	if (rc == 0 && rootp != NULL) {
+		*rootp = root;
+		root = NULL;
+	}
 	json_decref(root);
 	if (rc == -1)
 		instr_free(out);

@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "adapters/adapter.h"
 #include "adapters/instr.h"
 
@@ -45,6 +47,11 @@
  */
 int	instr_parse_canonical(const char *buf, size_t len,
 	    enum instr_kind want_kind, struct instr *out,
+	    struct adapter_error *err);
+/* The same, and on success *root (the caller's: json_decref) is the object
+ * buf holds, so that the caller need not parse buf a second time. */
+int	instr_parse_canonical_root(const char *buf, size_t len,
+	    enum instr_kind want_kind, struct instr *out, json_t **root,
 	    struct adapter_error *err);
 
 #endif

@@ -12,9 +12,13 @@
 #define JCS_MAX_OUT	(16 * 1024 * 1024)
 
 struct jcs_buf {
-	char	*p;
-	size_t	 len, cap;
-	int	 failed;
+	char		*p;
+	size_t		 len, cap;
+	int		 failed;
+	/* jcs_serialize_with: one more member of the outer object, whose
+	 * value is copied as it is. */
+	const char	*raw_key, *raw;
+	size_t		 rawlen;
 };
 
 static void
@@ -137,7 +141,7 @@ jcs_value(struct jcs_buf *b, const json_t *v, int depth)
 {
 	char		 num[32];
 	const char	**keys;
-	const char	*k;
+	const char	*k, *raw;
 	json_t		*m;
 	size_t		 i, n;
 	json_int_t	 iv;
@@ -148,14 +152,17 @@ jcs_value(struct jcs_buf *b, const json_t *v, int depth)
 	}
 	switch (json_typeof(v)) {
 	case JSON_OBJECT:
+		raw = depth == 0 ? b->raw_key : NULL;
 		n = json_object_size(v);
-		if ((keys = calloc(n ? n : 1, sizeof(*keys))) == NULL) {
+		if ((keys = calloc(n + 1, sizeof(*keys))) == NULL) {
 			b->failed = 1;
 			return;
 		}
 		i = 0;
 		json_object_foreach((json_t *)(uintptr_t)v, k, m)
 			keys[i++] = k;
+		if (raw != NULL)
+			keys[n++] = raw;
 		qsort(keys, n, sizeof(*keys), jcs_key_cmp);
 		jcs_put(b, "{", 1);
 		for (i = 0; i < n; i++) {
@@ -163,7 +170,13 @@ jcs_value(struct jcs_buf *b, const json_t *v, int depth)
 				jcs_put(b, ",", 1);
 			jcs_string(b, keys[i], strlen(keys[i]));
 			jcs_put(b, ":", 1);
-			jcs_value(b, json_object_get(v, keys[i]), depth + 1);
+			/* The raw member is told by its pointer: the object's
+			 * own keys are jansson's copies. */
+			if (keys[i] == raw)
+				jcs_put(b, b->raw, b->rawlen);
+			else
+				jcs_value(b, json_object_get(v, keys[i]),
+				    depth + 1);
 		}
 		jcs_put(b, "}", 1);
 		free(keys);
@@ -205,18 +218,44 @@ jcs_value(struct jcs_buf *b, const json_t *v, int depth)
 	}
 }
 
-int
-jcs_serialize(const json_t *v, char **out, size_t *len)
+/* Serializes v into a new buffer, with b's raw member if it has one. */
+static int
+jcs_finish(struct jcs_buf *b, const json_t *v, char **out, size_t *len)
 {
-	struct jcs_buf	b = { NULL, 0, 0, 0 };
-
-	jcs_value(&b, v, 0);
-	if (b.failed || b.p == NULL) {
-		free(b.p);
+	jcs_value(b, v, 0);
+	if (b->failed || b->p == NULL) {
+		free(b->p);
 		log_warnx("%s: value cannot be canonicalized", __func__);
 		return -1;
 	}
-	*out = b.p;
-	*len = b.len;
+	*out = b->p;
+	*len = b->len;
 	return 0;
+}
+
+int
+jcs_serialize_with(const json_t *v, const char *key, const char *raw,
+    size_t rawlen, char **out, size_t *len)
+{
+	struct jcs_buf	b;
+
+	/* Two members of one name would not be JSON any reader agrees on. */
+	if (!json_is_object(v) || json_object_get(v, key) != NULL) {
+		log_warnx("%s: no room for member %s", __func__, key);
+		return -1;
+	}
+	memset(&b, 0, sizeof(b));
+	b.raw_key = key;
+	b.raw = raw;
+	b.rawlen = rawlen;
+	return jcs_finish(&b, v, out, len);
+}
+
+int
+jcs_serialize(const json_t *v, char **out, size_t *len)
+{
+	struct jcs_buf	b;
+
+	memset(&b, 0, sizeof(b));
+	return jcs_finish(&b, v, out, len);
 }

@@ -28,6 +28,7 @@
 #include "keeper/lock.h"
 #include "keeper/outbox.h"
 #include "keeper/registry.h"
+#include "keeper/signer.h"
 #include "keeper/store.h"
 #include "keeper/trustlog.h"
 #include "keeper/wal.h"
@@ -127,8 +128,9 @@ keeper_apply(struct keeper *k, struct keeper_item *it, uint64_t *index)
 		return store_append(k->st, it->data, it->len, index);
 	case KI_INSTR:
 		k->outbox_dirty = 1;
-		return ledger_instr(k->lg, k->chans[it->chan].slot, &it->m.instr,
-		    it->data, it->len, &it->reply);
+		signer_wait(k->signer, ledger_prep_job(it->prep));
+		return ledger_instr_prepared(k->lg, k->chans[it->chan].slot,
+		    &it->m.instr, it->data, it->len, it->prep, &it->reply);
 	case KI_REQUEUE:
 		k->outbox_dirty = 1;
 		return ledger_requeue(k->lg, it->m.retry.seq, it->m.retry.agency,
@@ -183,6 +185,11 @@ keeper_commit(evutil_socket_t fd, short what, void *arg)
 			ok = store_rollback_savepoint(k->st) == 0;
 		}
 	}
+	/* The receipts signed meanwhile go into their rows, in the same
+	 * transaction: nothing is answered before its receipt is durable. */
+	if (ok && ledger_receipts_finish(k->lg) == -1)
+		ok = 0;
+	ledger_receipts_abandon(k->lg);
 	if (ok)
 		ok = store_commit(k->st) == 0;
 	else
@@ -201,6 +208,11 @@ keeper_commit(evutil_socket_t fd, short what, void *arg)
 			keeper_sent_remove(k, it->m.del.seq);
 		if (ok && !it->failed)
 			keeper_count(k, it);
+		if (it->prep != NULL) {
+			/* A batch that failed early never waited for it. */
+			signer_wait(k->signer, ledger_prep_job(it->prep));
+			ledger_prep_free(it->prep);
+		}
 		free(it->data);
 		free(it->reply.body);
 		trust_free(it->trust);
@@ -659,6 +671,11 @@ keeper_main(struct config *cf, int ctl_fd, struct metrics_keeper *km)
 		log_warnx("keeper: no checkpointer thread; commits checkpoint");
 		store_wal_limit(k.st, cf->keeper.wal_limit, 0);
 	}
+	/* Inside the sandbox like the checkpointer; without them the
+	 * committing thread signs, as it did before. */
+	if (signer_start(SIGNER_THREADS, &k.signer) == -1)
+		log_warnx("keeper: no signing threads; commits sign");
+	ledger_set_signer(k.lg, k.signer);
 	/* Tell the parent the log is open and checked. */
 	if (write(ctl_fd, "R", 1) != 1)
 		return 1;
@@ -715,6 +732,8 @@ keeper_main(struct config *cf, int ctl_fd, struct metrics_keeper *km)
 	event_base_free(k.base);
 	free(k.batch);
 	free(k.msg);
+	ledger_set_signer(k.lg, NULL);
+	signer_stop(k.signer);
 	wal_flusher_stop(k.wal);
 	checkpoint_free(&k.cp);
 	trustlog_free(k.tl);

@@ -15,6 +15,7 @@
 #include "keeper/keeper_int.h"
 #include "keeper/ledger.h"
 #include "keeper/query.h"
+#include "keeper/signer.h"
 #include "log.h"
 #include "util.h"
 
@@ -93,12 +94,13 @@ keeper_append(struct keeper *k, struct keeper_chan *ch, uint64_t id,
 }
 
 /* An instruction from a relay: a copy of its canonical bytes waits for the
- * commit; the ledger parses them again there. */
+ * commit; a signing thread parses them again and signs them meanwhile. */
 static int
 keeper_instr(struct keeper *k, struct keeper_chan *ch, const struct ipc_hdr *h)
 {
 	const struct ipc_instr	*m = k->msg;
 	struct keeper_item	*it;
+	struct ledger_prep	*prep;
 	size_t			 len = h->len - sizeof(*m);
 	char			*data;
 
@@ -112,8 +114,16 @@ keeper_instr(struct keeper *k, struct keeper_chan *ch, const struct ipc_hdr *h)
 		return -1;
 	memcpy(data, (const char *)k->msg + sizeof(*m), len);
 	data[len] = '\0';
+	/* Parsed and signed by a signing thread from now on, while the
+	 * committing thread writes the batch before this one. */
+	if ((prep = ledger_prep_new(k->lg, m->kind, data, len)) == NULL) {
+		free(data);
+		return -1;
+	}
+	signer_submit(k->signer, ledger_prep_job(prep));
 	it = keeper_item_add(k, ch, h->id, KI_INSTR, data, len);
 	it->m.instr = *m;
+	it->prep = prep;
 	keeper_item_added(k);
 	return 0;
 }

@@ -17,6 +17,7 @@
 struct bufferevent;
 struct cosigs;
 struct metrics_keeper;
+struct signer;
 struct store;
 struct trust_manifest;
 struct trustlog;
@@ -73,6 +74,9 @@ struct keeper_item {
 	} m;
 	struct ledger_reply	 reply;
 	int			 failed;	/* rolled back alone */
+	/* KI_INSTR: its parse and signature, made by a signing thread
+	 * (owned; it reads data, so it is waited for before data goes). */
+	struct ledger_prep	*prep;
 	struct trust_manifest	*trust;		/* KI_TRUST: owned */
 };
 
@@ -116,6 +120,7 @@ struct keeper {
 	int			 outbox_dirty;
 	struct event		*ev_watch;	/* early warnings with time */
 	struct wal_flusher	*wal;		/* NULL: SQLite checkpoints */
+	struct signer		*signer;	/* NULL: the committer signs */
 	int			 wal_alerted;	/* this time past the limit */
 	/* Witnesses: their cosignatures, the newest checkpoint with the
 	 * quorum, whether one gave evidence of a rollback or fork in this

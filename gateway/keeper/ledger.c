@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/sha.h>
 
 #include "adapters/instr_parse.h"
@@ -111,6 +112,8 @@ static const char *const ledger_sql[LG_COUNT] = {
 	    "c.what = 'collected' AND c.period >= ?1 AND c.n > 0 AND "
 	    "coalesce(r.amount, 0) < c.amount "
 	    "ORDER BY c.city, c.period",
+	[LG_RECEIPT] = "UPDATE instructions SET receipt = ? WHERE kind = ? "
+	    "AND id = ?",
 };
 
 int
@@ -249,6 +252,8 @@ ledger_free(struct ledger *l)
 
 	if (l == NULL)
 		return;
+	ledger_receipts_abandon(l);
+	free(l->pending);
 	for (j = 0; j < LG_COUNT; j++)
 		sqlite3_finalize(l->s[j]);
 	outbox_free(l->ob);
@@ -260,6 +265,12 @@ ledger_free(struct ledger *l)
 	free(l);
 }
 
+
+void
+ledger_set_signer(struct ledger *l, struct signer *s)
+{
+	l->signer = s;
+}
 
 struct outbox *
 ledger_outbox(struct ledger *l)
@@ -302,7 +313,8 @@ ledger_find(struct ledger *l, const char *kind, const char *id,
 		sqlite3_reset(st);
 		return -1;
 	}
-	memcpy(row->receipt, sqlite3_column_blob(st, 2), (size_t)n);
+	if (n > 0)	/* 0: a receipt of this batch, not made yet */
+		memcpy(row->receipt, sqlite3_column_blob(st, 2), (size_t)n);
 	row->receipt[n] = '\0';
 	row->rlen = (size_t)n;
 	row->entry = (uint64_t)sqlite3_column_int64(st, 3);
@@ -378,11 +390,14 @@ ledger_envelope(struct ledger_ctx *x, json_t *sig, uint64_t index, char **out,
 	json_t	*env;
 	int	 rc;
 
-	env = json_pack("{s:O, s:O, s:I}", "instruction", x->instr_json,
-	    "signature", sig, "audit_index", (json_int_t)index);
+	/* The instruction's canonical bytes go in as they are (see
+	 * ledger_append_instr). */
+	env = json_pack("{s:O, s:I}", "signature", sig, "audit_index",
+	    (json_int_t)index);
 	if (env == NULL)
 		return -1;
-	rc = jcs_serialize(env, out, len);
+	rc = jcs_serialize_with(env, "instruction", x->canon, x->clen, out,
+	    len);
 	json_decref(env);
 	return rc;
 }
@@ -396,7 +411,7 @@ ledger_queue(struct ledger_ctx *x, int upstream, const char *path,
 
 	if (upstream < 0)
 		return 0;	/* not configured: logged at start-up */
-	return outbox_add(x->l->ob, instr_kind_name(x->in.kind), x->in.id,
+	return outbox_add(x->l->ob, instr_kind_name(x->in->kind), x->in->id,
 	    upstream, path, ctype, idem, headers, body, blen, &seq);
 }
 
@@ -407,8 +422,8 @@ ledger_insert(struct ledger_ctx *x, const uint8_t digest[32], const char *city,
 {
 	sqlite3_stmt	*st = x->l->s[LG_INSERT];
 
-	sqlite3_bind_text(st, 1, instr_kind_name(x->in.kind), -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, x->in.id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, instr_kind_name(x->in->kind), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, x->in->id, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 3, digest, 32, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, x->m->agency, -1, SQLITE_STATIC);
 	if (city)
@@ -428,8 +443,8 @@ ledger_insert(struct ledger_ctx *x, const uint8_t digest[32], const char *city,
 	sqlite3_bind_int64(st, 10, (sqlite3_int64)entry);
 	sqlite3_bind_int(st, 11, status);
 	sqlite3_bind_blob(st, 12, receipt, (int)rlen, SQLITE_STATIC);
-	if (x->in.kind == INSTR_REMITTANCE)
-		sqlite3_bind_text(st, 13, x->in.u.remittance.value_date, -1,
+	if (x->in->kind == INSTR_REMITTANCE)
+		sqlite3_bind_text(st, 13, x->in->u.remittance.value_date, -1,
 		    SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, 13);
@@ -447,33 +462,34 @@ ledger_accept(struct ledger_ctx *x, const uint8_t digest[32],
 	enum ledger_event	 ev = LE_BANK_PENDING;
 	enum ledger_state	 state = LS_ACCEPTED, to;
 	json_t			*sig = NULL, *e = NULL, *file = NULL;
-	char			*receipt = NULL, *body = NULL, *bfile = NULL;
+	struct ledger_pending	*pend = NULL;
+	char			*body = NULL, *bfile = NULL;
 	char			 headers[2048] = "", idem[80];
 	const char		*city = NULL, *period = NULL;
 	int64_t			 amount = 0;
-	size_t			 rlen, blen, flen = 0, bidx = 0, i;
+	size_t			 blen, flen = 0, bidx = 0, i;
 	int			 refused = 0, rc = -1, status = 202;
 
 	memset(&other, 0, sizeof(other));
-	switch (x->in.kind) {
+	switch (x->in->kind) {
 	case INSTR_COLLECTION:
-		city = x->in.u.collection.city;
-		period = x->in.u.collection.period;
-		amount = x->in.u.collection.total_fen;
+		city = x->in->u.collection.city;
+		period = x->in->u.collection.period;
+		amount = x->in->u.collection.total_fen;
 		break;
 	case INSTR_REMITTANCE:
 		if (ledger_check_remittance(x, r, &refused) == -1 || refused)
 			return refused ? 0 : -1;
-		city = x->in.u.remittance.city;
-		period = x->in.u.remittance.period;
-		amount = x->in.u.remittance.amount_fen;
+		city = x->in->u.remittance.city;
+		period = x->in->u.remittance.period;
+		amount = x->in->u.remittance.amount_fen;
 		break;
 	case INSTR_PLAN:
 		if (ledger_check_plan(x, r, &refused) == -1 || refused)
 			return refused ? 0 : -1;
-		city = x->in.u.plan.city;
-		period = x->in.u.plan.period;
-		amount = x->in.u.plan.total_fen;
+		city = x->in->u.plan.city;
+		period = x->in->u.plan.period;
+		amount = x->in->u.plan.total_fen;
 		state = LS_SUBMITTED;
 		break;
 	case INSTR_REVIEW:
@@ -484,8 +500,8 @@ ledger_accept(struct ledger_ctx *x, const uint8_t digest[32],
 		free(other.receipt);
 		city = other.city;
 		period = other.period;
-		amount = x->in.u.review.approved ?
-		    x->in.u.review.approved_total_fen : 0;
+		amount = x->in->u.review.approved ?
+		    x->in->u.review.approved_total_fen : 0;
 		break;
 	case INSTR_DISBURSEMENT:
 		if ((pin = calloc(1, sizeof(*pin))) == NULL)
@@ -495,8 +511,8 @@ ledger_accept(struct ledger_ctx *x, const uint8_t digest[32],
 			free(pin);
 			return refused ? 0 : -1;
 		}
-		for (i = 0; i < x->in.u.disbursement.nlines; i++)
-			amount += x->in.u.disbursement.lines[i].amount_fen;
+		for (i = 0; i < x->in->u.disbursement.nlines; i++)
+			amount += x->in->u.disbursement.lines[i].amount_fen;
 		if (ledger_bank_file(x, pin, bank, bidx, &bfile, &flen, headers,
 		    sizeof(headers), &file) == -1) {
 			free(pin);
@@ -534,52 +550,53 @@ ledger_accept(struct ledger_ctx *x, const uint8_t digest[32],
 		break;
 	}
 
-	if ((sig = ledger_sign(x->l->key, x->canon, x->clen)) == NULL ||
+	if ((sig = ledger_sig_json(x->l->key, x->prep->sig,
+	    x->prep->siglen)) == NULL ||
 	    (e = ledger_entry_base(x, "instruction")) == NULL)
 		goto done;
-	json_object_set(e, "instruction", x->instr_json);
 	json_object_set_new(e, "digest", json_string(x->digest_hex));
 	json_object_set(e, "signature", sig);
 	if (file != NULL)
 		json_object_set(e, "file", file);
-	rc = ledger_append(x->l, e, &r->index);
+	rc = ledger_append_instr(x, e, &r->index);
 	e = NULL;
 	if (rc == -1)
 		goto done;
 	rc = -1;
-	if (ledger_receipt(x, sig, r->index, status == 202 ? "accepted" :
-	    "recorded", &receipt, &rlen) == -1 ||
+	/* The receipt is signed meanwhile and stored at the end of the
+	 * batch (ledger_receipts_finish): the row holds none until then. */
+	if (ledger_receipt_start(x, sig, r->index, status == 202 ? "accepted" :
+	    "recorded", &pend) == -1 ||
 	    ledger_insert(x, digest, city, period, amount,
-	    bank ? bank->name : NULL, state, r->index, status, receipt,
-	    rlen) == -1)
+	    bank ? bank->name : NULL, state, r->index, status, "", 0) == -1)
 		goto done;
 
 	/* Side effects on other instructions, then the deliveries. */
-	str_printf(idem, sizeof(idem), "%s:%s", instr_kind_name(x->in.kind),
-	    x->in.id);
-	switch (x->in.kind) {
+	str_printf(idem, sizeof(idem), "%s:%s", instr_kind_name(x->in->kind),
+	    x->in->id);
+	switch (x->in->kind) {
 	case INSTR_REVIEW:
 		ledger_transition(INSTR_PLAN, LS_SUBMITTED,
-		    x->in.u.review.approved ? LE_APPROVED : LE_REJECTED, &to);
+		    x->in->u.review.approved ? LE_APPROVED : LE_REJECTED, &to);
 		sqlite3_bind_int(x->l->s[LG_REVIEW], 1, (int)to);
-		if (x->in.u.review.approved)
+		if (x->in->u.review.approved)
 			sqlite3_bind_int64(x->l->s[LG_REVIEW], 2,
-			    x->in.u.review.approved_total_fen);
+			    x->in->u.review.approved_total_fen);
 		else
 			sqlite3_bind_null(x->l->s[LG_REVIEW], 2);
-		sqlite3_bind_text(x->l->s[LG_REVIEW], 3, x->in.u.review.plan_id,
+		sqlite3_bind_text(x->l->s[LG_REVIEW], 3, x->in->u.review.plan_id,
 		    -1, SQLITE_STATIC);
 		if (ledger_step(x->l, LG_REVIEW, "review") == -1)
 			goto done;
 		break;
 	case INSTR_DISBURSEMENT:
-		for (i = 0; i < x->in.u.disbursement.nlines; i++) {
+		for (i = 0; i < x->in->u.disbursement.nlines; i++) {
 			sqlite3_stmt *st = x->l->s[LG_PAY_ADD];
 			const struct pain001_line *pl = &pin->lines[i];
 
 			sqlite3_bind_text(st, 1, pl->end_to_end_id, -1,
 			    SQLITE_STATIC);
-			sqlite3_bind_text(st, 2, x->in.id, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, x->in->id, -1, SQLITE_STATIC);
 			sqlite3_bind_int(st, 3, (int)i);
 			sqlite3_bind_text(st, 4, pl->plan_id, -1, SQLITE_STATIC);
 			sqlite3_bind_text(st, 5, pl->city, -1, SQLITE_STATIC);
@@ -607,16 +624,16 @@ ledger_accept(struct ledger_ctx *x, const uint8_t digest[32],
 		}
 		if (ledger_watch_capacity(x->l, x->line_period[0]) == -1)
 			goto done;
-		for (i = 0; i < x->in.u.disbursement.nlines; i++)
+		for (i = 0; i < x->in->u.disbursement.nlines; i++)
 			if (ledger_watch_cooling_off(x,
 			    pin->lines[i].creditor_account,
-			    x->in.u.disbursement.requested_execution_date,
+			    x->in->u.disbursement.requested_execution_date,
 			    r->index) == -1)
 				goto done;
 		break;
 	case INSTR_PLAN:
-		if (x->in.u.plan.amends[0] != '\0' &&
-		    ledger_amend(x, x->in.u.plan.amends) == -1)
+		if (x->in->u.plan.amends[0] != '\0' &&
+		    ledger_amend(x, x->in->u.plan.amends) == -1)
 			goto done;
 		break;
 	case INSTR_REMITTANCE:
@@ -639,42 +656,154 @@ ledger_accept(struct ledger_ctx *x, const uint8_t digest[32],
 	case INSTR_BANK_STATUS:
 		if (ledger_apply_status(x, &ev) == -1 ||
 		    ledger_event(x->l, INSTR_DISBURSEMENT,
-		    x->in.u.bank_status.original_msg_id, ev) == -1 ||
+		    x->in->u.bank_status.original_msg_id, ev) == -1 ||
 		    ledger_notices(x, r->index) == -1)
 			goto done;
 		break;
 	default:
 		break;
 	}
-	if (x->in.kind == INSTR_COLLECTION || x->in.kind == INSTR_REMITTANCE ||
-	    x->in.kind == INSTR_PLAN || x->in.kind == INSTR_REVIEW) {
-		int	up = x->in.kind == INSTR_REVIEW ? x->l->cf->courier.hrss :
+	if (x->in->kind == INSTR_COLLECTION || x->in->kind == INSTR_REMITTANCE ||
+	    x->in->kind == INSTR_PLAN || x->in->kind == INSTR_REVIEW) {
+		int	up = x->in->kind == INSTR_REVIEW ? x->l->cf->courier.hrss :
 		    x->l->cf->courier.finance;
 		char	path[64];
 
 		str_printf(path, sizeof(path), "/inbox/%s",
-		    instr_kind_name(x->in.kind));
+		    instr_kind_name(x->in->kind));
 		if (ledger_envelope(x, sig, r->index, &body, &blen) == -1 ||
 		    ledger_queue(x, up, path, "application/json", idem, "",
 		    body, blen) == -1)
 			goto done;
 	}
+	if (ledger_receipt_queue(x->l, pend, r) == -1)
+		goto done;
+	pend = NULL;
 	r->status = status;
-	r->body = receipt;
-	r->blen = rlen;
-	receipt = NULL;
 	rc = 0;
 done:
 	if (rc == -1)
 		log_warnx("%s: %s %s: the store refused it", __func__,
-		    instr_kind_name(x->in.kind), x->in.id);
+		    instr_kind_name(x->in->kind), x->in->id);
 	json_decref(sig);
 	json_decref(e);
 	json_decref(file);
-	free(receipt);
+	ledger_pending_free(x->l, pend);
 	free(body);
 	free(bfile);
 	free(pin);
+	return rc;
+}
+
+/* signer_job's fn: everything about an instruction that needs no
+ * database. Runs in a signing thread; reads only the prep and the key. */
+static void
+ledger_prep_run(void *arg)
+{
+	struct ledger_prep	*p = arg;
+
+	/* Never trust the relay's bytes: parse them again, strictly. */
+	p->parsed = instr_parse_canonical_root(p->canon, p->len, p->kind,
+	    &p->in, &p->root, &p->err);
+	if (p->parsed == -1)
+		return;
+	SHA256((const unsigned char *)p->canon, p->len, p->digest);
+	/* Signed before the rules have spoken: a refused instruction's
+	 * signature is dropped unseen, and an accepted one's is ready. */
+	if (sign_sign(p->key, p->canon, p->len, p->sig, sizeof(p->sig),
+	    &p->siglen) == -1)
+		p->siglen = 0;
+}
+
+struct ledger_prep *
+ledger_prep_new(struct ledger *l, unsigned kind, const char *canon,
+    size_t len)
+{
+	struct ledger_prep	*p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		log_warn("%s", __func__);
+		return NULL;
+	}
+	p->job.fn = ledger_prep_run;
+	p->job.arg = p;
+	p->key = l->key;
+	p->kind = (enum instr_kind)kind;
+	p->canon = canon;
+	p->len = len;
+	p->parsed = -1;
+	return p;
+}
+
+struct signer_job *
+ledger_prep_job(struct ledger_prep *p)
+{
+	return &p->job;
+}
+
+void
+ledger_prep_free(struct ledger_prep *p)
+{
+	if (p == NULL)
+		return;
+	if (p->parsed == 0)
+		instr_free(&p->in);
+	json_decref(p->root);
+	OPENSSL_cleanse(p->sig, sizeof(p->sig));
+	free(p);
+}
+
+int
+ledger_instr_prepared(struct ledger *l, unsigned slot,
+    const struct ipc_instr *m, const char *canon, size_t len,
+    struct ledger_prep *p, struct ledger_reply *r)
+{
+	struct ledger_ctx	x;
+	struct ledger_row	orig;
+	int			rc;
+
+	memset(r, 0, sizeof(*r));
+	memset(&x, 0, sizeof(x));
+	x.l = l;
+	x.slot = slot;
+	x.m = m;
+	x.canon = canon;
+	x.clen = len;
+	x.in = &p->in;
+	x.prep = p;
+	if (p->parsed == -1) {
+		log_warnx("%s: relay %u sent a bad instruction: %s %s", __func__,
+		    slot, p->err.code, p->err.field);
+		return ledger_refuse(&x, 400, "bad-instruction",
+		    "the instruction is not canonical", r);
+	}
+	/* The parse's own JSON: the bytes are not parsed a second time. */
+	x.instr_json = p->root;
+	hex_encode(x.digest_hex, p->digest, 32);
+	/* The relay checked who may send what; a keeper that holds the keys
+	 * checks it again rather than sign for a confused worker. */
+	if (ledger_sender_ok(&x) == 0)
+		return ledger_refuse(&x, 403, "role-not-allowed",
+		    "the sender's role may not send this instruction", r);
+	if ((rc = ledger_find(l, instr_kind_name(x.in->kind), x.in->id,
+	    &orig)) == 1 && orig.rlen == 0) {
+		/* Accepted earlier in this batch: its receipt is still being
+		 * signed, and the replay gets the same bytes. */
+		free(orig.receipt);
+		orig.receipt = NULL;
+		if (ledger_receipt_pending(l, instr_kind_name(x.in->kind),
+		    x.in->id, &orig.receipt, &orig.rlen) != 1)
+			rc = ledger_fail(l, "receipt of this batch");
+	}
+	if (rc == 1) {
+		rc = ledger_duplicate(&x, p->digest, &orig, r);
+		free(orig.receipt);
+	} else if (rc == 0 && l->frozen)
+		rc = ledger_refuse(&x, 503, "log-frozen", "a witness holds "
+		    "evidence that this log was rolled back or forked: no "
+		    "instruction is accepted until an operator acts", r);
+	else if (rc == 0)
+		rc = ledger_accept(&x, p->digest, r);
 	return rc;
 }
 
@@ -682,57 +811,17 @@ int
 ledger_instr(struct ledger *l, unsigned slot, const struct ipc_instr *m,
     const char *canon, size_t len, struct ledger_reply *r)
 {
-	struct ledger_ctx	x;
-	struct ledger_row	orig;
-	struct adapter_error	err;
-	json_error_t		jerr;
-	uint8_t			digest[32];
-	int			rc;
+	struct ledger_prep	*p;
+	int			 rc;
 
 	memset(r, 0, sizeof(*r));
-	memset(&x, 0, sizeof(x));
-	memset(&err, 0, sizeof(err));
-	x.l = l;
-	x.slot = slot;
-	x.m = m;
-	x.canon = canon;
-	x.clen = len;
-	/* Never trust the relay's bytes: parse them again, strictly. */
-	if (instr_parse_canonical(canon, len, (enum instr_kind)m->kind, &x.in,
-	    &err) == -1) {
-		log_warnx("%s: relay %u sent a bad instruction: %s %s", __func__,
-		    slot, err.code, err.field);
-		rc = ledger_refuse(&x, 400, "bad-instruction",
-		    "the instruction is not canonical", r);
-		return rc;
-	}
-	if ((x.instr_json = json_loadb(canon, len, JSON_REJECT_DUPLICATES,
-	    &jerr)) == NULL) {
-		instr_free(&x.in);
+	if ((p = ledger_prep_new(l, m->kind, canon, len)) == NULL)
 		return -1;
-	}
-	SHA256((const unsigned char *)canon, len, digest);
-	hex_encode(x.digest_hex, digest, 32);
-	/* The relay checked who may send what; a keeper that holds the keys
-	 * checks it again rather than sign for a confused worker. */
-	if (ledger_sender_ok(&x) == 0) {
-		rc = ledger_refuse(&x, 403, "role-not-allowed",
-		    "the sender's role may not send this instruction", r);
-		json_decref(x.instr_json);
-		instr_free(&x.in);
-		return rc;
-	}
-	if ((rc = ledger_find(l, instr_kind_name(x.in.kind), x.in.id,
-	    &orig)) == 1) {
-		rc = ledger_duplicate(&x, digest, &orig, r);
-		free(orig.receipt);
-	} else if (rc == 0 && l->frozen)
-		rc = ledger_refuse(&x, 503, "log-frozen", "a witness holds "
-		    "evidence that this log was rolled back or forked: no "
-		    "instruction is accepted until an operator acts", r);
-	else if (rc == 0)
-		rc = ledger_accept(&x, digest, r);
-	json_decref(x.instr_json);
-	instr_free(&x.in);
+	signer_wait(NULL, &p->job);
+	rc = ledger_instr_prepared(l, slot, m, canon, len, p, r);
+	if (rc == 0)
+		rc = ledger_receipts_finish(l);
+	ledger_receipts_abandon(l);
+	ledger_prep_free(p);
 	return rc;
 }

@@ -70,6 +70,34 @@ int	ledger_accounts_seed(struct ledger *);
 int	ledger_instr(struct ledger *, unsigned slot, const struct ipc_instr *,
 	    const char *canon, size_t len, struct ledger_reply *reply);
 
+/* The same in two steps, so that the first runs in a signing thread while
+ * the committing thread writes (keeper.c): ledger_prep_new keeps canon
+ * (len bytes, which must outlive the prep; kind as the relay said), its
+ * job parses, hashes and signs it, and once signer_wait has returned for
+ * it ledger_instr_prepared does the rest inside the transaction. NULL when
+ * memory runs out. The prep is the caller's (ledger_prep_free). */
+struct ledger_prep;
+struct signer_job;
+struct ledger_prep	*ledger_prep_new(struct ledger *, unsigned kind,
+	    const char *canon, size_t len);
+struct signer_job	*ledger_prep_job(struct ledger_prep *);
+void	ledger_prep_free(struct ledger_prep *);
+int	ledger_instr_prepared(struct ledger *, unsigned slot,
+	    const struct ipc_instr *, const char *canon, size_t len,
+	    struct ledger_prep *, struct ledger_reply *reply);
+
+/* The receipts of the instructions accepted in this transaction are
+ * signed on the signing threads and stored here, before the commit; each
+ * becomes its reply's body. -1: the store failed (roll back). Whatever
+ * the result, nothing is left pending. */
+int	ledger_receipts_finish(struct ledger *);
+/* A transaction rolled back: its pending receipts are dropped. */
+void	ledger_receipts_abandon(struct ledger *);
+/* The signing threads receipts go to (NULL: none); before any instruction
+ * and after signer_stop no more. */
+struct signer;
+void	ledger_set_signer(struct ledger *, struct signer *);
+
 /* Inside a transaction: logs a delivery attempt's outcome and moves the
  * row and its instruction on. *parked is set when the row is parked. -1
  * when the store fails; an outcome for an unknown or settled row is logged

@@ -287,7 +287,7 @@ int
 ledger_check_account_change(struct ledger_ctx *x, struct ledger_reply *r,
     int *refused)
 {
-	const struct instr_account_change	*c = &x->in.u.account_change;
+	const struct instr_account_change	*c = &x->in->u.account_change;
 	struct registry_account			 before;
 	char					 today[INSTR_DATE_LEN];
 
@@ -305,7 +305,7 @@ ledger_check_account_change(struct ledger_ctx *x, struct ledger_reply *r,
 int
 ledger_account_change_done(struct ledger_ctx *x, uint64_t index)
 {
-	const struct instr_account_change	*c = &x->in.u.account_change;
+	const struct instr_account_change	*c = &x->in->u.account_change;
 	sqlite3_stmt				*st = x->l->acc->s[LA_INSERT];
 	struct registry_account			 before, after;
 	char					 code[32], why[256];
@@ -339,7 +339,7 @@ ledger_account_change_done(struct ledger_ctx *x, uint64_t index)
 			json_decref(o);
 		}
 	}
-	sqlite3_bind_text(st, 1, x->in.id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, x->in->id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, instr_account_action_name(c->action), -1,
 	    SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, c->account.name, -1, SQLITE_STATIC);
@@ -377,7 +377,7 @@ ledger_check_account_review(struct ledger_ctx *x, struct ledger_row *change,
 
 	*refused = 1;
 	memset(change, 0, sizeof(*change));
-	if ((rc = ledger_change_find(x->l, x->in.id, &state, agency,
+	if ((rc = ledger_change_find(x->l, x->in->id, &state, agency,
 	    sizeof(agency), effective)) == -1)
 		return -1;
 	if (rc == 0)
@@ -390,10 +390,10 @@ ledger_check_account_review(struct ledger_ctx *x, struct ledger_row *change,
 	if (state != LS_SUBMITTED)
 		return ledger_refuse(x, 409, "change-already-reviewed",
 		    "this account change was reviewed already", r);
-	if (x->in.u.account_review.approved) {
+	if (x->in->u.account_review.approved) {
 		/* The registry may have moved since the proposal: the change
 		 * is checked again against what it would now replace. */
-		if (ledger_change_instr(x->l, x->in.id, &prop) == -1)
+		if (ledger_change_instr(x->l, x->in->id, &prop) == -1)
 			return -1;
 		*refused = 0;
 		rc = ledger_change_fits(x, &prop.u.account_change, &before, r,
@@ -411,7 +411,7 @@ ledger_check_account_review(struct ledger_ctx *x, struct ledger_row *change,
 int
 ledger_account_review_done(struct ledger_ctx *x, uint64_t index)
 {
-	const struct instr_account_review	*rv = &x->in.u.account_review;
+	const struct instr_account_review	*rv = &x->in->u.account_review;
 	struct ledger_accounts			*la = x->l->acc;
 	sqlite3_stmt				*st = la->s[LA_REVIEW];
 	struct registry_account			 before;
@@ -423,13 +423,13 @@ ledger_account_review_done(struct ledger_ctx *x, uint64_t index)
 	json_t					*fig;
 	int					 rc, raised;
 
-	if (ledger_event(x->l, INSTR_ACCOUNT_CHANGE, x->in.id, rv->approved ?
+	if (ledger_event(x->l, INSTR_ACCOUNT_CHANGE, x->in->id, rv->approved ?
 	    LE_APPROVED : LE_REJECTED) == -1)
 		return -1;
 	memset(&prop, 0, sizeof(prop));
 	since[0] = '\0';
 	if (rv->approved) {
-		if (ledger_change_instr(x->l, x->in.id, &prop) == -1)
+		if (ledger_change_instr(x->l, x->in->id, &prop) == -1)
 			return -1;
 		c = &prop.u.account_change;
 		/* In force from its date, never before today or before a
@@ -444,11 +444,11 @@ ledger_account_review_done(struct ledger_ctx *x, uint64_t index)
 		rc = regbook_check(la->book, c, &before, code, sizeof(code), why,
 		    sizeof(why));
 		if (rc == 0)
-			rc = regbook_apply(la->book, c, x->in.id, since, index);
+			rc = regbook_apply(la->book, c, x->in->id, since, index);
 		/* Where a payee's money goes changed: both agencies and the
 		 * auditors read the alerts. */
 		fig = json_pack("{s:s, s:s, s:s, s:o*, s:o*, s:s, s:s}",
-		    "change_id", x->in.id, "action",
+		    "change_id", x->in->id, "action",
 		    instr_account_action_name(c->action), "account",
 		    c->account.name, "before", before.name[0] ?
 		    regbook_account_json(&before) : NULL, "after",
@@ -459,7 +459,7 @@ ledger_account_review_done(struct ledger_ctx *x, uint64_t index)
 		if (rc == 0)
 			rc = alerts_raise(x->l->al, "payee-account-changed",
 			    before.name[0] ? before.city : c->account.city,
-			    since, x->in.id, fig, index, &raised);
+			    since, x->in->id, fig, index, &raised);
 		else
 			json_decref(fig);
 		instr_free(&prop);
@@ -475,7 +475,7 @@ ledger_account_review_done(struct ledger_ctx *x, uint64_t index)
 	sqlite3_bind_text(st, 4, rv->reviewed_by, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, rv->comment, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 6, (sqlite3_int64)index);
-	sqlite3_bind_text(st, 7, x->in.id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, x->in->id, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : ledger_fail(x->l, "account review");
@@ -499,7 +499,7 @@ ledger_watch_cooling_off(struct ledger_ctx *x, const char *number,
 		return 0;
 	if ((d = ledger_accounts_days(since, date)) >= (long)days)
 		return 0;
-	if (str_printf(subject, sizeof(subject), "%s/%s", x->in.id, a->name) ==
+	if (str_printf(subject, sizeof(subject), "%s/%s", x->in->id, a->name) ==
 	    -1)
 		return -1;
 	return alerts_raise(x->l->al, "payee-cooling-off", a->city, date,

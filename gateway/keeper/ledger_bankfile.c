@@ -93,9 +93,9 @@ ledger_bank_file(struct ledger_ctx *x, const struct pain001_input *pin,
 	uint8_t			h[32];
 
 	memset(&err, 0, sizeof(err));
-	if (pain001_write(&x->in, pin, bank->charset, file, flen, &err) == -1) {
+	if (pain001_write(x->in, pin, bank->charset, file, flen, &err) == -1) {
 		log_warnx("%s: %s: pain.001 not written: %s %s", __func__,
-		    x->in.id, err.code, err.detail);
+		    x->in->id, err.code, err.detail);
 		return -1;
 	}
 	str_printf(ctype, sizeof(ctype), "application/xml; charset=%s",
@@ -115,7 +115,7 @@ ledger_bank_file(struct ledger_ctx *x, const struct pain001_input *pin,
 	    "%s\r\nSignature: %s\r\nFile-Signature: %s\r\n", digest, input,
 	    sig, fhdr) == -1) {
 		log_warnx("%s: %s: headers longer than %zu bytes", __func__,
-		    x->in.id, hsz - 1);
+		    x->in->id, hsz - 1);
 		goto fail;
 	}
 	SHA256((const unsigned char *)*file, *flen, h);
@@ -127,7 +127,7 @@ ledger_bank_file(struct ledger_ctx *x, const struct pain001_input *pin,
 	    "signature_input", input, "signature", sig, "key_id", k->key_id,
 	    "file_signature", fsig);
 	if (*desc == NULL) {
-		log_warnx("%s: %s: out of memory", __func__, x->in.id);
+		log_warnx("%s: %s: out of memory", __func__, x->in->id);
 		goto fail;
 	}
 	json_decref(fsig);

@@ -57,7 +57,8 @@ ledger_delivered(struct ledger *l, const struct ipc_delivered *d,
 	    outbox_last_attempt(l->ob, &row)))
 		json_object_set_new(e, "alert", json_string("delivery-parked"));
 	if (ledger_append(l, e, index) == -1 ||
-	    outbox_attempted(l->ob, d->seq, ok, d->outcome == DELIVERY_REFUSED,
+	    outbox_attempted(l->ob, &row, state, ok,
+	    d->outcome == DELIVERY_REFUSED,
 	    d->status, ipc_str_ok(d->error, sizeof(d->error)) ? d->error : "",
 	    *index, parked, NULL) == -1) {
 		outbox_row_clear(&row);

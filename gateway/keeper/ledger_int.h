@@ -11,10 +11,13 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
+#include "adapters/adapter.h"
 #include "adapters/instr.h"
 #include "adapters/pain001.h"
 #include "config.h"
 #include "keeper/ledger.h"
+#include "keeper/sign.h"
+#include "keeper/signer.h"
 #include "metrics.h"
 
 struct alerts;
@@ -40,7 +43,7 @@ enum ledger_stmt {
 	LG_FIND, LG_INSERT, LG_STATE, LG_REVIEW, LG_DISBURSED, LG_PAY_ADD,
 	LG_PAY_GET, LG_PAY_SET, LG_PAY_OF, LG_PAY_SUM, LG_SUM_CP,
 	LG_CURRENT_PLAN, LG_CARRY, LG_YEAR_SPENT, LG_ARRIVAL, LG_OVERDUE,
-	LG_COUNT
+	LG_RECEIPT, LG_COUNT
 };
 
 struct ledger {
@@ -53,6 +56,11 @@ struct ledger {
 	struct sign_key		*bank_keys[CFG_MAX_BANKS];
 	struct ledger_accounts	*acc;			/* ledger_accounts.c */
 	struct alerts		*al;
+	/* Signs receipts while the committer goes on (NULL: signed when
+	 * needed); the receipts of the transaction not yet stored. */
+	struct signer		*signer;
+	struct ledger_pending	**pending;
+	size_t			 npending, maxpending;
 	/* A witness gave evidence of a rollback or a fork: new instructions
 	 * are refused until an operator acts. */
 	int			 frozen;
@@ -76,12 +84,46 @@ struct ledger_row {
 	char			 bank[CFG_NAME_MAX];
 };
 
+/* What ledger_prep_run makes of an instruction, in a signing thread. */
+struct ledger_prep {
+	struct signer_job	 job;
+	const struct sign_key	*key;
+	enum instr_kind		 kind;
+	const char		*canon;		/* the item's */
+	size_t			 len;
+	int			 parsed;	/* 0: in and root; -1: err */
+	struct instr		 in;
+	json_t			*root;		/* owned */
+	struct adapter_error	 err;
+	uint8_t			 digest[32];
+	uint8_t			 sig[SIGN_MAX_SIG];
+	size_t			 siglen;	/* 0: signing failed */
+};
+
+/* An accepted instruction's receipt while its signature is made: the row
+ * is inserted with an empty receipt, written at the end of the batch. */
+struct ledger_pending {
+	struct signer_job	 job;
+	const struct sign_key	*key;
+	char			 kind[24];
+	char			 id[INSTR_ID_MAX];
+	json_t			*o;		/* without its signature */
+	char			*msg;		/* o's canonical bytes */
+	size_t			 mlen;
+	uint8_t			 sig[SIGN_MAX_SIG];
+	size_t			 siglen;	/* 0: signing failed */
+	char			*receipt;	/* once made */
+	size_t			 rlen;
+	struct ledger_reply	*r;		/* whose body it becomes */
+};
+
 /* What one exchange is about, for its entry. */
 struct ledger_ctx {
 	struct ledger			*l;
 	unsigned			 slot;
 	const struct ipc_instr		*m;
-	struct instr			 in;
+	struct instr			*in;		/* the prep's */
+	const struct ledger_prep	*prep;
 	const char			*canon;
 	size_t				 clen;
 	char				 digest_hex[65];
@@ -105,8 +147,12 @@ int	ledger_queue(struct ledger_ctx *x, int upstream, const char *path,
 
 /* ledger_entry.c */
 json_t	*ledger_sign(const struct sign_key *k, const void *msg, size_t len);
+/* {"alg", "key_id", "value"} of a signature k made (sig, slen bytes). */
+json_t	*ledger_sig_json(const struct sign_key *k, const uint8_t *sig,
+	    size_t slen);
 json_t	*ledger_entry_base(struct ledger_ctx *x, const char *kind);
 int	ledger_append(struct ledger *l, json_t *e, uint64_t *index);
+int	ledger_append_instr(struct ledger_ctx *x, json_t *e, uint64_t *index);
 void	ledger_reply_text(struct ledger_reply *r, int status, const char *code,
 	    const char *detail);
 int	ledger_refuse_alert(struct ledger_ctx *x, int status, const char *rule,
@@ -114,8 +160,19 @@ int	ledger_refuse_alert(struct ledger_ctx *x, int status, const char *rule,
 	    const char *period, json_t *figures);
 int	ledger_refuse(struct ledger_ctx *x, int status, const char *rule,
 	    const char *detail, struct ledger_reply *r);
-int	ledger_receipt(struct ledger_ctx *x, json_t *sig, uint64_t index,
-	    const char *status, char **out, size_t *len);
+int	ledger_receipt_start(struct ledger_ctx *x, json_t *sig, uint64_t index,
+	    const char *status, struct ledger_pending **out);
+/* Waits for the signature if need be, then frees p; NULL is fine. */
+void	ledger_pending_free(struct ledger *l, struct ledger_pending *p);
+/* Queues p (taken on 0, still the caller's on -1): at
+ * ledger_receipts_finish its receipt is stored and becomes r's body. */
+int	ledger_receipt_queue(struct ledger *l, struct ledger_pending *p,
+	    struct ledger_reply *r);
+/* The receipt of (kind, id) accepted earlier in this transaction, whose
+ * row holds none yet: 1 and a copy in *out (the caller's), 0 if there is
+ * no such receipt, -1. */
+int	ledger_receipt_pending(struct ledger *l, const char *kind,
+	    const char *id, char **out, size_t *len);
 int	ledger_duplicate(struct ledger_ctx *x, const uint8_t digest[32],
 	    struct ledger_row *orig, struct ledger_reply *r);
 

@@ -52,7 +52,7 @@ int
 ledger_check_remittance(struct ledger_ctx *x, struct ledger_reply *r,
     int *refused)
 {
-	const struct instr_remittance	*rm = &x->in.u.remittance;
+	const struct instr_remittance	*rm = &x->in->u.remittance;
 	const struct registry_account	*from, *to;
 
 	const struct registry		*reg;
@@ -83,7 +83,7 @@ ledger_check_remittance(struct ledger_ctx *x, struct ledger_reply *r,
 int
 ledger_check_plan(struct ledger_ctx *x, struct ledger_reply *r, int *refused)
 {
-	const struct instr_plan	*p = &x->in.u.plan;
+	const struct instr_plan	*p = &x->in->u.plan;
 	struct ledger_row	 row;
 	int			 rc;
 
@@ -127,7 +127,7 @@ int
 ledger_check_review(struct ledger_ctx *x, struct ledger_row *plan,
     struct ledger_reply *r, int *refused)
 {
-	const struct instr_review	*rv = &x->in.u.review;
+	const struct instr_review	*rv = &x->in->u.review;
 	int				 rc;
 
 	*refused = 1;
@@ -231,7 +231,7 @@ ledger_check_disbursement(struct ledger_ctx *x, struct pain001_input *pin,
     const struct cfg_bank **bank, size_t *bidx, struct ledger_reply *r,
     int *refused)
 {
-	const struct instr_disbursement	*d = &x->in.u.disbursement;
+	const struct instr_disbursement	*d = &x->in->u.disbursement;
 	const struct registry_account	*deb, *pay;
 	const struct registry		*reg;
 	struct ledger_row		 plan;
@@ -252,7 +252,7 @@ ledger_check_disbursement(struct ledger_ctx *x, struct pain001_input *pin,
 		return ledger_refuse(x, 422, "unknown-bank",
 		    "no configured bank by that name holds the account", r);
 	memset(pin, 0, sizeof(*pin));
-	str_copy(pin->msg_id, sizeof(pin->msg_id), x->in.id);
+	str_copy(pin->msg_id, sizeof(pin->msg_id), x->in->id);
 	entry_time(pin->created_at, sizeof(pin->created_at));
 	str_copy(pin->debtor_name, sizeof(pin->debtor_name), deb->holder);
 	str_copy(pin->debtor_account, sizeof(pin->debtor_account), deb->number);
@@ -292,7 +292,7 @@ ledger_check_disbursement(struct ledger_ctx *x, struct pain001_input *pin,
 			    r);
 		str_copy(x->line_period[i], sizeof(x->line_period[i]),
 		    plan.period);
-		ledger_e2e(x->in.id, i, pl->end_to_end_id,
+		ledger_e2e(x->in->id, i, pl->end_to_end_id,
 		    sizeof(pl->end_to_end_id));
 		pl->amount_fen = ln->amount_fen;
 		str_copy(pl->creditor_name, sizeof(pl->creditor_name),
@@ -374,7 +374,7 @@ int
 ledger_check_status(struct ledger_ctx *x, struct ledger_row *d,
     struct ledger_reply *r, int *refused)
 {
-	const struct instr_bank_status	*b = &x->in.u.bank_status;
+	const struct instr_bank_status	*b = &x->in->u.bank_status;
 	char				 owner[INSTR_ID_MAX];
 	size_t				 i;
 	int				 rc;
@@ -404,7 +404,7 @@ ledger_check_status(struct ledger_ctx *x, struct ledger_row *d,
 int
 ledger_apply_status(struct ledger_ctx *x, enum ledger_event *ev)
 {
-	const struct instr_bank_status	*b = &x->in.u.bank_status;
+	const struct instr_bank_status	*b = &x->in->u.bank_status;
 	sqlite3_stmt			*st;
 	size_t				 i;
 	int				 n, settled, rejected, rc;
@@ -447,7 +447,7 @@ ledger_apply_status(struct ledger_ctx *x, enum ledger_event *ev)
 int
 ledger_notices(struct ledger_ctx *x, uint64_t index)
 {
-	const struct instr_bank_status	*b = &x->in.u.bank_status;
+	const struct instr_bank_status	*b = &x->in->u.bank_status;
 	const int			 ups[2] = { x->l->cf->courier.hrss,
 					    x->l->cf->courier.finance };
 	struct hrss_notice		 n;
@@ -467,7 +467,7 @@ ledger_notices(struct ledger_ctx *x, uint64_t index)
 		n.audit_index = index;
 		if (hrss_status_notice(&n, &body, &len) == -1)
 			return -1;
-		str_printf(idem, sizeof(idem), "%s:%s", x->in.id,
+		str_printf(idem, sizeof(idem), "%s:%s", x->in->id,
 		    b->tx[i].end_to_end_id);
 		for (u = 0; u < 2; u++)
 			if (ledger_queue(x, ups[u], LEDGER_PATH_STATUS,
@@ -495,7 +495,7 @@ ledger_amend(struct ledger_ctx *x, const char *old)
 	if (ledger_event(x->l, INSTR_PLAN, old, LE_SUPERSEDED) == -1)
 		return -1;
 	sqlite3_bind_int64(st, 1, row.disbursed);
-	sqlite3_bind_text(st, 2, x->in.id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, x->in->id, -1, SQLITE_STATIC);
 	return ledger_step(x->l, LG_CARRY, "carry");
 }
 
@@ -505,7 +505,7 @@ ledger_amend(struct ledger_ctx *x, const char *old)
 int
 ledger_watch_remittance(struct ledger_ctx *x, uint64_t index)
 {
-	const struct instr_remittance	*rm = &x->in.u.remittance;
+	const struct instr_remittance	*rm = &x->in->u.remittance;
 	int64_t				 collected, remitted;
 	char				 due[11];
 	int				 raised;
@@ -517,7 +517,7 @@ ledger_watch_remittance(struct ledger_ctx *x, uint64_t index)
 	if (remitted < collected && alerts_raise(x->l->al, "short-remittance",
 	    rm->city, rm->period, "", json_pack("{s:I, s:I, s:s}",
 	    "collected_fen", (json_int_t)collected, "remitted_fen",
-	    (json_int_t)remitted, "remittance_id", x->in.id), UINT64_MAX,
+	    (json_int_t)remitted, "remittance_id", x->in->id), UINT64_MAX,
 	    &raised) == -1)
 		return -1;
 	(void)index;
@@ -525,7 +525,7 @@ ledger_watch_remittance(struct ledger_ctx *x, uint64_t index)
 	    strcmp(rm->value_date, due) > 0 && alerts_raise(x->l->al,
 	    "late-remittance", rm->city, rm->period, "", json_pack("{s:s, s:s, "
 	    "s:s}", "due_date", due, "value_date", rm->value_date,
-	    "remittance_id", x->in.id), UINT64_MAX, &raised) == -1)
+	    "remittance_id", x->in->id), UINT64_MAX, &raised) == -1)
 		return -1;
 	return 0;
 }
@@ -562,7 +562,7 @@ ledger_watch_capacity(struct ledger *l, const char *period)
 int
 ledger_arrivals(struct ledger_ctx *x)
 {
-	const struct instr_bank_notification	*b = &x->in.u.bank_notification;
+	const struct instr_bank_notification	*b = &x->in->u.bank_notification;
 	const struct registry_account		*acct;
 	const struct registry			*reg;
 	struct ledger_row			 rem;
@@ -595,7 +595,7 @@ ledger_arrivals(struct ledger_ctx *x)
 			if (matched == -1)
 				return -1;
 		}
-		sqlite3_bind_text(st, 1, x->in.id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 1, x->in->id, -1, SQLITE_STATIC);
 		sqlite3_bind_int(st, 2, (int)i);
 		sqlite3_bind_text(st, 3, en->account, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 4, en->credit ? en->amount_fen :
@@ -616,7 +616,7 @@ ledger_arrivals(struct ledger_ctx *x)
 		}
 		if (ledger_step(x->l, LG_ARRIVAL, "arrival") == -1)
 			return -1;
-		str_printf(subject, sizeof(subject), "%s#%zu", x->in.id, i);
+		str_printf(subject, sizeof(subject), "%s#%zu", x->in->id, i);
 		if (fund && matched == 0 && alerts_raise(x->l->al, "unmatched-arrival", "", "",
 		    subject, json_pack("{s:s, s:I, "
 		    "s:s, s:s, s:s}", "account", en->account, "amount_fen",
@@ -646,12 +646,12 @@ ledger_sender_ok(const struct ledger_ctx *x)
 	};
 #undef R
 
-	if ((size_t)x->in.kind >= nitems(sender) || x->m->role >= ROLE_COUNT ||
-	    (sender[x->in.kind] & (1u << x->m->role)) == 0)
+	if ((size_t)x->in->kind >= nitems(sender) || x->m->role >= ROLE_COUNT ||
+	    (sender[x->in->kind] & (1u << x->m->role)) == 0)
 		return 0;
-	if (x->in.kind == INSTR_REMITTANCE &&
+	if (x->in->kind == INSTR_REMITTANCE &&
 	    (!ipc_str_ok(x->m->city, sizeof(x->m->city)) ||
-	    strcmp(x->m->city, x->in.u.remittance.city) != 0))
+	    strcmp(x->m->city, x->in->u.remittance.city) != 0))
 		return 0;
 	return 1;
 }

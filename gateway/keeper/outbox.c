@@ -269,35 +269,28 @@ outbox_backoff_ms(const struct cfg_courier *c, unsigned failures)
 }
 
 int
-outbox_attempted(struct outbox *o, uint64_t seq, int ok, int refused,
-    int status, const char *error, uint64_t entry, int *parked,
-    uint64_t *next_at)
+outbox_attempted(struct outbox *o, const struct outbox_row *row,
+    enum outbox_state state, int ok, int refused, int status,
+    const char *error, uint64_t entry, int *parked, uint64_t *next_at)
 {
-	struct outbox_row	 row;
-	enum outbox_state	 state, to;
+	enum outbox_state	 to;
 	sqlite3_stmt		*st;
-	uint64_t		 now = wall_ms(), next = 0;
-	unsigned		 n;
+	uint64_t		 now = wall_ms(), next = 0, seq = row->seq;
+	unsigned		 n = row->attempts + 1;
 	int			 rc;
 
 	*parked = 0;
-	if ((rc = outbox_get(o, seq, &row, &state)) != 1)
+	if (state != OUTBOX_PENDING)
 		return -1;
-	n = row.attempts + 1;
-	if (state != OUTBOX_PENDING) {
-		outbox_row_clear(&row);
-		return -1;
-	}
 	if (ok)
 		to = OUTBOX_DELIVERED;
-	else if (refused || outbox_last_attempt(o, &row)) {
+	else if (refused || outbox_last_attempt(o, row)) {
 		to = OUTBOX_PARKED;
 		*parked = 1;
 	} else {
 		to = OUTBOX_PENDING;
-		next = now + outbox_backoff_ms(&o->cf->courier, n - row.base);
+		next = now + outbox_backoff_ms(&o->cf->courier, n - row->base);
 	}
-	outbox_row_clear(&row);
 	st = o->st[OB_SET];
 	sqlite3_bind_int(st, 1, (int)to);
 	sqlite3_bind_int(st, 2, (int)n);

@@ -53,12 +53,13 @@ int	outbox_pending(struct outbox *, int upstream, unsigned max,
 int	outbox_get(struct outbox *, uint64_t seq, struct outbox_row *row,
 	    enum outbox_state *state);
 
-/* Inside a transaction: records one attempt's outcome. ok: delivered;
+/* Inside a transaction: records one attempt's outcome for row (as
+ * outbox_get read it in this transaction, in state). ok: delivered;
  * otherwise retried after a backoff, or parked when refused or out of
  * attempts (*parked set). */
-int	outbox_attempted(struct outbox *, uint64_t seq, int ok, int refused,
-	    int status, const char *error, uint64_t entry, int *parked,
-	    uint64_t *next_at);
+int	outbox_attempted(struct outbox *, const struct outbox_row *row,
+	    enum outbox_state state, int ok, int refused, int status,
+	    const char *error, uint64_t entry, int *parked, uint64_t *next_at);
 /* Whether the next attempt at r is its last before it is parked. */
 int	outbox_last_attempt(const struct outbox *, const struct outbox_row *r);
 /* Inside a transaction: puts a parked row back at the head of the queue

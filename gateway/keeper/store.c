@@ -76,6 +76,10 @@ struct store {
 	/* The same during a transaction, applied on commit. */
 	uint64_t	 tx_size;
 	uint8_t		 tx_frontier[MERKLE_MAX_LEVELS][MERKLE_HASH_LEN];
+	/* The leaf hash of the last entry appended in this transaction
+	 * (index tx_size - 1), when leaf_ok. */
+	uint8_t		 tx_leaf[MERKLE_HASH_LEN];
+	int		 leaf_ok;
 	/* The same at the last savepoint. */
 	uint64_t	 sp_size;
 	uint8_t		 sp_frontier[MERKLE_MAX_LEVELS][MERKLE_HASH_LEN];
@@ -306,6 +310,7 @@ store_begin(struct store *s)
 		return store_fail(s, "begin");
 	s->tx_size = s->size;
 	memcpy(s->tx_frontier, s->frontier, sizeof(s->frontier));
+	s->leaf_ok = 0;
 	return 0;
 }
 
@@ -328,6 +333,7 @@ store_rollback(struct store *s)
 	if (sqlite3_get_autocommit(s->db) == 0)
 		store_exec(s, ST_ROLLBACK);
 	s->tx_size = s->size;
+	s->leaf_ok = 0;
 }
 
 int
@@ -354,6 +360,7 @@ store_rollback_savepoint(struct store *s)
 		return store_fail(s, "rollback to savepoint");
 	s->tx_size = s->sp_size;
 	memcpy(s->tx_frontier, s->sp_frontier, sizeof(s->tx_frontier));
+	s->leaf_ok = 0;
 	return 0;
 }
 
@@ -390,6 +397,8 @@ store_append(struct store *s, const void *data, size_t len, uint64_t *index)
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
 		return store_fail(s, "insert entry");
+	memcpy(s->tx_leaf, h, MERKLE_HASH_LEN);
+	s->leaf_ok = 0;		/* until the entry's nodes are in too */
 	/* Every odd position closes a pair: hash it with its pending left
 	 * sibling and carry on up, storing each completed subtree. */
 	for (level = 0, pos = i; pos & 1; pos >>= 1) {
@@ -401,8 +410,20 @@ store_append(struct store *s, const void *data, size_t len, uint64_t *index)
 	}
 	memcpy(s->tx_frontier[level], h, MERKLE_HASH_LEN);
 	s->tx_size = i + 1;
+	s->leaf_ok = 1;
 	*index = i;
 	return 0;
+}
+
+int
+store_leaf(struct store *s, uint64_t index, uint8_t out[MERKLE_HASH_LEN])
+{
+	/* The entry just appended: its hash is at hand, no lookup. */
+	if (s->leaf_ok && index + 1 == s->tx_size) {
+		memcpy(out, s->tx_leaf, MERKLE_HASH_LEN);
+		return 0;
+	}
+	return store_subtree(s, index, 0, out);
 }
 
 int

@@ -45,6 +45,10 @@ int	store_append(struct store *, const void *data, size_t len,
 	    uint64_t *index);
 
 /* merkle_subtree_fn over the stored hashes (arg is the store). */
+/* The leaf hash of entry index (store_subtree at level 0), without a
+ * lookup when it is the entry this transaction appended last. 0 or -1. */
+int	store_leaf(struct store *s, uint64_t index,
+	    uint8_t out[MERKLE_HASH_LEN]);
 int	store_subtree(void *arg, uint64_t start, unsigned level,
 	    uint8_t out[MERKLE_HASH_LEN]);
 /* Root of the first size entries (size <= store_size). */

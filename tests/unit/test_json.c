@@ -14,6 +14,7 @@
 
 #include "adapters/adapter.h"
 #include "adapters/instr.h"
+#include "adapters/jcs.h"
 #include "adapters/json.h"
 #include "log.h"
 #include "util.h"
@@ -724,6 +725,49 @@ test_first_reason(void **state)
 	json_decref(v);
 }
 
+/* jcs_serialize_with splices canonical bytes in as a member: the result is
+ * byte for byte what serializing the object holding the parsed member
+ * gives, wherever the member's name sorts (UTF-16 order: "\u00e9" after
+ * "z", a supplementary character before U+FF61); a name the object already
+ * holds is refused. */
+static void
+test_jcs_with(void **state)
+{
+	static const char *const keys[] = { "0", "instruction", "zz",
+	    "\u00e9", "\\ud83d\\ude00", "\uff61" };
+	static const char member[] = "{\"s\":\"a\\u001fb\\\"\u4e2d\","
+	    "\"n\":[1,-2,{\"t\":true,\"f\":null}],\"\u00e9\":\"x\"}";
+	json_t	*base, *m, *full, *key;
+	char	*canon, *a, *b, src[64];
+	size_t	 clen, alen, blen, i;
+
+	m = obj(member);
+	assert_int_equal(jcs_serialize(m, &canon, &clen), 0);
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		base = obj("{\"kind\":\"instruction\",\"index\":7,"
+		    "\"a\":[\"\u00e9\"],\"\uff60\":1,\"\u00ff\":0}");
+		assert_true(snprintf(src, sizeof(src), "\"%s\"", keys[i]) > 0);
+		assert_non_null(key = json_loads(src, JSON_DECODE_ANY, NULL));
+		full = json_deep_copy(base);
+		assert_int_equal(json_object_set(full, json_string_value(key),
+		    m), 0);
+		assert_int_equal(jcs_serialize(full, &a, &alen), 0);
+		assert_int_equal(jcs_serialize_with(base,
+		    json_string_value(key), canon, clen, &b, &blen), 0);
+		assert_int_equal(alen, blen);
+		assert_memory_equal(a, b, alen);
+		assert_int_equal(jcs_serialize_with(full,
+		    json_string_value(key), canon, clen, &b, &blen), -1);
+		free(a);
+		free(b);
+		json_decref(key);
+		json_decref(full);
+		json_decref(base);
+	}
+	free(canon);
+	json_decref(m);
+}
+
 int
 main(void)
 {
@@ -739,6 +783,7 @@ main(void)
 		cmocka_unit_test(test_get_amount),
 		cmocka_unit_test(test_get_array),
 		cmocka_unit_test(test_first_reason),
+		cmocka_unit_test(test_jcs_with),
 	};
 
 	log_init("test_json", LOG_LVL_ERROR);

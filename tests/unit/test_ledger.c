@@ -41,6 +41,7 @@
 #include "keeper/registry.h"
 #include "keeper/report.h"
 #include "keeper/sign.h"
+#include "keeper/signer.h"
 #include "keeper/store.h"
 #include "log.h"
 #include "util.h"
@@ -1657,6 +1658,120 @@ test_duplicate_same_content(void **state)
 	assert_true(lt_plan_figure(t, "P1", "disbursed_fen") == 1000);
 }
 
+/* An exchange's message as the keeper receives it from a relay. */
+static void
+lt_msg(struct ipc_instr *m, const struct lt_party *p, enum instr_kind kind,
+    const char *rid, size_t len)
+{
+	memset(m, 0, sizeof(*m));
+	str_copy(m->request_id, sizeof(m->request_id), rid);
+	str_copy(m->agency, sizeof(m->agency), p->agency);
+	str_copy(m->city, sizeof(m->city), p->city);
+	m->role = (uint32_t)p->role;
+	m->kind = (uint32_t)kind;
+	m->request_bytes = len;
+}
+
+/* The keeper's way: instructions prepared on signing threads, then one
+ * transaction, their receipts stored at its end. The same id and content
+ * twice in one batch: the replay gets the receipt still being signed, byte
+ * for byte, and the row holds that receipt once the batch commits. */
+static void
+test_duplicate_same_batch(void **state)
+{
+	struct lt		*t = lt_open_quiet(state);
+	struct signer		*sg;
+	struct instr		 in;
+	struct ipc_instr	 m;
+	struct ledger_prep	*p[3];
+	struct ledger_reply	 r[3];
+	char			*canon;
+	size_t			 len, i;
+
+	lt_collect(t, "C1", LT_LZ, "2024-01", 5000);
+	lt_remittance(&in, "R1", LT_LZ, "2024-01", 5000, LT_LZ_SPECIAL,
+	    LT_PROVINCE_SPECIAL, "2024-02-05");
+	assert_int_equal(instr_canonical(&in, &canon, &len), 0);
+	instr_free(&in);
+	lt_msg(&m, lt_city(LT_LZ), INSTR_REMITTANCE, "lt-batch", len);
+	assert_int_equal(signer_start(2, &sg), 0);
+	ledger_set_signer(t->lg, sg);
+	memset(r, 0, sizeof(r));
+	for (i = 0; i < 2; i++) {
+		assert_non_null(p[i] = ledger_prep_new(t->lg, m.kind, canon,
+		    len));
+		signer_submit(sg, ledger_prep_job(p[i]));
+	}
+	assert_int_equal(store_begin(t->st), 0);
+	for (i = 0; i < 2; i++) {
+		signer_wait(sg, ledger_prep_job(p[i]));
+		assert_int_equal(ledger_instr_prepared(t->lg, 0, &m, canon, len,
+		    p[i], &r[i]), 0);
+	}
+	/* The replay's body is there at once; the original's at the end. */
+	assert_int_equal(r[1].flags, IPC_INSTR_REPLAYED);
+	assert_non_null(r[1].body);
+	assert_null(r[0].body);
+	assert_int_equal(ledger_receipts_finish(t->lg), 0);
+	assert_int_equal(store_commit(t->st), 0);
+	assert_int_equal(r[0].status, 202);
+	assert_int_equal(r[1].status, 202);
+	assert_true(r[0].blen > 0 && r[0].blen == r[1].blen);
+	assert_memory_equal(r[0].body, r[1].body, r[0].blen);
+	/* A later batch reads the stored receipt: the same bytes. */
+	assert_non_null(p[2] = ledger_prep_new(t->lg, m.kind, canon, len));
+	signer_submit(sg, ledger_prep_job(p[2]));
+	signer_wait(sg, ledger_prep_job(p[2]));
+	assert_int_equal(store_begin(t->st), 0);
+	assert_int_equal(ledger_instr_prepared(t->lg, 0, &m, canon, len, p[2],
+	    &r[2]), 0);
+	assert_int_equal(ledger_receipts_finish(t->lg), 0);
+	assert_int_equal(store_commit(t->st), 0);
+	assert_int_equal(r[2].flags, IPC_INSTR_REPLAYED);
+	assert_true(r[2].blen == r[0].blen);
+	assert_memory_equal(r[2].body, r[0].body, r[0].blen);
+	ledger_set_signer(t->lg, NULL);
+	signer_stop(sg);
+	for (i = 0; i < 3; i++) {
+		ledger_prep_free(p[i]);
+		free(r[i].body);
+	}
+	free(canon);
+}
+
+/* A batch rolled back drops its receipts: nothing is left pending for
+ * the next one, and the instruction is accepted afresh when sent again. */
+static void
+test_receipts_abandoned(void **state)
+{
+	struct lt		*t = lt_open_quiet(state);
+	struct instr		 in;
+	struct ipc_instr	 m;
+	struct ledger_prep	*p;
+	struct ledger_reply	 r;
+	char			*canon;
+	size_t			 len;
+
+	lt_collection(&in, "C9", LT_LZ, "2024-01", 700);
+	assert_int_equal(instr_canonical(&in, &canon, &len), 0);
+	lt_msg(&m, &lt_tax, INSTR_COLLECTION, "lt-abandon", len);
+	assert_non_null(p = ledger_prep_new(t->lg, m.kind, canon, len));
+	signer_wait(NULL, ledger_prep_job(p));
+	assert_int_equal(store_begin(t->st), 0);
+	assert_int_equal(ledger_instr_prepared(t->lg, 0, &m, canon, len, p,
+	    &r), 0);
+	assert_int_equal(r.status, 202);
+	assert_null(r.body);
+	ledger_receipts_abandon(t->lg);
+	store_rollback(t->st);
+	ledger_prep_free(p);
+	free(canon);
+	assert_int_equal(lt_submit(t, &lt_tax, &in), 202);
+	assert_int_equal(t->reply.flags, 0);
+	assert_non_null(t->reply.body);
+	instr_free(&in);
+}
+
 /* The same id with other content: 409, an alert, the first one stands. */
 static void
 test_duplicate_conflict(void **state)
@@ -2486,6 +2601,8 @@ main(void)
 		LT_TEST(test_disbursement_payee_from_registry),
 		LT_TEST(test_disbursement_file_signature),
 		LT_TEST(test_duplicate_same_content),
+		LT_TEST(test_duplicate_same_batch),
+		LT_TEST(test_receipts_abandoned),
 		LT_TEST(test_duplicate_conflict),
 		LT_TEST(test_bad_instruction),
 		LT_TEST(test_status_unknown_payment),
